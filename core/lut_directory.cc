@@ -1,0 +1,126 @@
+#include "core/lut_directory.h"
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <vector>
+
+namespace agnx {
+namespace {
+
+std::vector<std::string> split_csv_line(const std::string& line) {
+  std::vector<std::string> fields;
+  std::stringstream stream(line);
+  std::string field;
+  while (std::getline(stream, field, ',')) {
+    const auto begin = field.find_first_not_of(" \t\r");
+    const auto end = field.find_last_not_of(" \t\r");
+    fields.push_back(begin == std::string::npos ? "" : field.substr(begin, end - begin + 1));
+  }
+  if (!line.empty() && line.back() == ',') fields.emplace_back();
+  return fields;
+}
+
+bool parse_double(const std::string& text, double& value) {
+  if (text.empty()) return false;
+  char* end = nullptr;
+  value = std::strtod(text.c_str(), &end);
+  return end == text.c_str() + text.size() && std::isfinite(value);
+}
+
+struct CsvRow {
+  std::string name;
+  Signedness signedness;
+  MetricMap metrics;
+};
+
+Result<std::vector<CsvRow>> read_metrics_csv(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) return Status::not_found(path.string() + ": cannot open (a LUT directory needs metrics.csv)");
+  std::string line;
+  if (!std::getline(in, line)) return Status::invalid_argument(path.string() + ": empty file, expected a header");
+  const std::vector<std::string> header = split_csv_line(line);
+  std::map<std::string, std::size_t> column;
+  for (std::size_t i = 0; i < header.size(); ++i) column[header[i]] = i;
+  for (const char* required : {"name", "signed"}) {
+    if (!column.contains(required)) {
+      return Status::invalid_argument(path.string() + ": line 1: missing column '" + required + "'");
+    }
+  }
+  std::vector<CsvRow> rows;
+  for (std::size_t line_number = 2; std::getline(in, line); ++line_number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = path.string() + ": line " + std::to_string(line_number);
+    const std::vector<std::string> fields = split_csv_line(line);
+    if (fields.size() != header.size()) {
+      return Status::invalid_argument(where + ": " + std::to_string(fields.size()) + " fields, expected " +
+                                      std::to_string(header.size()));
+    }
+    CsvRow row{fields[column["name"]], Signedness::kSigned, {}};
+    if (row.name.empty() || row.name.find_first_of("/\\") != std::string::npos || row.name[0] == '.') {
+      return Status::invalid_argument(where + ": invalid multiplier name '" + row.name + "'");
+    }
+    const std::string& is_signed = fields[column["signed"]];
+    if (is_signed != "0" && is_signed != "1") {
+      return Status::invalid_argument(where + ": column 'signed' must be 0 or 1, got '" + is_signed + "'");
+    }
+    row.signedness = is_signed == "1" ? Signedness::kSigned : Signedness::kUnsigned;
+    for (std::size_t i = 0; i < header.size(); ++i) {
+      if (header[i] == "name" || header[i] == "signed") continue;
+      double value = 0.0;
+      if (!parse_double(fields[i], value)) {
+        return Status::invalid_argument(where + ": column '" + header[i] + "' is not a number: '" + fields[i] + "'");
+      }
+      row.metrics[header[i]] = value;
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+Result<std::vector<int32_t>> read_lut_bin(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::not_found(path.string() + ": cannot open the product table");
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (bytes.size() != kTableSize * sizeof(int32_t)) {
+    return Status::invalid_argument(path.string() + ": " + std::to_string(bytes.size()) +
+                                    " bytes, expected 262144 (256x256 little-endian int32)");
+  }
+  std::vector<int32_t> table(kTableSize);
+  std::memcpy(table.data(), bytes.data(), bytes.size());
+  return table;
+}
+
+}  // namespace
+
+Result<MultiplierLibrary> load_lut_directory(const std::filesystem::path& dir, const std::string& metric) {
+  const std::filesystem::path csv = dir / "metrics.csv";
+  AGNX_ASSIGN_OR_RETURN(std::vector<CsvRow> rows, read_metrics_csv(csv));
+  std::set<std::string> listed;
+  std::vector<std::shared_ptr<const Multiplier>> multipliers;
+  for (CsvRow& row : rows) {
+    if (!row.metrics.contains(metric)) {
+      return Status::invalid_argument(csv.string() + ": no column '" + metric + "' for the library metric");
+    }
+    listed.insert(row.name);
+    AGNX_ASSIGN_OR_RETURN(std::vector<int32_t> table, read_lut_bin(dir / (row.name + ".bin")));
+    AGNX_ASSIGN_OR_RETURN(Multiplier m,
+                          Multiplier::create(row.name, row.signedness, std::move(table), std::move(row.metrics)));
+    multipliers.push_back(std::make_shared<const Multiplier>(std::move(m)));
+  }
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+    if (entry.path().extension() == ".bin" && !listed.contains(entry.path().stem().string())) {
+      return Status::invalid_argument(entry.path().string() + ": no row in metrics.csv, so no " + metric);
+    }
+  }
+  if (error) return Status::io_error(dir.string() + ": cannot list: " + error.message());
+  std::filesystem::path normal = std::filesystem::absolute(dir).lexically_normal();
+  if (!normal.has_filename()) normal = normal.parent_path();
+  return MultiplierLibrary::create(normal.filename().string(), metric, std::move(multipliers));
+}
+
+}  // namespace agnx
