@@ -1,0 +1,183 @@
+#include "core/library.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "core/builtin_library.h"
+#include "core/lut_directory.h"
+#include "tests/support/shared_data.h"
+#include "tests/support/temp_dir.h"
+
+namespace agnx {
+namespace {
+
+using testing::TempDir;
+
+void write_file(const std::filesystem::path& path, const std::string& contents) {
+  std::ofstream(path, std::ios::binary) << contents;
+}
+
+std::string exact_table_bytes() {
+  const Multiplier exact = Multiplier::exact("x", {});
+  return {reinterpret_cast<const char*>(exact.table().data()), exact.table().size() * sizeof(int32_t)};
+}
+
+// A LUT directory with one signed multiplier "m1" (exact) and one unsigned "m2".
+void write_lut_directory(const std::filesystem::path& dir) {
+  write_file(dir / "metrics.csv", "name,signed,MAE,PDK45_PWR\nm1,1,0,0.4\nm2,0,1.5e1,0.2\n");
+  write_file(dir / "m1.bin", exact_table_bytes());
+  write_file(dir / "m2.bin", exact_table_bytes());
+}
+
+std::string load_error(const std::filesystem::path& dir, const std::string& metric = kDefaultLutMetric) {
+  return load_lut_directory(dir, metric).status().message();
+}
+
+TEST(Multiplier, ExactTableIsTheProduct) {
+  const Multiplier exact = Multiplier::exact("exact", {});
+  for (int x = -128; x <= 127; ++x)
+    for (int w = -128; w <= 127; ++w) ASSERT_EQ(exact.product(x, w), x * w);
+}
+
+TEST(Multiplier, UnsignedTablesUseSignMagnitude) {
+  std::vector<int32_t> table(kTableSize);
+  for (int a = 0; a < 256; ++a)
+    for (int b = 0; b < 256; ++b) table[a * 256 + b] = a * b + 32;  // m(0, w) = 32, not 0
+  const Multiplier m = *Multiplier::create("u", Signedness::kUnsigned, table, {});
+  EXPECT_EQ(m.product(3, 4), 44);
+  EXPECT_EQ(m.product(-3, 4), -44);
+  EXPECT_EQ(m.product(3, -4), -44);
+  EXPECT_EQ(m.product(-3, -4), 44);
+  EXPECT_EQ(m.product(0, -5), -32);  // x = 0 is not negative: the sign follows w
+  EXPECT_EQ(m.product(-128, 1), -(128 + 32));
+  EXPECT_EQ(m.error_map().at(operand_index(0), operand_index(5)), 32.0);
+}
+
+TEST(Multiplier, RejectsBadTables) {
+  const auto small = Multiplier::create("tiny", Signedness::kSigned, std::vector<int32_t>(100), {});
+  EXPECT_NE(small.status().message().find("multiplier tiny: the product table has 100 entries, expected 65536"),
+            std::string::npos);
+  const auto nan_metric =
+      Multiplier::create("m", Signedness::kSigned, std::vector<int32_t>(kTableSize), {{"PDK45_PWR", std::nan("")}});
+  EXPECT_NE(nan_metric.status().message().find("metric PDK45_PWR is not a finite number"), std::string::npos);
+}
+
+TEST(Library, BuiltinHoldsTheExactMultiplier) {
+  const MultiplierLibrary& builtin = builtin_library();
+  EXPECT_EQ(builtin.metric(), "cells");
+  const Multiplier* exact = builtin.find("exact");
+  ASSERT_NE(exact, nullptr);
+  EXPECT_EQ(exact->product(-128, -128), 16384);
+  EXPECT_GT(builtin.metric_of(*exact), 0.0);
+}
+
+TEST(Library, RejectsDuplicatesAndMissingMetrics) {
+  auto m = std::make_shared<const Multiplier>(Multiplier::exact("a", {{"cells", 10}}));
+  EXPECT_NE(MultiplierLibrary::create("lib", "cells", {m, m}).status().message().find("two multipliers named a"),
+            std::string::npos);
+  EXPECT_NE(MultiplierLibrary::create("lib", "PDK45_PWR", {m}).status().message().find("a has no metric PDK45_PWR"),
+            std::string::npos);
+}
+
+TEST(Library, FiltersShareMultipliers) {
+  TempDir dir;
+  write_lut_directory(dir.path());
+  const auto library = load_lut_directory(dir.path());
+  ASSERT_TRUE(library.ok()) << library.status().to_string();
+  const MultiplierLibrary signed_only = library->filtered("signed", [](const Multiplier& m) { return m.is_signed(); });
+  ASSERT_EQ(signed_only.size(), 1u);
+  EXPECT_EQ(&signed_only.at(0), library->find("m1"));
+  EXPECT_EQ(signed_only.metric(), "PDK45_PWR");
+  EXPECT_DOUBLE_EQ(library->max_metric(), 0.4);
+}
+
+TEST(LutDirectory, LoadsTablesAndMetrics) {
+  TempDir dir;
+  write_lut_directory(dir.path());
+  const auto library = load_lut_directory(dir.path());
+  ASSERT_TRUE(library.ok()) << library.status().to_string();
+  EXPECT_EQ(library->size(), 2u);
+  const Multiplier* m2 = library->find("m2");
+  ASSERT_NE(m2, nullptr);
+  EXPECT_FALSE(m2->is_signed());
+  EXPECT_DOUBLE_EQ(*m2->metric("MAE"), 15.0);
+  EXPECT_DOUBLE_EQ(library->metric_of(*m2), 0.2);
+  EXPECT_EQ(load_lut_directory(dir.path(), "MAE")->metric(), "MAE");
+}
+
+TEST(LutDirectory, BadFilesAreNamed) {
+  {
+    TempDir dir;
+    EXPECT_NE(load_error(dir.path()).find("metrics.csv: cannot open"), std::string::npos);
+  }
+  {
+    TempDir dir;
+    write_lut_directory(dir.path());
+    write_file(dir.path() / "m2.bin", "short");
+    EXPECT_NE(load_error(dir.path()).find("m2.bin: 5 bytes, expected 262144"), std::string::npos);
+  }
+  {
+    TempDir dir;
+    write_lut_directory(dir.path());
+    std::filesystem::remove(dir.path() / "m1.bin");
+    EXPECT_NE(load_error(dir.path()).find("m1.bin: cannot open"), std::string::npos);
+  }
+  {
+    TempDir dir;
+    write_lut_directory(dir.path());
+    write_file(dir.path() / "stray.bin", exact_table_bytes());
+    EXPECT_NE(load_error(dir.path()).find("stray.bin: no row in metrics.csv"), std::string::npos);
+  }
+  {
+    TempDir dir;
+    write_lut_directory(dir.path());
+    EXPECT_NE(load_error(dir.path(), "AREA").find("no column 'AREA'"), std::string::npos);
+  }
+  {
+    TempDir dir;
+    write_lut_directory(dir.path());
+    write_file(dir.path() / "metrics.csv", "name,signed,PDK45_PWR\nm1,1,0.4\nm2,0,fast\n");
+    EXPECT_NE(load_error(dir.path()).find("line 3: column 'PDK45_PWR' is not a number: 'fast'"), std::string::npos);
+  }
+  {
+    TempDir dir;
+    write_lut_directory(dir.path());
+    write_file(dir.path() / "metrics.csv", "name,signed,PDK45_PWR\nm1,1,0.4\nm2,0\n");
+    EXPECT_NE(load_error(dir.path()).find("line 3: 2 fields, expected 3"), std::string::npos);
+  }
+  {
+    TempDir dir;
+    write_lut_directory(dir.path());
+    write_file(dir.path() / "metrics.csv", "name,PDK45_PWR\nm1,0.4\n");
+    EXPECT_NE(load_error(dir.path()).find("line 1: missing column 'signed'"), std::string::npos);
+  }
+  {
+    TempDir dir;
+    write_lut_directory(dir.path());
+    write_file(dir.path() / "metrics.csv", "name,signed,PDK45_PWR\n../m1,1,0.4\n");
+    EXPECT_NE(load_error(dir.path()).find("invalid multiplier name '../m1'"), std::string::npos);
+  }
+}
+
+TEST(LutDirectory, LoadsEvoApprox) {
+  AGNX_SKIP_WITHOUT_SHARED(shared);
+  const auto library = load_lut_directory(shared / "evoapprox");
+  ASSERT_TRUE(library.ok()) << library.status().to_string();
+  EXPECT_EQ(library->name(), "evoapprox");
+  EXPECT_EQ(library->size(), 49u);
+  const auto signed_only = library->filtered("signed", [](const Multiplier& m) { return m.is_signed(); });
+  EXPECT_EQ(signed_only.size(), 13u);
+  // mul8s_1KV8 is EvoApprox's exact signed multiplier.
+  const Multiplier* exact = library->find("mul8s_1KV8");
+  ASSERT_NE(exact, nullptr);
+  for (int x = -128; x <= 127; ++x)
+    for (int w = -128; w <= 127; ++w) ASSERT_EQ(exact->product(x, w), x * w);
+  // mul8u_2AC returns 32 or more for a zero operand (spec, "Unsigned multipliers").
+  const Multiplier* u2ac = library->find("mul8u_2AC");
+  ASSERT_NE(u2ac, nullptr);
+  EXPECT_GE(u2ac->product(0, 7), 32);
+}
+
+}  // namespace
+}  // namespace agnx
