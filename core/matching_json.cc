@@ -26,11 +26,16 @@ json layer_to_json(const MatchingInfo& info, std::size_t i) {
       {"relative_opcount", info.relative_opcount(i)},
       {"relative_energy_consumption", info.relative_energy_consumption(i)},
   };
+  if (layer.rows) out["rows"] = *layer.rows;
+  if (layer.input_scale) out["input_scale"] = *layer.input_scale;
+  if (layer.weight_scale) out["weight_scale"] = *layer.weight_scale;
   if (layer.observed_mean) out["observed_mean"] = *layer.observed_mean;
   if (layer.observed_std) out["observed_std"] = *layer.observed_std;
   out["candidates"] = json::array();
   for (const auto& c : layer.candidates) out["candidates"].push_back(candidate_to_json(c));
   out["sample_rows"] = layer.sample_rows;
+  if (!layer.w_dist.empty()) out["w_dist"] = layer.w_dist;
+  if (!layer.x_dist_global.empty()) out["x_dist_global"] = layer.x_dist_global;
   return out;
 }
 
@@ -54,6 +59,11 @@ class FieldReader {
     T value{};
     convert(object_.at(key), name(key), value);
     out = value;
+  }
+  // Like read() for a vector, leaving it empty when `key` is absent.
+  template <typename T>
+  void read_or_empty(const char* key, std::vector<T>& out) {
+    if (status_.ok() && object_.is_object() && object_.contains(key)) convert(object_.at(key), name(key), out);
   }
   // The array at `key`, or nullptr after recording an error.
   const json* array(const char* key) {
@@ -122,6 +132,12 @@ std::string matching_info_to_json(const MatchingInfo& info, int indent) {
   };
   if (info.seed) out["seed"] = *info.seed;
   if (info.num_samples) out["num_samples"] = *info.num_samples;
+  if (info.accuracy) {
+    const ModelAccuracy& a = *info.accuracy;
+    out["accuracy"] = {{"float_top1", a.float_top1},         {"float_top5", a.float_top5},
+                       {"quantized_top1", a.quantized_top1}, {"quantized_top5", a.quantized_top5},
+                       {"approximate_top1", a.approximate_top1}, {"approximate_top5", a.approximate_top5}};
+  }
   out["layers"] = json::array();
   for (std::size_t i = 0; i < info.layers.size(); ++i) out["layers"].push_back(layer_to_json(info, i));
   return out.dump(indent);
@@ -138,6 +154,17 @@ Result<MatchingInfo> matching_info_from_json(std::string_view text) {
   top.read("metric_max", info.metric_max);
   top.read_optional("seed", info.seed);
   top.read_optional("num_samples", info.num_samples);
+  if (document.is_object() && document.contains("accuracy")) {
+    ModelAccuracy a;
+    FieldReader in(document.at("accuracy"), "accuracy", status);
+    in.read("float_top1", a.float_top1);
+    in.read("float_top5", a.float_top5);
+    in.read("quantized_top1", a.quantized_top1);
+    in.read("quantized_top5", a.quantized_top5);
+    in.read("approximate_top1", a.approximate_top1);
+    in.read("approximate_top5", a.approximate_top5);
+    info.accuracy = a;
+  }
   const json* layers = top.array("layers");
   for (std::size_t i = 0; layers && status.ok() && i < layers->size(); ++i) {
     LayerInfo layer;
@@ -151,6 +178,11 @@ Result<MatchingInfo> matching_info_from_json(std::string_view text) {
     in.read("out_std", layer.out_std);
     in.read("max_std", layer.max_std);
     in.read("mul_std", layer.mul_std);
+    in.read_optional("rows", layer.rows);
+    in.read_optional("input_scale", layer.input_scale);
+    in.read_optional("weight_scale", layer.weight_scale);
+    in.read_or_empty("w_dist", layer.w_dist);
+    in.read_or_empty("x_dist_global", layer.x_dist_global);
     in.read_optional("observed_mean", layer.observed_mean);
     in.read_optional("observed_std", layer.observed_std);
     in.read("sample_rows", layer.sample_rows);

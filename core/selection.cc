@@ -54,6 +54,7 @@ LayerInfo describe_layer(const LayerStats& layer) {
   info.out_std = layer.out_std;
   info.max_std = layer.out_std * info.sigma;
   info.sample_rows = layer.sample_rows;
+  info.w_dist.assign(layer.w_dist.begin(), layer.w_dist.end());
   return info;
 }
 

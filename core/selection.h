@@ -56,9 +56,28 @@ struct LayerInfo {
   double mul_std = 0.0;                        // the chosen candidate's std
   std::vector<CandidatePrediction> candidates;  // sorted by name
   std::vector<uint64_t> sample_rows;
-  // Measured on calibration data when the model is deployed (capture issue).
+  std::vector<double> w_dist;  // the weight distribution (256 bins)
+  // From capturing a model (absent for layers given as statistics):
+  std::optional<int64_t> rows;         // feature rows in the calibration data
+  std::optional<double> input_scale;   // activation quantization scale
+  std::optional<double> weight_scale;  // weight quantization scale
+  std::vector<double> x_dist_global;   // distribution of every feature-row element (256 bins)
+  // Measured on calibration data with the chosen multiplier deployed:
+  // observed_mean = mean(y_approx - y_exact) / fan_in (per product),
+  // observed_std = std(y_approx - y_exact) (neuron scale, like mul_std).
   std::optional<double> observed_mean;
   std::optional<double> observed_std;
+};
+
+// Top-1/top-5 accuracy (fractions) of the float model, the quantized model
+// with exact multipliers, and the model with the chosen multipliers.
+struct ModelAccuracy {
+  double float_top1 = 0.0;
+  double float_top5 = 0.0;
+  double quantized_top1 = 0.0;
+  double quantized_top5 = 0.0;
+  double approximate_top1 = 0.0;
+  double approximate_top5 = 0.0;
 };
 
 // The selection for a whole model (agnapprox's MatchingInfo).
@@ -69,6 +88,7 @@ struct MatchingInfo {
   double metric_max = 0.0;        // the highest metric in the search space
   std::optional<uint64_t> seed;   // how the sample population was drawn
   std::optional<std::size_t> num_samples;
+  std::optional<ModelAccuracy> accuracy;  // when evaluated on test data
 
   // Total multiplications per input sample.
   int64_t opcount() const;
