@@ -2,13 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <set>
 #include <stdexcept>
 
 #include <ATen/Parallel.h>
 
 #include "core/integer_moments.h"
-#include "core/model_internal.h"
+#include "core/layer_math.h"
 #include "core/sampling.h"
 
 namespace agnx {
@@ -90,7 +91,7 @@ struct FeatureState {
 };
 
 void add_histogram(std::array<int64_t, kOperandValues>& histogram, const at::Tensor& quantized) {
-  const at::Tensor counts = at::bincount(quantized.flatten().to(torch::kLong) + 128, {}, kOperandValues);
+  const at::Tensor counts = at::bincount(quantized.reshape({-1}).to(torch::kLong) + 128, {}, kOperandValues);
   const int64_t* c = counts.data_ptr<int64_t>();
   for (std::size_t i = 0; i < kOperandValues; ++i) histogram[i] += c[i];
 }
@@ -103,57 +104,26 @@ class FeaturePass final : public LayerInterceptor {
   at::Tensor forward(const LayerCall& call) override {
     FeatureState& state = states_[call.layer];
     const at::Tensor x = quantize(call.input, state.input_scale);
-    const at::Tensor y = call.conv ? convolve_features(call, x, state) : linear_features(call, x, state);
-    const at::Tensor exact = y.contiguous();
-    const double* values = exact.data_ptr<double>();
-    for (int64_t i = 0; i < exact.numel(); ++i) state.outputs.add(std::llround(values[i]));
+    const at::Tensor y = exact_outputs(call, x, state.weight_q_double).contiguous();
+    const double* values = y.data_ptr<double>();
+    for (int64_t i = 0; i < y.numel(); ++i) state.outputs.add(std::llround(values[i]));
+    if (call.conv) {
+      const ReceptiveFields fields(x, *call.conv, call.weight.size(2), call.weight.size(3), y.size(2), y.size(3));
+      // Every feature-row element, once per receptive field it falls in.
+      for (int64_t i = 0; i < call.weight.size(2); ++i)
+        for (int64_t j = 0; j < call.weight.size(3); ++j) add_histogram(state.histogram, fields.offset_view(i, j));
+      take_samples(state, fields.rows(), [&](int64_t row, int8_t* out) { fields.copy_row(row, out); });
+    } else {
+      const at::Tensor rows = x.reshape({-1, call.weight.size(1)}).to(torch::kInt8).contiguous();
+      add_histogram(state.histogram, rows);
+      take_samples(state, rows.size(0), [&](int64_t row, int8_t* out) {
+        std::memcpy(out, rows.data_ptr<int8_t>() + row * rows.size(1), static_cast<std::size_t>(rows.size(1)));
+      });
+    }
     return float_forward(call);
   }
 
  private:
-  at::Tensor convolve_features(const LayerCall& call, const at::Tensor& x, FeatureState& state) {
-    const ConvGeometry& g = *call.conv;
-    at::Tensor y = at::conv2d(x.to(torch::kFloat64), state.weight_q_double, {}, g.stride, g.padding, g.dilation,
-                              g.groups);
-    const at::Tensor padded =
-        at::constant_pad_nd(x, {g.padding[1], g.padding[1], g.padding[0], g.padding[0]}, 0).contiguous();
-    const int64_t kh = call.weight.size(2), kw = call.weight.size(3);
-    const int64_t out_h = y.size(2), out_w = y.size(3);
-    // Every feature-row element, once per receptive field it falls in: the
-    // strided slice of the padded input seen by each kernel offset.
-    for (int64_t i = 0; i < kh; ++i) {
-      for (int64_t j = 0; j < kw; ++j) {
-        const int64_t top = i * g.dilation[0], left = j * g.dilation[1];
-        add_histogram(state.histogram, padded.slice(2, top, top + (out_h - 1) * g.stride[0] + 1, g.stride[0])
-                                           .slice(3, left, left + (out_w - 1) * g.stride[1] + 1, g.stride[1]));
-      }
-    }
-    const int64_t channels = call.weight.size(1);
-    const int64_t rows_per_sample = g.groups * out_h * out_w;
-    const auto p = padded.accessor<float, 4>();
-    take_samples(state, x.size(0) * rows_per_sample, [&](int64_t row, int8_t* out) {
-      const int64_t s = row / rows_per_sample, rest = row % rows_per_sample;
-      const int64_t group = rest / (out_h * out_w), position = rest % (out_h * out_w);
-      const int64_t oh = position / out_w, ow = position % out_w;
-      for (int64_t c = 0; c < channels; ++c)
-        for (int64_t i = 0; i < kh; ++i)
-          for (int64_t j = 0; j < kw; ++j)
-            *out++ = static_cast<int8_t>(p[s][group * channels + c][oh * g.stride[0] + i * g.dilation[0]]
-                                          [ow * g.stride[1] + j * g.dilation[1]]);
-    });
-    return y;
-  }
-
-  at::Tensor linear_features(const LayerCall& call, const at::Tensor& x, FeatureState& state) {
-    const at::Tensor rows = x.reshape({-1, call.weight.size(1)}).contiguous();
-    add_histogram(state.histogram, rows);
-    const auto r = rows.accessor<float, 2>();
-    take_samples(state, rows.size(0), [&](int64_t row, int8_t* out) {
-      for (int64_t k = 0; k < rows.size(1); ++k) *out++ = static_cast<int8_t>(r[row][k]);
-    });
-    return at::matmul(rows.to(torch::kFloat64), state.weight_q_double.t());
-  }
-
   // Copies the wanted rows among this call's `count` rows into the sample.
   template <typename CopyRow>
   void take_samples(FeatureState& state, int64_t count, CopyRow&& copy_row) {

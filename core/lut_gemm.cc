@@ -10,17 +10,53 @@
 namespace agnx {
 namespace {
 
-constexpr std::size_t kBlockN = 64;   // output columns per expanded table (one row of T: 256 bytes)
-constexpr std::size_t kBlockK = 16;   // products summed per pass over a row: T is 16 * 256 * 64 * 4 = 1 MiB
-constexpr std::size_t kExpandedMinRows = 64;  // below this, building T costs more than it saves
+constexpr std::size_t kMaxBlockN = 64;          // output columns per expanded table row (256 bytes)
+constexpr std::size_t kTableBudget = 16 * 64;     // k * block_n per table: 16 * 256 * 64 * 4 bytes = 1 MiB
+constexpr std::size_t kExpandedMinRows = 64;      // below this, building T costs more than it saves
 
-// acc[0..kBlockN) += each of the `count` rows of T selected by x_index[k].
-// Compiled for AVX2 and for the baseline; the loader picks one at start-up.
-__attribute__((target_clones("avx2", "default"))) void add_table_rows(uint32_t* acc, const uint32_t* table,
-                                                                         const int8_t* x, std::size_t count) {
-  for (std::size_t k = 0; k < count; ++k) {
-    const uint32_t* row = table + (k * kOperandValues + operand_index(x[k])) * kBlockN;
-    for (std::size_t n = 0; n < kBlockN; ++n) acc[n] += row[n];
+// The expanded tables' width: the smallest of 8, 16, 32, 64 that covers n
+// (narrow layers waste no lanes), and the k depth that fills the budget.
+struct Blocking {
+  std::size_t n;
+  std::size_t k;
+};
+Blocking blocking_for(std::size_t n_size) {
+  std::size_t width = 8;
+  while (width < std::min(n_size, kMaxBlockN)) width *= 2;
+  return {width, kTableBudget / width};
+}
+
+// For each of `rows` rows m: out[m][0..n_count) (+)= sum over k < k_count of
+// T[k][x = a[m][k]][0..Width), starting from 0 when `first`.
+template <std::size_t Width>
+inline void accumulate_rows(const int8_t* a, std::size_t a_stride, std::size_t rows, const uint32_t* table,
+                            std::size_t k_count, int32_t* out, std::size_t out_stride, std::size_t n_count,
+                            bool first) {
+  uint32_t acc[Width];
+  for (std::size_t m = 0; m < rows; ++m, a += a_stride, out += out_stride) {
+    if (first) {
+      std::fill(acc, acc + Width, 0u);
+    } else {
+      std::memcpy(acc, out, n_count * sizeof(uint32_t));
+    }
+    for (std::size_t k = 0; k < k_count; ++k) {
+      const uint32_t* row = table + (k * kOperandValues + operand_index(a[k])) * Width;
+      for (std::size_t n = 0; n < Width; ++n) acc[n] += row[n];
+    }
+    std::memcpy(out, acc, n_count * sizeof(uint32_t));
+  }
+}
+
+// accumulate_rows for the block width, compiled for AVX2 and for the
+// baseline; the loader picks one at start-up.
+__attribute__((target_clones("avx2", "default"))) void accumulate_block(
+    const int8_t* a, std::size_t a_stride, std::size_t rows, const uint32_t* table, std::size_t k_count,
+    std::size_t width, int32_t* out, std::size_t out_stride, std::size_t n_count, bool first) {
+  switch (width) {
+    case 8: return accumulate_rows<8>(a, a_stride, rows, table, k_count, out, out_stride, n_count, first);
+    case 16: return accumulate_rows<16>(a, a_stride, rows, table, k_count, out, out_stride, n_count, first);
+    case 32: return accumulate_rows<32>(a, a_stride, rows, table, k_count, out, out_stride, n_count, first);
+    default: return accumulate_rows<64>(a, a_stride, rows, table, k_count, out, out_stride, n_count, first);
   }
 }
 
@@ -76,31 +112,23 @@ void LutGemm::multiply_rows_direct(const int8_t* a, std::size_t first_row, std::
 
 void LutGemm::multiply_rows_expanded(const int8_t* a, std::size_t first_row, std::size_t end_row,
                                      int32_t* out) const {
-  std::vector<uint32_t> expanded(kBlockK * kOperandValues * kBlockN, 0u);
-  uint32_t acc[kBlockN];
-  for (std::size_t n0 = 0; n0 < n_size_; n0 += kBlockN) {
-    const std::size_t n_count = std::min(kBlockN, n_size_ - n0);
-    for (std::size_t k0 = 0; k0 < k_size_; k0 += kBlockK) {
-      const std::size_t k_count = std::min(kBlockK, k_size_ - k0);
+  const Blocking block = blocking_for(n_size_);
+  std::vector<uint32_t> expanded(block.k * kOperandValues * block.n, 0u);
+  for (std::size_t n0 = 0; n0 < n_size_; n0 += block.n) {
+    const std::size_t n_count = std::min(block.n, n_size_ - n0);
+    for (std::size_t k0 = 0; k0 < k_size_; k0 += block.k) {
+      const std::size_t k_count = std::min(block.k, k_size_ - k0);
       // T[k][x][n] = product(x, b[k0 + k][n0 + n]); columns past n_count are summed but never stored.
       for (std::size_t k = 0; k < k_count; ++k) {
         const uint8_t* w_index = b_index_.data() + (k0 + k) * n_size_ + n0;
         for (std::size_t x = 0; x < kOperandValues; ++x) {
           const uint32_t* table_row = table_.data() + x * kOperandValues;
-          uint32_t* t = expanded.data() + (k * kOperandValues + x) * kBlockN;
+          uint32_t* t = expanded.data() + (k * kOperandValues + x) * block.n;
           for (std::size_t n = 0; n < n_count; ++n) t[n] = table_row[w_index[n]];
         }
       }
-      for (std::size_t m = first_row; m < end_row; ++m) {
-        int32_t* out_row = out + m * n_size_ + n0;
-        if (k0 == 0) {
-          std::fill(acc, acc + kBlockN, 0u);
-        } else {
-          std::memcpy(acc, out_row, n_count * sizeof(uint32_t));
-        }
-        add_table_rows(acc, expanded.data(), a + m * k_size_ + k0, k_count);
-        std::memcpy(out_row, acc, n_count * sizeof(uint32_t));
-      }
+      accumulate_block(a + first_row * k_size_ + k0, k_size_, end_row - first_row, expanded.data(), k_count,
+                       block.n, out + first_row * n_size_ + n0, n_size_, n_count, k0 == 0);
     }
   }
 }

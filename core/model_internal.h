@@ -32,7 +32,8 @@ struct ConvGeometry {
   int64_t groups;
 };
 
-// One execution of a layer.
+// One execution of a layer. It refers to its arguments and must not outlive
+// them (bind no temporaries to it).
 struct LayerCall {
   std::size_t layer;  // index into Model::layers()
   const at::Tensor& input;

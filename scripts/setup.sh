@@ -8,6 +8,8 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   # core
   nlohmann-json3-dev
+  # the LibTorch half of core (Debian's LibTorch 1.13, CPU) and a fast BLAS for it
+  libtorch-dev libopenblas0-pthread
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3-numpy
 )
