@@ -32,7 +32,14 @@ MatchingInfo sample_info() {
   layer.opcount = 840;
   layer.observed_mean = -0.25;
   layer.observed_std = 3.0;
+  layer.rows = 64;
+  layer.input_scale = 0.0123;
+  layer.weight_scale = 0.0045;
+  layer.w_dist.assign(256, 1.0 / 256);
+  layer.x_dist_global.assign(256, 0.0);
+  layer.x_dist_global[128] = 1.0;
   info.layers.push_back(layer);
+  info.accuracy = ModelAccuracy{0.892, 0.998, 0.8925, 0.998, 0.645, 0.966};
   return info;
 }
 
@@ -53,11 +60,32 @@ TEST(MatchingJson, UsesTheUpstreamFieldNames) {
   EXPECT_EQ(layer.at("candidates")[0].at("std").get<double>(), 6928.485177916648);
 }
 
+TEST(MatchingJson, CarriesCaptureAndAccuracyFields) {
+  const MatchingInfo info = sample_info();
+  const auto json = nlohmann::json::parse(matching_info_to_json(info));
+  EXPECT_EQ(json.at("accuracy").at("approximate_top1").get<double>(), 0.645);
+  EXPECT_EQ(json.at("accuracy").at("quantized_top5").get<double>(), 0.998);
+  const auto& layer = json.at("layers")[1];
+  EXPECT_EQ(layer.at("rows").get<int64_t>(), 64);
+  EXPECT_EQ(layer.at("input_scale").get<double>(), 0.0123);
+  EXPECT_EQ(layer.at("x_dist_global").size(), 256u);
+  EXPECT_FALSE(json.at("layers")[0].contains("rows"));
+  EXPECT_FALSE(json.at("layers")[0].contains("x_dist_global"));
+  const auto parsed = matching_info_from_json(json.dump());
+  ASSERT_TRUE(parsed.ok()) << parsed.status().to_string();
+  EXPECT_EQ(parsed->accuracy->float_top1, 0.892);
+  EXPECT_EQ(parsed->layers[1].weight_scale, 0.0045);
+  EXPECT_EQ(parsed->layers[1].w_dist, info.layers[1].w_dist);
+  EXPECT_TRUE(parsed->layers[0].x_dist_global.empty());
+}
+
 TEST(MatchingJson, OmitsAbsentValues) {
   MatchingInfo info = sample_info();
   info.seed.reset();
+  info.accuracy.reset();
   const auto json = nlohmann::json::parse(matching_info_to_json(info));
   EXPECT_FALSE(json.contains("seed"));
+  EXPECT_FALSE(json.contains("accuracy"));
   EXPECT_FALSE(json.at("layers")[0].contains("observed_mean"));
   EXPECT_EQ(json.at("layers")[1].at("observed_std").get<double>(), 3.0);
   EXPECT_EQ(matching_info_to_json(info).find("null"), std::string::npos);
