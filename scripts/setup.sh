@@ -10,6 +10,8 @@ PACKAGES=(
   nlohmann-json3-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3-numpy
+  # built-in multipliers: synthesis (tools/synth_builtins, label `synthesis`) and netlist simulation
+  yosys iverilog
 )
 
 missing=()
