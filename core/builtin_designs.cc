@@ -312,7 +312,7 @@ void add_family(std::vector<BuiltinDesign>& designs, Signedness signedness) {
     designs.push_back({std::move(name), std::move(family), std::move(circuit)});
   };
   add_design(is_signed ? "exact" : "exact_u", "exact", array_circuit(signedness, [](int, int) { return true; }));
-  for (int k = 1; k <= 8; ++k) {
+  for (int k : {1, 2, 3, 4, 5, 6, 7, 8, 10, 12}) {
     const auto keep = [k](int i, int j) { return i + j >= k; };
     add_design("trunc" + s + "_k" + std::to_string(k), "trunc", array_circuit(signedness, keep));
     if (k >= 2) add_design("trunc_comp" + s + "_k" + std::to_string(k), "trunc_comp", array_circuit(signedness, keep, true));
@@ -329,11 +329,12 @@ void add_family(std::vector<BuiltinDesign>& designs, Signedness signedness) {
     c.set_product(array_product(c, c.a_bits(), b, [](int, int) { return true; }));
     add_design("perf" + s + "_j" + std::to_string(first) + "_p" + std::to_string(count), "perf", std::move(c));
   }
-  for (int k = 3; k <= 6; ++k) {
+  // Signed k = 2 would overflow 16 bits: |-128| becomes 192, and 192^2 > 2^15.
+  for (int k = is_signed ? 3 : 2; k <= 6; ++k) {
     add_design("drum" + s + "_k" + std::to_string(k), "drum",
                magnitude_circuit(signedness, [k](Circuit& c, const Bits& x, const Bits& y) { return drum_product(c, x, y, k); }));
   }
-  for (int f : {7, 5, 3}) {
+  for (int f : {7, 5, 3, 0}) {
     add_design("mitchell" + s + "_f" + std::to_string(f), "mitchell",
                magnitude_circuit(signedness, [f](Circuit& c, const Bits& x, const Bits& y) { return mitchell_product(c, x, y, f); }));
   }

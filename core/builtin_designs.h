@@ -5,6 +5,7 @@
 // in the name; `s` = signed, `u` = unsigned):
 //   exact, exact_u            Baugh-Wooley / unsigned array multiplier
 //   trunc_{s,u}_kK            truncated: partial-product columns < K dropped
+//                             (K = 1..8, 10, 12)
 //   trunc_comp_{s,u}_kK       the same plus the rounded expected value of the
 //                             dropped bits as a constant (constant correction)
 //   bam_{s,u}_hH_vV           broken-array multiplier (Mahdiani et al.):
@@ -16,8 +17,11 @@
 //   drum_{s,u}_kK             DRUM (Hashemi et al.): each magnitude cut to K
 //                             bits below its leading one, the last kept bit
 //                             set to 1 (unbiased), then a KxK product shifted
+//                             (K = 2..6; signed from 3)
 //   mitchell_{s,u}_fF         Mitchell's logarithmic multiplier with F
-//                             fraction bits (F = 7 is exact logarithms)
+//                             fraction bits (F = 7, 5, 3, 0; 7 keeps the
+//                             whole fraction, 0 rounds operands down to
+//                             powers of two)
 //   ilm_{s,u}_iI              the iterative logarithmic multiplier (Babic et
 //                             al.), Mitchell's error corrected I - 1 times
 //   roba_{s,u}                rounding-based (Zendegani et al.):

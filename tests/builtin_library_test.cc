@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <set>
 
 #include "core/builtin_designs.h"
@@ -23,6 +24,16 @@ TEST(BuiltinLibrary, HoldsEveryDesignWithItsCells) {
     signedness.insert(m->signedness());
   }
   EXPECT_EQ(signedness.size(), 2u);
+}
+
+TEST(BuiltinLibrary, SignedProductsFitTheirSixteenBits) {
+  // A signed product beyond -2^15..2^15-1 would wrap around and show as an
+  // error of 2^15 or more.
+  for (const auto& m : builtin_library().multipliers()) {
+    if (!m->is_signed()) continue;
+    for (int x = -128; x <= 127; ++x)
+      for (int w = -128; w <= 127; ++w) ASSERT_LT(std::abs(m->product(x, w) - x * w), 32768) << m->name();
+  }
 }
 
 TEST(BuiltinLibrary, ExactMultiplier) {

@@ -38,7 +38,7 @@ TEST(LibraryFilter, PrefixAndMetricRange) {
   filter.max_metric = 1e9;
   const auto drum = filter_library(builtin_library(), "drum", filter);
   ASSERT_TRUE(drum.ok());
-  EXPECT_EQ(drum->library.size(), 8u);  // k = 3..6, signed and unsigned
+  EXPECT_EQ(drum->library.size(), 9u);  // k = 2..6 unsigned, 3..6 signed
   for (const auto& m : drum->library.multipliers()) EXPECT_TRUE(m->name().starts_with("drum_"));
   filter.name_prefix = "exact";
   const auto exact = filter_library(builtin_library(), "exact_only", filter);
