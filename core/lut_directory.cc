@@ -1,5 +1,6 @@
 #include "core/lut_directory.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <fstream>
@@ -88,7 +89,40 @@ Result<std::vector<CsvRow>> read_metrics_csv(const std::filesystem::path& path,
   return rows;
 }
 
+// The multiplier of `row` of `csv` with its product table from `table`.
+Result<std::shared_ptr<const Multiplier>> load_multiplier(CsvRow row, const std::filesystem::path& table,
+                                                          LutFormat format, const std::filesystem::path& csv,
+                                                          const std::string& metric) {
+  if (!row.metrics.contains(metric)) {
+    return Status::invalid_argument(csv.string() + ": no column '" + metric + "' for the library metric");
+  }
+  AGNX_ASSIGN_OR_RETURN(std::vector<int32_t> products, read_lut_table(table, format));
+  AGNX_ASSIGN_OR_RETURN(Multiplier m,
+                        Multiplier::create(row.name, row.signedness, std::move(products), std::move(row.metrics)));
+  return std::make_shared<const Multiplier>(std::move(m));
+}
+
 }  // namespace
+
+Result<MultiplierLibrary> load_lut_files(std::string name, const std::vector<std::filesystem::path>& tables,
+                                         const std::filesystem::path& metrics_csv, const std::string& metric,
+                                         std::optional<Signedness> signedness) {
+  AGNX_ASSIGN_OR_RETURN(std::vector<CsvRow> rows, read_metrics_csv(metrics_csv, signedness));
+  std::vector<std::shared_ptr<const Multiplier>> multipliers;
+  for (const std::filesystem::path& table : tables) {
+    const auto format = parse_lut_format(table.extension().string());
+    if (!format.ok()) return format.status().with_context(table.string());
+    const std::string stem = table.stem().string();
+    const auto row = std::find_if(rows.begin(), rows.end(), [&](const CsvRow& r) { return r.name == stem; });
+    if (row == rows.end()) {
+      return Status::invalid_argument(table.string() + ": no row named '" + stem + "' in " + metrics_csv.string() +
+                                      ", so no " + metric);
+    }
+    AGNX_ASSIGN_OR_RETURN(auto m, load_multiplier(*row, table, *format, metrics_csv, metric));
+    multipliers.push_back(std::move(m));
+  }
+  return MultiplierLibrary::create(std::move(name), metric, std::move(multipliers));
+}
 
 Result<MultiplierLibrary> load_lut_directory(const std::filesystem::path& dir, const std::string& metric) {
   LutDirectoryOptions options;
@@ -104,14 +138,10 @@ Result<MultiplierLibrary> load_lut_directory(const std::filesystem::path& dir, c
   std::set<std::string> listed;
   std::vector<std::shared_ptr<const Multiplier>> multipliers;
   for (CsvRow& row : rows) {
-    if (!row.metrics.contains(metric)) {
-      return Status::invalid_argument(csv.string() + ": no column '" + metric + "' for the library metric");
-    }
     listed.insert(row.name);
-    AGNX_ASSIGN_OR_RETURN(std::vector<int32_t> table, read_lut_table(dir / (row.name + extension), options.format));
-    AGNX_ASSIGN_OR_RETURN(Multiplier m,
-                          Multiplier::create(row.name, row.signedness, std::move(table), std::move(row.metrics)));
-    multipliers.push_back(std::make_shared<const Multiplier>(std::move(m)));
+    const std::filesystem::path table = dir / (row.name + extension);
+    AGNX_ASSIGN_OR_RETURN(auto m, load_multiplier(std::move(row), table, options.format, csv, metric));
+    multipliers.push_back(std::move(m));
   }
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {

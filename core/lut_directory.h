@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/library.h"
 #include "core/lut_table.h"
@@ -39,6 +40,17 @@ struct LutDirectoryOptions {
 // signedness; the same errors, plus a disagreeing `signed` column and a
 // missing one when no signedness is given.
 Result<MultiplierLibrary> load_lut_directory(const std::filesystem::path& dir, const LutDirectoryOptions& options);
+
+// A library called `name` of the multipliers in the files `tables`, each
+// named by its file stem, its format given by its extension (.bin, .npy,
+// .txt), its signedness by `signedness` or else by the `signed` column, and
+// its metrics by the row of that name in `metrics_csv` (a file in the
+// metrics.csv form; rows without a table are ignored). Errors name the file
+// at fault: an unknown extension, a table without a row, a row without
+// `metric`, and those of load_lut_directory.
+Result<MultiplierLibrary> load_lut_files(std::string name, const std::vector<std::filesystem::path>& tables,
+                                         const std::filesystem::path& metrics_csv, const std::string& metric,
+                                         std::optional<Signedness> signedness = std::nullopt);
 
 // Writes `library` to `dir` (created if needed) in the layout above: one
 // table per multiplier in `format` and metrics.csv with `name`, `signed`

@@ -238,6 +238,35 @@ TEST(LutDirectory, EvoApproxSurvivesAnNpyRoundTrip) {
   }
 }
 
+TEST(LutDirectory, LoadsSingleFilesWithAMetricsCsv) {
+  TempDir dir;
+  const Multiplier exact = Multiplier::exact("x", {});
+  ASSERT_TRUE(write_lut_table(dir.path() / "mine.txt", LutFormat::kText, exact.table()).ok());
+  ASSERT_TRUE(write_lut_table(dir.path() / "other.npy", LutFormat::kNpy, exact.table()).ok());
+  write_file(dir.path() / "my_metrics.csv", "name,power\nmine,1.5\nother,2\nunused,3\n");
+  const auto library = load_lut_files("approxtorch", {dir.path() / "mine.txt", dir.path() / "other.npy"},
+                                      dir.path() / "my_metrics.csv", "power", Signedness::kSigned);
+  ASSERT_TRUE(library.ok()) << library.status().to_string();
+  EXPECT_EQ(library->name(), "approxtorch");
+  ASSERT_EQ(library->size(), 2u);
+  EXPECT_DOUBLE_EQ(library->metric_of(*library->find("mine")), 1.5);
+  EXPECT_EQ(library->find("other")->product(-128, 3), -384);
+
+  EXPECT_NE(load_lut_files("l", {dir.path() / "mine.txt"}, dir.path() / "my_metrics.csv", "power")
+                .status().message().find("missing column 'signed'"),
+            std::string::npos);
+  write_file(dir.path() / "lost.txt", "");
+  EXPECT_NE(load_lut_files("l", {dir.path() / "lost.txt"}, dir.path() / "my_metrics.csv", "power", Signedness::kSigned)
+                .status().message().find("lost.txt: no row named 'lost' in"),
+            std::string::npos);
+  EXPECT_NE(load_lut_files("l", {dir.path() / "mine.csv"}, dir.path() / "my_metrics.csv", "power", Signedness::kSigned)
+                .status().message().find("mine.csv: unknown LUT format 'csv'"),
+            std::string::npos);
+  EXPECT_NE(load_lut_files("l", {dir.path() / "mine.txt"}, dir.path() / "my_metrics.csv", "cells", Signedness::kSigned)
+                .status().message().find("my_metrics.csv: no column 'cells'"),
+            std::string::npos);
+}
+
 TEST(LutDirectory, LoadsEvoApprox) {
   AGNX_SKIP_WITHOUT_SHARED(shared);
   const auto library = load_lut_directory(shared / "evoapprox");
