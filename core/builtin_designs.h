@@ -23,7 +23,10 @@
 //                             whole fraction, 0 rounds operands down to
 //                             powers of two)
 //   ilm_{s,u}_iI              the iterative logarithmic multiplier (Babic et
-//                             al.), Mitchell's error corrected I - 1 times
+//                             al.), an error-corrected logarithmic multiplier:
+//                             I basic blocks, each approximating the error
+//                             term (the product of the residues below the
+//                             leading ones) left by the one before
 //   roba_{s,u}                rounding-based (Zendegani et al.):
 //                             Ar*B + A*Br - Ar*Br, Ar = A rounded to the
 //                             nearest power of two (ties up)

@@ -61,6 +61,16 @@ TEST(BuiltinDesigns, NamesAreUniqueAndExactComesFirst) {
   for (const BuiltinDesign& d : all) EXPECT_TRUE(names.insert(d.name).second) << d.name;
 }
 
+TEST(BuiltinDesigns, EveryFamilyIsSignedAndUnsigned) {
+  std::map<std::string, std::set<Signedness>> families;
+  for (const BuiltinDesign& d : builtin_designs()) {
+    families[d.family].insert(d.circuit.signedness());
+    EXPECT_TRUE(d.name.starts_with(d.family)) << d.name;
+  }
+  EXPECT_EQ(families.size(), 9u);
+  for (const auto& [family, signedness] : families) EXPECT_EQ(signedness.size(), 2u) << family;
+}
+
 TEST(BuiltinDesigns, ExactTablesAreTheProduct) {
   for (const char* name : {"exact", "exact_u"}) {
     const Multiplier& m = design(name);
