@@ -12,6 +12,8 @@ PACKAGES=(
   libtorch-dev libopenblas0-pthread
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3-numpy
+  # built-in multipliers: synthesis (tools/synth_builtins, label `synthesis`) and netlist simulation
+  yosys iverilog
 )
 
 missing=()

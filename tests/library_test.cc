@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "core/builtin_library.h"
@@ -158,6 +159,112 @@ TEST(LutDirectory, BadFilesAreNamed) {
     write_file(dir.path() / "metrics.csv", "name,signed,PDK45_PWR\n../m1,1,0.4\n");
     EXPECT_NE(load_error(dir.path()).find("invalid multiplier name '../m1'"), std::string::npos);
   }
+}
+
+TEST(LutDirectory, ExplicitSignednessAndOtherFormats) {
+  TempDir dir;
+  write_file(dir.path() / "metrics.csv", "name,PDK45_PWR\nm1,0.4\n");
+  const Multiplier exact = Multiplier::exact("x", {});
+  ASSERT_TRUE(write_lut_table(dir.path() / "m1.npy", LutFormat::kNpy, exact.table()).ok());
+  LutDirectoryOptions options;
+  options.format = LutFormat::kNpy;
+  EXPECT_NE(load_lut_directory(dir.path(), options).status().message().find(
+                "line 1: missing column 'signed' (or give the signedness explicitly)"),
+            std::string::npos);
+  options.signedness = Signedness::kUnsigned;
+  const auto library = load_lut_directory(dir.path(), options);
+  ASSERT_TRUE(library.ok()) << library.status().to_string();
+  EXPECT_FALSE(library->at(0).is_signed());
+  EXPECT_EQ(library->at(0).table()[3], exact.table()[3]);
+
+  write_file(dir.path() / "metrics.csv", "name,signed,PDK45_PWR\nm1,1,0.4\n");
+  EXPECT_NE(load_lut_directory(dir.path(), options).status().message().find(
+                "metrics.csv: line 2: column 'signed' is 1 but the tables were given as unsigned"),
+            std::string::npos);
+  write_file(dir.path() / "stray.npy", "");
+  options.signedness = Signedness::kSigned;
+  EXPECT_NE(load_lut_directory(dir.path(), options).status().message().find("stray.npy: no row in metrics.csv"),
+            std::string::npos);
+}
+
+TEST(LutDirectory, SavedLibrariesLoadBackInEveryFormat) {
+  const MultiplierLibrary library = builtin_library().filtered("some", [](const Multiplier& m) {
+    return m.name() == "exact" || m.name() == "drum_u_k4" || m.name() == "trunc_comp_s_k8";
+  });
+  ASSERT_EQ(library.size(), 3u);
+  for (LutFormat format : {LutFormat::kBin, LutFormat::kNpy, LutFormat::kText}) {
+    TempDir dir;
+    ASSERT_TRUE(save_lut_directory(library, dir.path() / "saved", format).ok());
+    LutDirectoryOptions options;
+    options.format = format;
+    options.metric = "cells";
+    const auto loaded = load_lut_directory(dir.path() / "saved", options);
+    ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+    EXPECT_EQ(loaded->name(), "saved");
+    ASSERT_EQ(loaded->size(), library.size());
+    for (std::size_t i = 0; i < library.size(); ++i) {
+      EXPECT_EQ(loaded->at(i).name(), library.at(i).name());
+      EXPECT_EQ(loaded->at(i).signedness(), library.at(i).signedness());
+      EXPECT_TRUE(std::ranges::equal(loaded->at(i).table(), library.at(i).table())) << library.at(i).name();
+      EXPECT_EQ(loaded->at(i).metrics(), library.at(i).metrics()) << library.at(i).name();
+    }
+  }
+}
+
+TEST(LutDirectory, SavesOnlyMetricsEveryMultiplierHas) {
+  auto a = std::make_shared<const Multiplier>(Multiplier::exact("a", {{"cells", 10}, {"area", 2.5}}));
+  auto b = std::make_shared<const Multiplier>(Multiplier::exact("b", {{"cells", 0.1}}));
+  TempDir dir;
+  ASSERT_TRUE(save_lut_directory(*MultiplierLibrary::create("lib", "cells", {a, b}), dir.path()).ok());
+  std::ifstream csv(dir.path() / "metrics.csv");
+  const std::string text((std::istreambuf_iterator<char>(csv)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "name,signed,cells\na,1,10\nb,1,0.1\n");
+}
+
+TEST(LutDirectory, EvoApproxSurvivesAnNpyRoundTrip) {
+  AGNX_SKIP_WITHOUT_SHARED(shared);
+  const auto library = load_lut_directory(shared / "evoapprox");
+  ASSERT_TRUE(library.ok()) << library.status().to_string();
+  TempDir dir;
+  ASSERT_TRUE(save_lut_directory(*library, dir.path(), LutFormat::kNpy).ok());
+  LutDirectoryOptions options;
+  options.format = LutFormat::kNpy;
+  const auto loaded = load_lut_directory(dir.path(), options);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+  ASSERT_EQ(loaded->size(), library->size());
+  for (std::size_t i = 0; i < library->size(); ++i) {
+    EXPECT_TRUE(std::ranges::equal(loaded->at(i).table(), library->at(i).table())) << library->at(i).name();
+    EXPECT_EQ(loaded->at(i).metrics(), library->at(i).metrics()) << library->at(i).name();
+  }
+}
+
+TEST(LutDirectory, LoadsSingleFilesWithAMetricsCsv) {
+  TempDir dir;
+  const Multiplier exact = Multiplier::exact("x", {});
+  ASSERT_TRUE(write_lut_table(dir.path() / "mine.txt", LutFormat::kText, exact.table()).ok());
+  ASSERT_TRUE(write_lut_table(dir.path() / "other.npy", LutFormat::kNpy, exact.table()).ok());
+  write_file(dir.path() / "my_metrics.csv", "name,power\nmine,1.5\nother,2\nunused,3\n");
+  const auto library = load_lut_files("approxtorch", {dir.path() / "mine.txt", dir.path() / "other.npy"},
+                                      dir.path() / "my_metrics.csv", "power", Signedness::kSigned);
+  ASSERT_TRUE(library.ok()) << library.status().to_string();
+  EXPECT_EQ(library->name(), "approxtorch");
+  ASSERT_EQ(library->size(), 2u);
+  EXPECT_DOUBLE_EQ(library->metric_of(*library->find("mine")), 1.5);
+  EXPECT_EQ(library->find("other")->product(-128, 3), -384);
+
+  EXPECT_NE(load_lut_files("l", {dir.path() / "mine.txt"}, dir.path() / "my_metrics.csv", "power")
+                .status().message().find("missing column 'signed'"),
+            std::string::npos);
+  write_file(dir.path() / "lost.txt", "");
+  EXPECT_NE(load_lut_files("l", {dir.path() / "lost.txt"}, dir.path() / "my_metrics.csv", "power", Signedness::kSigned)
+                .status().message().find("lost.txt: no row named 'lost' in"),
+            std::string::npos);
+  EXPECT_NE(load_lut_files("l", {dir.path() / "mine.csv"}, dir.path() / "my_metrics.csv", "power", Signedness::kSigned)
+                .status().message().find("mine.csv: unknown LUT format 'csv'"),
+            std::string::npos);
+  EXPECT_NE(load_lut_files("l", {dir.path() / "mine.txt"}, dir.path() / "my_metrics.csv", "cells", Signedness::kSigned)
+                .status().message().find("my_metrics.csv: no column 'cells'"),
+            std::string::npos);
 }
 
 TEST(LutDirectory, LoadsEvoApprox) {
