@@ -10,6 +10,9 @@ PACKAGES=(
   nlohmann-json3-dev
   # the LibTorch half of core (Debian's LibTorch 1.13, CPU) and a fast BLAS for it
   libtorch-dev libopenblas0-pthread
+  # the API and the service: gRPC, Protobuf, Boost.Asio/Beast, command lines
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc grpc-proto
+  libboost-dev libcli11-dev libssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3-numpy
   # built-in multipliers: synthesis (tools/synth_builtins, label `synthesis`) and netlist simulation
