@@ -51,10 +51,10 @@ Result<bool> Statement::step() {
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
   sqlite3* db = sqlite3_db_handle(stmt_);
-  const int code = sqlite3_extended_errcode(db);
+  const int primary = sqlite3_extended_errcode(db) & 0xff;
   std::string message = std::string("sqlite: ") + sqlite3_errmsg(db);
-  if (code == SQLITE_BUSY || code == SQLITE_IOERR || (code & 0xff) == SQLITE_IOERR) return Status::io_error(message);
-  if ((code & 0xff) == SQLITE_CONSTRAINT) return Status::invalid_argument(message);
+  if (primary == SQLITE_BUSY || primary == SQLITE_IOERR || primary == SQLITE_FULL) return Status::io_error(message);
+  if (primary == SQLITE_CONSTRAINT) return Status::invalid_argument(message);
   return Status::internal(message);
 }
 
@@ -101,7 +101,7 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::filesystem::path
   if (rc != SQLITE_OK) return connection->error("opening database " + path.string());
   sqlite3_busy_timeout(db, busy_timeout_ms);
   sqlite3_extended_result_codes(db, 1);
-  std::string pragmas = "PRAGMA foreign_keys = ON; PRAGMA case_sensitive_like = ON;";
+  std::string pragmas = "PRAGMA foreign_keys = ON; PRAGMA case_sensitive_like = ON; PRAGMA cache_size = -32768;";
   if (mode == Mode::kReadWrite) {
     pragmas += "PRAGMA journal_mode = WAL;";
     pragmas += synchronous_full ? "PRAGMA synchronous = FULL;" : "PRAGMA synchronous = NORMAL;";

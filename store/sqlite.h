@@ -63,7 +63,8 @@ class Connection {
   enum class Mode { kReadWrite, kReadOnly };
 
   // Opens (creating it in kReadWrite mode) the database at `path` in WAL mode
-  // with foreign keys, case-sensitive LIKE and `busy_timeout_ms`.
+  // with foreign keys, case-sensitive LIKE, a 32 MiB page cache and
+  // `busy_timeout_ms`.
   static Result<std::unique_ptr<Connection>> open(const std::filesystem::path& path, Mode mode,
                                                   int busy_timeout_ms, bool synchronous_full);
   ~Connection();

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "store/sqlite_store.h"
 #include "tests/support/temp_dir.h"
 
 namespace agnx::store {
@@ -49,6 +50,28 @@ TEST(Migrations, FreshDatabaseDryRunThenApply) {
   auto count = *connection->prepare("SELECT count(*) FROM schema_migrations");
   ASSERT_TRUE(*count.step());
   EXPECT_EQ(count.int64(0), static_cast<int64_t>(embedded_migrations().size()));
+}
+
+TEST(Migrations, UpgradeFromOlderSchemaKeepsData) {
+  TempDir dir;
+  const auto db = dir.path() / "old.db";
+  const std::vector<Migration> old_binary(embedded_migrations().begin(), embedded_migrations().begin() + 1);
+  ASSERT_EQ(labels(*apply_migrations(db, old_binary)), std::vector<std::string>{"0001_tracking"});
+  {
+    auto connection = *open_db(db);
+    ASSERT_TRUE(connection->exec("INSERT INTO experiments (name, creation_time, last_update_time) "
+                                 "VALUES ('kept', 1, 1)").ok());
+  }
+  EXPECT_EQ(labels(*pending_migrations(db)), std::vector<std::string>{"0002_matching"});
+
+  SqliteStoreOptions options;
+  options.data_dir = dir.path() / "data";
+  std::filesystem::create_directories(options.data_dir);
+  std::filesystem::copy_file(db, SqliteTrackingStore::database_path(options.data_dir));
+  auto store = SqliteTrackingStore::open(options);
+  ASSERT_TRUE(store.ok()) << store.status().to_string();
+  EXPECT_EQ((*store)->get_experiment_by_name("kept")->experiment_id, 1);
+  EXPECT_TRUE((*store)->create_job("match", std::nullopt).ok()) << "0002's tables exist";
 }
 
 TEST(Migrations, RefusesStoreNewerThanBinary) {
@@ -100,6 +123,18 @@ TEST(Migrations, RefusesGapAndRollsBackFailingMigration) {
   auto table_b = *connection->prepare("SELECT count(*) FROM sqlite_master WHERE name = 'b'");
   ASSERT_TRUE(*table_b.step());
   EXPECT_EQ(table_b.int64(0), 0) << "the failing migration was rolled back whole";
+}
+
+TEST(Migrations, StoreRefusesToOpenNewerDatabase) {
+  TempDir dir;
+  std::vector<Migration> newer_binary = embedded_migrations();
+  newer_binary.push_back({99, "future", "CREATE TABLE future (x INTEGER);"});
+  ASSERT_TRUE(apply_migrations(SqliteTrackingStore::database_path(dir.path()), newer_binary).ok());
+  SqliteStoreOptions options;
+  options.data_dir = dir.path();
+  const auto store = SqliteTrackingStore::open(options);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition);
 }
 
 }  // namespace
