@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   for (int64_t i = std::atoll(argv[3]);; ++i) {
     agnx::store::RunBatch batch;
     for (int64_t k = 0; k < 20; ++k) batch.metrics.push_back({"counter", static_cast<double>(i), k, i});
-    batch.params = {{"p" + std::to_string(i), std::to_string(i)}};
+    batch.params = {{std::string("p").append(std::to_string(i)), std::to_string(i)}};
     batch.tags = {{"last", std::to_string(i)}};
     const agnx::Status status = (*store)->log_batch(run_id, batch);
     if (!status.ok()) {
