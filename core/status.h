@@ -22,6 +22,7 @@ enum class StatusCode {
   kFailedPrecondition, // the input is well-formed but the operation cannot proceed
   kIoError,            // reading or writing a file failed
   kInternal,           // a broken invariant inside agnx
+  kAlreadyExists,      // an entity with that name or key already exists
 };
 
 // Returns a stable lower-case name of `code` ("invalid_argument", ...).
@@ -42,6 +43,9 @@ class Status {
   }
   static Status io_error(std::string message) { return {StatusCode::kIoError, std::move(message)}; }
   static Status internal(std::string message) { return {StatusCode::kInternal, std::move(message)}; }
+  static Status already_exists(std::string message) {
+    return {StatusCode::kAlreadyExists, std::move(message)};
+  }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

@@ -12,7 +12,9 @@ PACKAGES=(
   libtorch-dev libopenblas0-pthread
   # the API and the service: gRPC, Protobuf, Boost.Asio/Beast, command lines
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc grpc-proto
-  libboost-dev libcli11-dev libssl-dev
+  libboost-dev libcli11-dev
+  # the tracking store: SQLite, and OpenSSL's libcrypto for sha256
+  libsqlite3-dev libssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3-numpy
   # built-in multipliers: synthesis (tools/synth_builtins, label `synthesis`) and netlist simulation

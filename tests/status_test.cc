@@ -30,6 +30,7 @@ TEST(Status, OkAndErrors) {
   EXPECT_EQ(error.to_string(), "not_found: multiplier x");
   EXPECT_EQ(error.with_context("library y").message(), "library y: multiplier x");
   EXPECT_TRUE(Status().with_context("ignored").ok());
+  EXPECT_EQ(Status::already_exists("experiment 'a'").to_string(), "already_exists: experiment 'a'");
 }
 
 TEST(Status, MacrosPropagate) {

@@ -1,0 +1,55 @@
+// GroupCommitWriter: the store's one writing connection. Concurrent writes
+// are queued and the writer thread runs whatever has queued up in ONE
+// transaction, each write inside its own SAVEPOINT: a failing write is rolled
+// back to its savepoint and reports its error without touching the others.
+// submit() returns only after the transaction holding the write has committed
+// (or with the error that prevented it).
+//
+// Thread safety: submit() may be called from any number of threads; the
+// write functions run on the writer thread, one at a time.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "core/status.h"
+#include "store/sqlite.h"
+
+namespace agnx::store {
+
+class GroupCommitWriter {
+ public:
+  // A write: statements on the connection, inside a transaction it must not end.
+  using Write = std::function<Status(Connection&)>;
+
+  // Takes over `connection`; at most `max_group` writes share a transaction.
+  GroupCommitWriter(std::unique_ptr<Connection> connection, std::size_t max_group);
+  // Finishes the queued writes, then stops the thread.
+  ~GroupCommitWriter();
+  GroupCommitWriter(const GroupCommitWriter&) = delete;
+  GroupCommitWriter& operator=(const GroupCommitWriter&) = delete;
+
+  // Runs `write` in the next group and returns its status once committed.
+  Status submit(Write write);
+
+ private:
+  struct Request;
+
+  void run();
+  void commit_group(std::deque<Request*>& group);
+
+  std::unique_ptr<Connection> connection_;
+  const std::size_t max_group_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Request*> queue_;  // guarded by mutex_
+  bool stopping_ = false;       // guarded by mutex_
+  std::thread thread_;
+};
+
+}  // namespace agnx::store

@@ -1,0 +1,835 @@
+#include "store/sqlite_store.h"
+
+#include <algorithm>
+#include <bit>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <set>
+#include <tuple>
+
+#include "store/migrations.h"
+#include "store/sqlite_search.h"
+
+namespace agnx::store {
+namespace {
+
+static_assert(std::endian::native == std::endian::little, "blobs are stored little-endian");
+
+constexpr std::size_t kMaxBatchMetrics = 1000;
+constexpr std::size_t kMaxBatchParams = 100;
+constexpr std::size_t kMaxBatchTags = 100;
+constexpr std::size_t kTableEntries = 256 * 256;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// 32 hex digits: 12 of the creation time in ms, then 20 random ones. Ids of
+// new runs sort after older ones, so inserts into the run-keyed tables append
+// to their B-trees instead of dirtying random pages.
+std::string new_run_id() {
+  thread_local std::mt19937_64 random(std::random_device{}());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  const auto put = [&](std::size_t begin, std::size_t digits, uint64_t bits) {
+    for (std::size_t i = begin + digits; i-- > begin; bits >>= 4) id[i] = kHex[bits & 0xf];
+  };
+  put(0, 12, static_cast<uint64_t>(now_ms()));
+  put(12, 4, random());
+  put(16, 16, random());
+  return id;
+}
+
+std::string quoted(const std::string& s) { return "'" + s + "'"; }
+
+template <typename T>
+std::span<const std::byte> bytes_of(const std::vector<T>& values) {
+  return std::as_bytes(std::span(values));
+}
+
+template <typename T>
+std::vector<T> values_of(const std::string& blob) {
+  std::vector<T> values(blob.size() / sizeof(T));
+  std::memcpy(values.data(), blob.data(), values.size() * sizeof(T));
+  return values;
+}
+
+// ---- reading rows -------------------------------------------------------
+
+Result<RunInfo> read_run_info(const Statement& row) {
+  RunInfo info;
+  info.run_id = row.text(0);
+  info.experiment_id = row.int64(1);
+  info.run_name = row.text(2);
+  info.user_id = row.text(3);
+  AGNX_ASSIGN_OR_RETURN(info.status, parse_run_status(row.text(4)));
+  info.start_time = row.int64(5);
+  info.end_time = row.optional_int64(6);
+  AGNX_ASSIGN_OR_RETURN(info.lifecycle, parse_lifecycle(row.text(7)));
+  return info;
+}
+
+constexpr const char* kExperimentColumns = "experiment_id, name, lifecycle_stage, creation_time, last_update_time";
+
+Result<Experiment> read_experiment(const Statement& row) {
+  Experiment e;
+  e.experiment_id = row.int64(0);
+  e.name = row.text(1);
+  AGNX_ASSIGN_OR_RETURN(e.lifecycle, parse_lifecycle(row.text(2)));
+  e.creation_time = row.int64(3);
+  e.last_update_time = row.int64(4);
+  return e;
+}
+
+// All rows of `stmt` through `read(row) -> Result<T>`.
+template <typename T, typename F>
+Result<std::vector<T>> read_all(Statement& stmt, F read) {
+  std::vector<T> rows;
+  while (true) {
+    AGNX_ASSIGN_OR_RETURN(const bool row, stmt.step());
+    if (!row) return rows;
+    AGNX_ASSIGN_OR_RETURN(T value, read(stmt));
+    rows.push_back(std::move(value));
+  }
+}
+
+Result<std::vector<Experiment>> select_experiments(Connection& db, const std::string& where, auto bind) {
+  AGNX_ASSIGN_OR_RETURN(Statement stmt, db.prepare(std::string("SELECT ") + kExperimentColumns +
+                                                   " FROM experiments " + where + " ORDER BY experiment_id"));
+  bind(stmt);
+  return read_all<Experiment>(stmt, read_experiment);
+}
+
+Result<RunInfo> select_run_info(Connection& db, const std::string& run_id) {
+  AGNX_ASSIGN_OR_RETURN(Statement stmt,
+                        db.prepare(std::string("SELECT ") + kRunColumns + " FROM runs WHERE run_id = ?1"));
+  stmt.bind(1, run_id);
+  AGNX_ASSIGN_OR_RETURN(const bool found, stmt.step());
+  if (!found) return Status::not_found("run '" + run_id + "' does not exist");
+  return read_run_info(stmt);
+}
+
+Result<std::map<std::string, std::string>> select_key_values(Connection& db, const char* table,
+                                                             const std::string& run_id) {
+  AGNX_ASSIGN_OR_RETURN(Statement stmt,
+                        db.prepare(std::string("SELECT key, value FROM ") + table + " WHERE run_id = ?1"));
+  stmt.bind(1, run_id);
+  std::map<std::string, std::string> values;
+  while (true) {
+    AGNX_ASSIGN_OR_RETURN(const bool row, stmt.step());
+    if (!row) return values;
+    values.emplace(stmt.text(0), stmt.text(1));
+  }
+}
+
+Metric read_metric(const Statement& row) { return {row.text(0), row.real(1), row.int64(2), row.int64(3)}; }
+
+Status load_run_data(Connection& db, Run& run) {
+  AGNX_ASSIGN_OR_RETURN(run.params, select_key_values(db, "params", run.info.run_id));
+  AGNX_ASSIGN_OR_RETURN(run.tags, select_key_values(db, "tags", run.info.run_id));
+  AGNX_ASSIGN_OR_RETURN(Statement stmt,
+                        db.prepare("SELECT key, value, timestamp, step FROM latest_metrics WHERE run_id = ?1"));
+  stmt.bind(1, run.info.run_id);
+  while (true) {
+    AGNX_ASSIGN_OR_RETURN(const bool row, stmt.step());
+    if (!row) return {};
+    Metric metric = read_metric(stmt);
+    run.metrics.emplace(metric.key, std::move(metric));
+  }
+}
+
+// ---- checks inside write transactions -----------------------------------
+
+Result<Experiment> require_experiment(Connection& db, int64_t experiment_id) {
+  AGNX_ASSIGN_OR_RETURN(auto found, select_experiments(db, "WHERE experiment_id = ?1",
+                                                       [&](Statement& s) { s.bind(1, experiment_id); }));
+  if (found.empty()) return Status::not_found("experiment " + std::to_string(experiment_id) + " does not exist");
+  return found.front();
+}
+
+Status require_active_run(Connection& db, const std::string& run_id) {
+  AGNX_ASSIGN_OR_RETURN(const RunInfo info, select_run_info(db, run_id));
+  if (info.lifecycle != Lifecycle::kActive) {
+    return Status::failed_precondition("run '" + run_id + "' is deleted; restore it before writing to it");
+  }
+  return {};
+}
+
+// ---- validation before queueing a write ---------------------------------
+
+Status validate_key(const std::string& key, const char* what) {
+  if (key.empty()) return Status::invalid_argument(std::string(what) + " key is empty");
+  return {};
+}
+
+Status validate_batch(const RunBatch& batch) {
+  if (batch.metrics.size() > kMaxBatchMetrics || batch.params.size() > kMaxBatchParams ||
+      batch.tags.size() > kMaxBatchTags) {
+    return Status::invalid_argument("batch has " + std::to_string(batch.metrics.size()) + " metrics, " +
+                                    std::to_string(batch.params.size()) + " params, " +
+                                    std::to_string(batch.tags.size()) + " tags; at most " +
+                                    std::to_string(kMaxBatchMetrics) + ", " + std::to_string(kMaxBatchParams) +
+                                    ", " + std::to_string(kMaxBatchTags) + " are allowed");
+  }
+  for (const Metric& m : batch.metrics) {
+    AGNX_RETURN_IF_ERROR(validate_key(m.key, "metric"));
+    if (std::isnan(m.value)) return Status::invalid_argument("metric '" + m.key + "' value is NaN");
+  }
+  for (const auto& [key, value] : batch.params) AGNX_RETURN_IF_ERROR(validate_key(key, "param"));
+  for (const auto& [key, value] : batch.tags) AGNX_RETURN_IF_ERROR(validate_key(key, "tag"));
+  return {};
+}
+
+Status require_finite(double value, const std::string& field) {
+  if (!std::isfinite(value)) return Status::invalid_argument("matching result: " + field + " is not finite");
+  return {};
+}
+
+Status validate_matching(const MatchingRecord& record) {
+  const MatchingInfo& info = record.info;
+  AGNX_RETURN_IF_ERROR(require_finite(record.lambda, "lambda"));
+  if (!(info.metric_max > 0.0) || !std::isfinite(info.metric_max)) {
+    return Status::invalid_argument("matching result: metric_max must be finite and > 0");
+  }
+  if (info.layers.empty()) return Status::invalid_argument("matching result: layers is empty");
+  if (info.library.empty()) return Status::invalid_argument("matching result: library is empty");
+  for (std::size_t i = 0; i < info.layers.size(); ++i) {
+    const LayerInfo& layer = info.layers[i];
+    const std::string at = "layers[" + std::to_string(i) + "]";
+    if (layer.name.empty()) return Status::invalid_argument("matching result: " + at + ".name is empty");
+    for (const auto& [value, field] : {std::pair{layer.sigma, "sigma"}, {layer.out_std, "out_std"},
+                                       {layer.max_std, "max_std"}, {layer.mul_std, "mul_std"},
+                                       {layer.multiplier_performance_metric, "multiplier_performance_metric"}}) {
+      AGNX_RETURN_IF_ERROR(require_finite(value, at + "." + field));
+    }
+    std::set<std::string> names;
+    for (std::size_t c = 0; c < layer.candidates.size(); ++c) {
+      const CandidatePrediction& candidate = layer.candidates[c];
+      const std::string cat = at + ".candidates[" + std::to_string(c) + "]";
+      if (!names.insert(candidate.name).second) {
+        return Status::invalid_argument("matching result: " + cat + " repeats the name '" + candidate.name + "'");
+      }
+      AGNX_RETURN_IF_ERROR(require_finite(candidate.metric, cat + ".metric"));
+      AGNX_RETURN_IF_ERROR(require_finite(candidate.mean, cat + ".mean"));
+      AGNX_RETURN_IF_ERROR(require_finite(candidate.std, cat + ".std"));
+    }
+  }
+  return {};
+}
+
+// ---- writes ---------------------------------------------------------------
+
+Status write_params(Connection& db, const std::string& run_id, const std::map<std::string, std::string>& params) {
+  for (const auto& [key, value] : params) {
+    AGNX_ASSIGN_OR_RETURN(Statement insert, db.prepare("INSERT INTO params (run_id, key, value) VALUES (?1, ?2, ?3) "
+                                                       "ON CONFLICT (run_id, key) DO NOTHING"));
+    AGNX_RETURN_IF_ERROR(insert.bind(1, run_id).bind(2, key).bind(3, value).run());
+    if (sqlite3_changes(db.handle()) == 1) continue;
+    AGNX_ASSIGN_OR_RETURN(Statement existing, db.prepare("SELECT value FROM params WHERE run_id = ?1 AND key = ?2"));
+    existing.bind(1, run_id).bind(2, key);
+    AGNX_RETURN_IF_ERROR(existing.step().status());
+    if (existing.text(0) != value) {
+      return Status::invalid_argument("param '" + key + "' of run '" + run_id + "' is already " +
+                                      quoted(existing.text(0)) + " and cannot change to " + quoted(value) +
+                                      " (params are immutable)");
+    }
+  }
+  return {};
+}
+
+Status write_tags(Connection& db, const std::string& run_id, const std::map<std::string, std::string>& tags) {
+  for (const auto& [key, value] : tags) {
+    AGNX_ASSIGN_OR_RETURN(Statement upsert, db.prepare("INSERT INTO tags (run_id, key, value) VALUES (?1, ?2, ?3) "
+                                                       "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value"));
+    AGNX_RETURN_IF_ERROR(upsert.bind(1, run_id).bind(2, key).bind(3, value).run());
+  }
+  return {};
+}
+
+bool later(const Metric& a, const Metric& b) {
+  return std::tie(a.step, a.timestamp, a.value) > std::tie(b.step, b.timestamp, b.value);
+}
+
+Status write_metrics(Connection& db, const std::string& run_id, const std::vector<Metric>& metrics) {
+  std::map<std::string, const Metric*> latest;
+  for (const Metric& m : metrics) {
+    AGNX_ASSIGN_OR_RETURN(Statement insert, db.prepare("INSERT INTO metrics (run_id, key, value, timestamp, step) "
+                                                       "VALUES (?1, ?2, ?3, ?4, ?5)"));
+    AGNX_RETURN_IF_ERROR(insert.bind(1, run_id).bind(2, m.key).bind(3, m.value).bind(4, m.timestamp).bind(5, m.step).run());
+    const Metric*& best = latest[m.key];
+    if (best == nullptr || later(m, *best)) best = &m;
+  }
+  for (const auto& [key, m] : latest) {
+    AGNX_ASSIGN_OR_RETURN(
+        Statement upsert,
+        db.prepare("INSERT INTO latest_metrics (run_id, key, value, timestamp, step) VALUES (?1, ?2, ?3, ?4, ?5) "
+                   "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp, "
+                   "step = excluded.step WHERE (excluded.step, excluded.timestamp, excluded.value) > "
+                   "(latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)"));
+    AGNX_RETURN_IF_ERROR(
+        upsert.bind(1, run_id).bind(2, key).bind(3, m->value).bind(4, m->timestamp).bind(5, m->step).run());
+  }
+  return {};
+}
+
+Status write_batch(Connection& db, const std::string& run_id, const RunBatch& batch) {
+  AGNX_RETURN_IF_ERROR(require_active_run(db, run_id));
+  AGNX_RETURN_IF_ERROR(write_params(db, run_id, batch.params));
+  AGNX_RETURN_IF_ERROR(write_tags(db, run_id, batch.tags));
+  return write_metrics(db, run_id, batch.metrics);
+}
+
+Status write_layer(Connection& db, const std::string& run_id, int64_t index, const LayerInfo& layer) {
+  AGNX_ASSIGN_OR_RETURN(
+      Statement insert,
+      db.prepare("INSERT INTO matching_layers (run_id, layer_index, name, fan_in, opcount, sigma, out_std, max_std, "
+                 "multiplier_name, multiplier_metric, mul_std, sample_rows, observed_mean, observed_std) "
+                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"));
+  insert.bind(1, run_id).bind(2, index).bind(3, layer.name).bind(4, layer.fan_in).bind(5, layer.opcount);
+  insert.bind(6, layer.sigma).bind(7, layer.out_std).bind(8, layer.max_std).bind(9, layer.multiplier_name);
+  insert.bind(10, layer.multiplier_performance_metric).bind(11, layer.mul_std).bind(12, bytes_of(layer.sample_rows));
+  AGNX_RETURN_IF_ERROR(insert.bind(13, layer.observed_mean).bind(14, layer.observed_std).run());
+  for (const CandidatePrediction& c : layer.candidates) {
+    AGNX_ASSIGN_OR_RETURN(Statement candidate,
+                          db.prepare("INSERT INTO matching_candidates (run_id, layer_index, name, metric, mean, std) "
+                                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
+    AGNX_RETURN_IF_ERROR(
+        candidate.bind(1, run_id).bind(2, index).bind(3, c.name).bind(4, c.metric).bind(5, c.mean).bind(6, c.std).run());
+  }
+  return {};
+}
+
+Status write_matching(Connection& db, const std::string& run_id, const MatchingRecord& record) {
+  const MatchingInfo& info = record.info;
+  AGNX_ASSIGN_OR_RETURN(Statement exists, db.prepare("SELECT 1 FROM matching_results WHERE run_id = ?1"));
+  exists.bind(1, run_id);
+  AGNX_ASSIGN_OR_RETURN(const bool found, exists.step());
+  if (found) return Status::already_exists("run '" + run_id + "' already has a matching result");
+  AGNX_ASSIGN_OR_RETURN(Statement insert,
+                        db.prepare("INSERT INTO matching_results (run_id, lambda, library, metric, metric_max, "
+                                   "opcount, relative_energy, seed, num_samples) "
+                                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+  insert.bind(1, run_id).bind(2, record.lambda).bind(3, info.library).bind(4, info.metric).bind(5, info.metric_max);
+  insert.bind(6, info.opcount()).bind(7, info.relative_energy_consumption());
+  insert.bind(8, info.seed ? std::optional<int64_t>(std::bit_cast<int64_t>(*info.seed)) : std::nullopt);
+  insert.bind(9, info.num_samples ? std::optional<int64_t>(static_cast<int64_t>(*info.num_samples)) : std::nullopt);
+  AGNX_RETURN_IF_ERROR(insert.run());
+  for (std::size_t i = 0; i < info.layers.size(); ++i) {
+    AGNX_RETURN_IF_ERROR(write_layer(db, run_id, static_cast<int64_t>(i), info.layers[i]));
+  }
+  return {};
+}
+
+// ---- reading matching results ---------------------------------------------
+
+Result<MatchingRecord> select_matching(Connection& db, const std::string& run_id) {
+  MatchingRecord record;
+  MatchingInfo& info = record.info;
+  {
+    AGNX_ASSIGN_OR_RETURN(Statement stmt, db.prepare("SELECT lambda, library, metric, metric_max, seed, num_samples "
+                                                     "FROM matching_results WHERE run_id = ?1"));
+    stmt.bind(1, run_id);
+    AGNX_ASSIGN_OR_RETURN(const bool found, stmt.step());
+    if (!found) return Status::not_found("run '" + run_id + "' has no matching result");
+    record.lambda = stmt.real(0);
+    info.library = stmt.text(1);
+    info.metric = stmt.text(2);
+    info.metric_max = stmt.real(3);
+    if (auto seed = stmt.optional_int64(4)) info.seed = std::bit_cast<uint64_t>(*seed);
+    if (auto n = stmt.optional_int64(5)) info.num_samples = static_cast<std::size_t>(*n);
+  }
+  AGNX_ASSIGN_OR_RETURN(Statement layers,
+                        db.prepare("SELECT name, fan_in, opcount, sigma, out_std, max_std, multiplier_name, "
+                                   "multiplier_metric, mul_std, sample_rows, observed_mean, observed_std "
+                                   "FROM matching_layers WHERE run_id = ?1 ORDER BY layer_index"));
+  layers.bind(1, run_id);
+  AGNX_ASSIGN_OR_RETURN(info.layers, read_all<LayerInfo>(layers, [](const Statement& row) -> Result<LayerInfo> {
+                          LayerInfo layer;
+                          layer.name = row.text(0);
+                          layer.fan_in = row.int64(1);
+                          layer.opcount = row.int64(2);
+                          layer.sigma = row.real(3);
+                          layer.out_std = row.real(4);
+                          layer.max_std = row.real(5);
+                          layer.multiplier_name = row.text(6);
+                          layer.multiplier_performance_metric = row.real(7);
+                          layer.mul_std = row.real(8);
+                          layer.sample_rows = values_of<uint64_t>(row.blob(9));
+                          layer.observed_mean = row.optional_real(10);
+                          layer.observed_std = row.optional_real(11);
+                          return layer;
+                        }));
+  AGNX_ASSIGN_OR_RETURN(Statement candidates, db.prepare("SELECT layer_index, name, metric, mean, std FROM "
+                                                         "matching_candidates WHERE run_id = ?1 "
+                                                         "ORDER BY layer_index, name"));
+  candidates.bind(1, run_id);
+  while (true) {
+    AGNX_ASSIGN_OR_RETURN(const bool row, candidates.step());
+    if (!row) return record;
+    const auto index = static_cast<std::size_t>(candidates.int64(0));
+    if (index >= info.layers.size()) return Status::internal("candidate of a missing layer in run '" + run_id + "'");
+    info.layers[index].candidates.push_back(
+        {candidates.text(1), candidates.real(2), candidates.real(3), candidates.real(4)});
+  }
+}
+
+// ---- jobs -----------------------------------------------------------------
+
+constexpr const char* kJobColumns =
+    "job_id, run_id, kind, state, attempts, progress, error, creation_time, update_time, start_time, end_time";
+
+Result<Job> read_job(const Statement& row) {
+  Job job;
+  job.job_id = row.int64(0);
+  if (!row.is_null(1)) job.run_id = row.text(1);
+  job.kind = row.text(2);
+  AGNX_ASSIGN_OR_RETURN(job.state, parse_job_state(row.text(3)));
+  job.attempts = row.int64(4);
+  job.progress = row.real(5);
+  job.error = row.text(6);
+  job.creation_time = row.int64(7);
+  job.update_time = row.int64(8);
+  job.start_time = row.optional_int64(9);
+  job.end_time = row.optional_int64(10);
+  return job;
+}
+
+Result<Job> select_job(Connection& db, int64_t job_id) {
+  AGNX_ASSIGN_OR_RETURN(Statement stmt,
+                        db.prepare(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE job_id = ?1"));
+  stmt.bind(1, job_id);
+  AGNX_ASSIGN_OR_RETURN(const bool found, stmt.step());
+  if (!found) return Status::not_found("job " + std::to_string(job_id) + " does not exist");
+  return read_job(stmt);
+}
+
+bool is_terminal(JobState state) {
+  return state == JobState::kSucceeded || state == JobState::kFailed || state == JobState::kCancelled;
+}
+
+}  // namespace
+
+// ---- opening --------------------------------------------------------------
+
+std::filesystem::path SqliteTrackingStore::database_path(const std::filesystem::path& data_dir) {
+  return data_dir / "tracking.db";
+}
+
+Result<std::unique_ptr<SqliteTrackingStore>> SqliteTrackingStore::open(const SqliteStoreOptions& options) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec) return Status::io_error("creating data directory " + options.data_dir.string() + ": " + ec.message());
+  const std::filesystem::path database = database_path(options.data_dir);
+  AGNX_ASSIGN_OR_RETURN(auto connection, Connection::open(database, Connection::Mode::kReadWrite,
+                                                          options.busy_timeout_ms, options.synchronous_full));
+  AGNX_RETURN_IF_ERROR(apply_migrations(*connection, embedded_migrations()).status());
+  auto writer = std::make_unique<GroupCommitWriter>(std::move(connection), options.max_group);
+  AGNX_ASSIGN_OR_RETURN(auto readers, ReaderPool::open(database, options.readers, options.busy_timeout_ms));
+  return std::unique_ptr<SqliteTrackingStore>(new SqliteTrackingStore(
+      std::move(writer), std::move(readers), ArtifactFiles(options.data_dir / "artifacts")));
+}
+
+// ---- experiments ----------------------------------------------------------
+
+Result<int64_t> SqliteTrackingStore::create_experiment(const std::string& name) {
+  if (name.empty()) return Status::invalid_argument("experiment name is empty");
+  int64_t id = 0;
+  const Status written = writer_->submit([&](Connection& db) -> Status {
+    AGNX_ASSIGN_OR_RETURN(const auto existing, select_experiments(db, "WHERE name = ?1",
+                                                                  [&](Statement& s) { s.bind(1, name); }));
+    if (!existing.empty()) {
+      return Status::already_exists("experiment '" + name + "' already exists (id " +
+                                    std::to_string(existing.front().experiment_id) + ")");
+    }
+    AGNX_ASSIGN_OR_RETURN(Statement insert, db.prepare("INSERT INTO experiments (name, creation_time, "
+                                                       "last_update_time) VALUES (?1, ?2, ?2)"));
+    AGNX_RETURN_IF_ERROR(insert.bind(1, name).bind(2, now_ms()).run());
+    id = sqlite3_last_insert_rowid(db.handle());
+    return {};
+  });
+  if (!written.ok()) return written;
+  return id;
+}
+
+Result<Experiment> SqliteTrackingStore::get_experiment(int64_t experiment_id) {
+  return readers_->read([&](Connection& db) { return require_experiment(db, experiment_id); });
+}
+
+Result<Experiment> SqliteTrackingStore::get_experiment_by_name(const std::string& name) {
+  return readers_->read([&](Connection& db) -> Result<Experiment> {
+    AGNX_ASSIGN_OR_RETURN(auto found, select_experiments(db, "WHERE name = ?1", [&](Statement& s) { s.bind(1, name); }));
+    if (found.empty()) return Status::not_found("experiment '" + name + "' does not exist");
+    return found.front();
+  });
+}
+
+Result<std::vector<Experiment>> SqliteTrackingStore::list_experiments(ViewType view) {
+  return readers_->read([&](Connection& db) {
+    if (view == ViewType::kAll) return select_experiments(db, "", [](Statement&) {});
+    return select_experiments(db, "WHERE lifecycle_stage = ?1", [&](Statement& s) {
+      s.bind(1, lifecycle_name(view == ViewType::kActiveOnly ? Lifecycle::kActive : Lifecycle::kDeleted));
+    });
+  });
+}
+
+Status SqliteTrackingStore::set_experiment_lifecycle(int64_t experiment_id, Lifecycle lifecycle) {
+  return writer_->submit([&](Connection& db) -> Status {
+    AGNX_RETURN_IF_ERROR(require_experiment(db, experiment_id).status());
+    AGNX_ASSIGN_OR_RETURN(Statement experiment, db.prepare("UPDATE experiments SET lifecycle_stage = ?1, "
+                                                           "last_update_time = ?2 WHERE experiment_id = ?3"));
+    AGNX_RETURN_IF_ERROR(experiment.bind(1, lifecycle_name(lifecycle)).bind(2, now_ms()).bind(3, experiment_id).run());
+    AGNX_ASSIGN_OR_RETURN(Statement runs, db.prepare("UPDATE runs SET lifecycle_stage = ?1 WHERE experiment_id = ?2"));
+    return runs.bind(1, lifecycle_name(lifecycle)).bind(2, experiment_id).run();
+  });
+}
+
+Status SqliteTrackingStore::delete_experiment(int64_t experiment_id) {
+  return set_experiment_lifecycle(experiment_id, Lifecycle::kDeleted);
+}
+
+Status SqliteTrackingStore::restore_experiment(int64_t experiment_id) {
+  return set_experiment_lifecycle(experiment_id, Lifecycle::kActive);
+}
+
+// ---- runs -----------------------------------------------------------------
+
+Result<RunInfo> SqliteTrackingStore::create_run(int64_t experiment_id, const std::string& run_name,
+                                                const std::string& user_id, int64_t start_time) {
+  RunInfo info;
+  info.run_id = new_run_id();
+  info.experiment_id = experiment_id;
+  info.run_name = run_name;
+  info.user_id = user_id;
+  info.start_time = start_time;
+  const Status written = writer_->submit([&](Connection& db) -> Status {
+    AGNX_ASSIGN_OR_RETURN(const Experiment experiment, require_experiment(db, experiment_id));
+    if (experiment.lifecycle != Lifecycle::kActive) {
+      return Status::failed_precondition("experiment " + std::to_string(experiment_id) + " is deleted");
+    }
+    AGNX_ASSIGN_OR_RETURN(Statement insert, db.prepare("INSERT INTO runs (run_id, experiment_id, run_name, user_id, "
+                                                       "status, start_time) VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5)"));
+    return insert.bind(1, info.run_id).bind(2, experiment_id).bind(3, run_name).bind(4, user_id).bind(5, start_time).run();
+  });
+  if (!written.ok()) return written;
+  return info;
+}
+
+Result<Run> SqliteTrackingStore::get_run(const std::string& run_id) {
+  return readers_->read([&](Connection& db) -> Result<Run> {
+    Run run;
+    AGNX_ASSIGN_OR_RETURN(run.info, select_run_info(db, run_id));
+    AGNX_RETURN_IF_ERROR(load_run_data(db, run));
+    return run;
+  });
+}
+
+Status SqliteTrackingStore::update_run(const std::string& run_id, RunStatus status, std::optional<int64_t> end_time) {
+  if (status != RunStatus::kRunning && !end_time) end_time = now_ms();
+  return writer_->submit([&](Connection& db) -> Status {
+    AGNX_RETURN_IF_ERROR(require_active_run(db, run_id));
+    AGNX_ASSIGN_OR_RETURN(Statement update,
+                          db.prepare("UPDATE runs SET status = ?1, end_time = ?2 WHERE run_id = ?3"));
+    return update.bind(1, run_status_name(status)).bind(2, end_time).bind(3, run_id).run();
+  });
+}
+
+Status SqliteTrackingStore::set_run_lifecycle(const std::string& run_id, Lifecycle lifecycle) {
+  return writer_->submit([&](Connection& db) -> Status {
+    AGNX_RETURN_IF_ERROR(select_run_info(db, run_id).status());
+    AGNX_ASSIGN_OR_RETURN(Statement update, db.prepare("UPDATE runs SET lifecycle_stage = ?1 WHERE run_id = ?2"));
+    return update.bind(1, lifecycle_name(lifecycle)).bind(2, run_id).run();
+  });
+}
+
+Status SqliteTrackingStore::delete_run(const std::string& run_id) {
+  return set_run_lifecycle(run_id, Lifecycle::kDeleted);
+}
+
+Status SqliteTrackingStore::restore_run(const std::string& run_id) {
+  return set_run_lifecycle(run_id, Lifecycle::kActive);
+}
+
+Result<RunPage> SqliteTrackingStore::search_runs(const SearchRunsRequest& request) {
+  AGNX_ASSIGN_OR_RETURN(const int64_t offset, page_token_offset(request));
+  AGNX_ASSIGN_OR_RETURN(const SqlQuery query, search_runs_query(request, offset));
+  return readers_->read([&](Connection& db) -> Result<RunPage> {
+    std::vector<RunInfo> infos;
+    {
+      AGNX_ASSIGN_OR_RETURN(Statement stmt, db.prepare(query.sql));
+      for (std::size_t i = 0; i < query.parameters.size(); ++i) {
+        std::visit([&](const auto& value) { stmt.bind(static_cast<int>(i + 1), value); }, query.parameters[i]);
+      }
+      AGNX_ASSIGN_OR_RETURN(infos, read_all<RunInfo>(stmt, read_run_info));
+    }
+    RunPage page;
+    if (infos.size() > static_cast<std::size_t>(request.max_results)) {
+      infos.pop_back();
+      page.next_page_token = page_token(request, offset + request.max_results);
+    }
+    for (RunInfo& info : infos) {
+      Run run{std::move(info), {}, {}, {}};
+      AGNX_RETURN_IF_ERROR(load_run_data(db, run));
+      page.runs.push_back(std::move(run));
+    }
+    return page;
+  });
+}
+
+// ---- run data -------------------------------------------------------------
+
+Status SqliteTrackingStore::log_batch(const std::string& run_id, const RunBatch& batch) {
+  AGNX_RETURN_IF_ERROR(validate_batch(batch));
+  return writer_->submit([&](Connection& db) { return write_batch(db, run_id, batch); });
+}
+
+Result<std::vector<Metric>> SqliteTrackingStore::get_metric_history(const std::string& run_id,
+                                                                    const std::string& key) {
+  return readers_->read([&](Connection& db) -> Result<std::vector<Metric>> {
+    AGNX_RETURN_IF_ERROR(select_run_info(db, run_id).status());
+    AGNX_ASSIGN_OR_RETURN(Statement stmt, db.prepare("SELECT key, value, timestamp, step FROM metrics "
+                                                     "WHERE run_id = ?1 AND key = ?2 ORDER BY step, timestamp, rowid"));
+    stmt.bind(1, run_id).bind(2, key);
+    return read_all<Metric>(stmt, [](const Statement& row) -> Result<Metric> { return read_metric(row); });
+  });
+}
+
+// ---- matching -------------------------------------------------------------
+
+Status SqliteTrackingStore::log_matching(const std::string& run_id, const MatchingRecord& record,
+                                         const RunBatch& batch) {
+  AGNX_RETURN_IF_ERROR(validate_batch(batch));
+  AGNX_RETURN_IF_ERROR(validate_matching(record));
+  return writer_->submit([&](Connection& db) -> Status {
+    AGNX_RETURN_IF_ERROR(write_batch(db, run_id, batch));
+    return write_matching(db, run_id, record);
+  });
+}
+
+Result<MatchingRecord> SqliteTrackingStore::get_matching(const std::string& run_id) {
+  return readers_->read([&](Connection& db) { return select_matching(db, run_id); });
+}
+
+Result<std::vector<EnergyPoint>> SqliteTrackingStore::energy_points(int64_t experiment_id) {
+  return readers_->read([&](Connection& db) -> Result<std::vector<EnergyPoint>> {
+    AGNX_RETURN_IF_ERROR(require_experiment(db, experiment_id).status());
+    static constexpr const char* kFinished =
+        " JOIN matching_results m ON m.run_id = runs.run_id WHERE runs.experiment_id = ?1 "
+        "AND runs.lifecycle_stage = 'active' AND runs.status = 'FINISHED'";
+    AGNX_ASSIGN_OR_RETURN(Statement stmt,
+                          db.prepare(std::string("SELECT runs.run_id, runs.run_name, m.lambda, m.library, m.metric, "
+                                                 "m.relative_energy FROM runs") +
+                                     kFinished + " ORDER BY m.lambda, runs.start_time, runs.run_id"));
+    stmt.bind(1, experiment_id);
+    AGNX_ASSIGN_OR_RETURN(auto points, read_all<EnergyPoint>(stmt, [](const Statement& row) -> Result<EnergyPoint> {
+                            return EnergyPoint{row.text(0), row.text(1), row.real(2), row.text(3),
+                                               row.text(4), row.real(5), {}};
+                          }));
+    std::map<std::string, EnergyPoint*> by_run;
+    for (EnergyPoint& p : points) by_run[p.run_id] = &p;
+    AGNX_ASSIGN_OR_RETURN(Statement accuracies,
+                          db.prepare(std::string("SELECT lm.run_id, lm.key, lm.value FROM latest_metrics lm "
+                                                 "JOIN runs ON runs.run_id = lm.run_id") +
+                                     kFinished + " AND lm.key LIKE '%\\_top%' ESCAPE '\\'"));
+    accuracies.bind(1, experiment_id);
+    while (true) {
+      AGNX_ASSIGN_OR_RETURN(const bool row, accuracies.step());
+      if (!row) return points;
+      by_run.at(accuracies.text(0))->accuracies[accuracies.text(1)] = accuracies.real(2);
+    }
+  });
+}
+
+// ---- artifacts ------------------------------------------------------------
+
+Result<ArtifactInfo> SqliteTrackingStore::log_artifact(const std::string& run_id, const std::string& path,
+                                                       std::string_view content) {
+  AGNX_RETURN_IF_ERROR(validate_artifact_path(path));
+  std::shared_lock lock(artifact_gc_mutex_);
+  ArtifactInfo info{path, static_cast<int64_t>(content.size()), {}};
+  AGNX_ASSIGN_OR_RETURN(info.sha256, artifacts_.put(content));
+  const Status written = writer_->submit([&](Connection& db) -> Status {
+    AGNX_RETURN_IF_ERROR(require_active_run(db, run_id));
+    AGNX_ASSIGN_OR_RETURN(Statement upsert, db.prepare("INSERT OR REPLACE INTO artifacts (run_id, path, size, sha256) "
+                                                       "VALUES (?1, ?2, ?3, ?4)"));
+    return upsert.bind(1, run_id).bind(2, path).bind(3, info.size).bind(4, info.sha256).run();
+  });
+  if (!written.ok()) return written;
+  return info;
+}
+
+Result<std::vector<ArtifactInfo>> SqliteTrackingStore::list_artifacts(const std::string& run_id) {
+  return readers_->read([&](Connection& db) -> Result<std::vector<ArtifactInfo>> {
+    AGNX_RETURN_IF_ERROR(select_run_info(db, run_id).status());
+    AGNX_ASSIGN_OR_RETURN(Statement stmt,
+                          db.prepare("SELECT path, size, sha256 FROM artifacts WHERE run_id = ?1 ORDER BY path"));
+    stmt.bind(1, run_id);
+    return read_all<ArtifactInfo>(stmt, [](const Statement& row) -> Result<ArtifactInfo> {
+      return ArtifactInfo{row.text(0), row.int64(1), row.text(2)};
+    });
+  });
+}
+
+Result<std::string> SqliteTrackingStore::read_artifact(const std::string& run_id, const std::string& path) {
+  AGNX_ASSIGN_OR_RETURN(const std::string sha, readers_->read([&](Connection& db) -> Result<std::string> {
+    AGNX_ASSIGN_OR_RETURN(Statement stmt, db.prepare("SELECT sha256 FROM artifacts WHERE run_id = ?1 AND path = ?2"));
+    stmt.bind(1, run_id).bind(2, path);
+    AGNX_ASSIGN_OR_RETURN(const bool found, stmt.step());
+    if (!found) return Status::not_found("run '" + run_id + "' has no artifact '" + path + "'");
+    return stmt.text(0);
+  }));
+  return artifacts_.get(sha);
+}
+
+// ---- jobs -----------------------------------------------------------------
+
+Result<int64_t> SqliteTrackingStore::create_job(const std::string& kind, std::optional<std::string> run_id) {
+  if (kind.empty()) return Status::invalid_argument("job kind is empty");
+  int64_t id = 0;
+  const Status written = writer_->submit([&](Connection& db) -> Status {
+    if (run_id) AGNX_RETURN_IF_ERROR(require_active_run(db, *run_id));
+    AGNX_ASSIGN_OR_RETURN(Statement insert, db.prepare("INSERT INTO jobs (run_id, kind, state, creation_time, "
+                                                       "update_time) VALUES (?1, ?2, 'QUEUED', ?3, ?3)"));
+    if (run_id) insert.bind(1, *run_id);
+    AGNX_RETURN_IF_ERROR(insert.bind(2, kind).bind(3, now_ms()).run());
+    id = sqlite3_last_insert_rowid(db.handle());
+    return {};
+  });
+  if (!written.ok()) return written;
+  return id;
+}
+
+Status SqliteTrackingStore::update_job(int64_t job_id, const JobUpdate& update) {
+  if (update.progress && !(*update.progress >= 0.0 && *update.progress <= 1.0)) {
+    return Status::invalid_argument("job " + std::to_string(job_id) + ": progress " +
+                                    std::to_string(*update.progress) + " is not in [0, 1]");
+  }
+  return writer_->submit([&](Connection& db) -> Status {
+    AGNX_ASSIGN_OR_RETURN(Job job, select_job(db, job_id));
+    const int64_t now = now_ms();
+    if (update.state && *update.state != job.state) {
+      if (is_terminal(job.state)) {
+        return Status::failed_precondition("job " + std::to_string(job_id) + " is already " +
+                                           job_state_name(job.state));
+      }
+      job.state = *update.state;
+      if (job.state == JobState::kRunning) {
+        ++job.attempts;
+        job.start_time = now;
+      }
+      if (is_terminal(job.state)) job.end_time = now;
+    }
+    if (update.progress) job.progress = *update.progress;
+    if (update.error) job.error = *update.error;
+    AGNX_ASSIGN_OR_RETURN(Statement stmt,
+                          db.prepare("UPDATE jobs SET state = ?1, attempts = ?2, progress = ?3, error = ?4, "
+                                     "update_time = ?5, start_time = ?6, end_time = ?7 WHERE job_id = ?8"));
+    stmt.bind(1, job_state_name(job.state)).bind(2, job.attempts).bind(3, job.progress).bind(4, job.error);
+    return stmt.bind(5, now).bind(6, job.start_time).bind(7, job.end_time).bind(8, job_id).run();
+  });
+}
+
+Result<Job> SqliteTrackingStore::get_job(int64_t job_id) {
+  return readers_->read([&](Connection& db) { return select_job(db, job_id); });
+}
+
+Result<std::vector<Job>> SqliteTrackingStore::list_jobs(std::optional<JobState> state) {
+  return readers_->read([&](Connection& db) -> Result<std::vector<Job>> {
+    AGNX_ASSIGN_OR_RETURN(Statement stmt, db.prepare(std::string("SELECT ") + kJobColumns +
+                                                     " FROM jobs WHERE ?1 IS NULL OR state = ?1 ORDER BY job_id"));
+    if (state) stmt.bind(1, job_state_name(*state));
+    return read_all<Job>(stmt, read_job);
+  });
+}
+
+// ---- libraries ------------------------------------------------------------
+
+Status SqliteTrackingStore::put_library(const StoredLibrary& library) {
+  if (library.name.empty()) return Status::invalid_argument("library name is empty");
+  for (const StoredMultiplier& m : library.multipliers) {
+    if (m.products.size() != kTableEntries) {
+      return Status::invalid_argument("library '" + library.name + "': multiplier '" + m.name + "' has " +
+                                      std::to_string(m.products.size()) + " products, not 65536");
+    }
+  }
+  return writer_->submit([&](Connection& db) -> Status {
+    AGNX_ASSIGN_OR_RETURN(Statement insert, db.prepare("INSERT INTO multiplier_libraries (name, metric, metric_max, "
+                                                       "creation_time) VALUES (?1, ?2, ?3, ?4) "
+                                                       "ON CONFLICT (name) DO NOTHING"));
+    AGNX_RETURN_IF_ERROR(insert.bind(1, library.name).bind(2, library.metric).bind(3, library.metric_max).bind(4, now_ms()).run());
+    if (sqlite3_changes(db.handle()) == 0) {
+      return Status::already_exists("multiplier library '" + library.name + "' already exists");
+    }
+    const int64_t library_id = sqlite3_last_insert_rowid(db.handle());
+    for (const StoredMultiplier& m : library.multipliers) {
+      AGNX_ASSIGN_OR_RETURN(Statement table, db.prepare("INSERT INTO multiplier_tables (library_id, name, is_signed, "
+                                                        "metric, products) VALUES (?1, ?2, ?3, ?4, ?5)"));
+      table.bind(1, library_id).bind(2, m.name).bind(3, int64_t{m.is_signed ? 1 : 0}).bind(4, m.metric);
+      AGNX_RETURN_IF_ERROR(table.bind(5, bytes_of(m.products)).run().with_context("multiplier '" + m.name + "'"));
+    }
+    return {};
+  });
+}
+
+Result<StoredLibrary> SqliteTrackingStore::get_library(const std::string& name) {
+  return readers_->read([&](Connection& db) -> Result<StoredLibrary> {
+    AGNX_ASSIGN_OR_RETURN(Statement stmt, db.prepare("SELECT library_id, metric, metric_max FROM "
+                                                     "multiplier_libraries WHERE name = ?1"));
+    stmt.bind(1, name);
+    AGNX_ASSIGN_OR_RETURN(const bool found, stmt.step());
+    if (!found) return Status::not_found("multiplier library '" + name + "' does not exist");
+    StoredLibrary library{name, stmt.text(1), stmt.real(2), {}};
+    AGNX_ASSIGN_OR_RETURN(Statement tables, db.prepare("SELECT name, is_signed, metric, products FROM "
+                                                       "multiplier_tables WHERE library_id = ?1 ORDER BY name"));
+    tables.bind(1, stmt.int64(0));
+    AGNX_ASSIGN_OR_RETURN(library.multipliers,
+                          read_all<StoredMultiplier>(tables, [](const Statement& row) -> Result<StoredMultiplier> {
+                            return StoredMultiplier{row.text(0), row.int64(1) != 0, row.real(2),
+                                                    values_of<int32_t>(row.blob(3))};
+                          }));
+    return library;
+  });
+}
+
+// ---- maintenance ----------------------------------------------------------
+
+Result<int64_t> SqliteTrackingStore::gc() {
+  std::unique_lock lock(artifact_gc_mutex_);
+  std::set<std::string> referenced;
+  const Status written = writer_->submit([&](Connection& db) -> Status {
+    AGNX_RETURN_IF_ERROR(db.run("DELETE FROM runs WHERE lifecycle_stage = 'deleted'"));
+    AGNX_RETURN_IF_ERROR(db.run("DELETE FROM experiments WHERE lifecycle_stage = 'deleted' AND NOT EXISTS "
+                                "(SELECT 1 FROM runs WHERE runs.experiment_id = experiments.experiment_id)"));
+    AGNX_ASSIGN_OR_RETURN(Statement shas, db.prepare("SELECT DISTINCT sha256 FROM artifacts"));
+    while (true) {
+      AGNX_ASSIGN_OR_RETURN(const bool row, shas.step());
+      if (!row) return {};
+      referenced.insert(shas.text(0));
+    }
+  });
+  if (!written.ok()) return written;
+  return artifacts_.remove_unreferenced(referenced);
+}
+
+Status SqliteTrackingStore::backup(const std::filesystem::path& destination) {
+  sqlite3* target = nullptr;
+  const int rc = sqlite3_open_v2(destination.c_str(), &target, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  std::unique_ptr<sqlite3, decltype(&sqlite3_close_v2)> closer(target, &sqlite3_close_v2);
+  if (rc != SQLITE_OK) {
+    return Status::io_error("backup: opening " + destination.string() + ": " + sqlite3_errmsg(target));
+  }
+  ReaderPool::Lease source(*readers_);
+  sqlite3_backup* backup = sqlite3_backup_init(target, "main", source->handle(), "main");
+  if (backup == nullptr) return Status::io_error("backup to " + destination.string() + ": " + sqlite3_errmsg(target));
+  const int step = sqlite3_backup_step(backup, -1);  // the whole database from one snapshot
+  sqlite3_backup_finish(backup);
+  if (step != SQLITE_DONE) {
+    return Status::io_error("backup to " + destination.string() + ": " + sqlite3_errstr(step));
+  }
+  return {};
+}
+
+}  // namespace agnx::store

@@ -1,0 +1,100 @@
+// SqliteTrackingStore: the TrackingStore on one SQLite database in WAL mode
+// plus a content-addressed artifact directory.
+//
+// Data directory layout:
+//   <data_dir>/tracking.db (+ -wal, -shm)   the database
+//   <data_dir>/artifacts/<sha[0:2]>/<sha>   artifact contents
+//
+// open() applies pending schema migrations (or refuses a database that is
+// newer than the binary or whose applied migrations were edited). All writes
+// go through one GroupCommitWriter (group commit, a SAVEPOINT per write, the
+// caller acknowledged after COMMIT); reads use a pool of read-only
+// connections, each read inside one transaction (a consistent snapshot).
+// Prepared statements are cached per connection. Foreign keys are enforced
+// and a busy timeout covers other processes (e.g. `migrate`).
+//
+// Thread safety: every member may be called from any number of threads.
+// Several processes may open the same directory; gc must then run in one.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <shared_mutex>
+
+#include "store/artifact_files.h"
+#include "store/group_commit.h"
+#include "store/reader_pool.h"
+#include "store/tracking_store.h"
+
+namespace agnx::store {
+
+struct SqliteStoreOptions {
+  std::filesystem::path data_dir;  // created if missing
+  std::size_t readers = 4;         // read connections
+  std::size_t max_group = 1024;    // writes per transaction at most
+  int busy_timeout_ms = 10000;
+  // FULL: a commit survives power loss; NORMAL: it survives a process crash.
+  bool synchronous_full = true;
+};
+
+class SqliteTrackingStore final : public TrackingStore {
+ public:
+  static Result<std::unique_ptr<SqliteTrackingStore>> open(const SqliteStoreOptions& options);
+  // The database file within a data directory.
+  static std::filesystem::path database_path(const std::filesystem::path& data_dir);
+
+  Result<int64_t> create_experiment(const std::string& name) override;
+  Result<Experiment> get_experiment(int64_t experiment_id) override;
+  Result<Experiment> get_experiment_by_name(const std::string& name) override;
+  Result<std::vector<Experiment>> list_experiments(ViewType view) override;
+  Status delete_experiment(int64_t experiment_id) override;
+  Status restore_experiment(int64_t experiment_id) override;
+
+  Result<RunInfo> create_run(int64_t experiment_id, const std::string& run_name, const std::string& user_id,
+                             int64_t start_time) override;
+  Result<Run> get_run(const std::string& run_id) override;
+  Status update_run(const std::string& run_id, RunStatus status, std::optional<int64_t> end_time) override;
+  Status delete_run(const std::string& run_id) override;
+  Status restore_run(const std::string& run_id) override;
+  Result<RunPage> search_runs(const SearchRunsRequest& request) override;
+
+  Status log_batch(const std::string& run_id, const RunBatch& batch) override;
+  Result<std::vector<Metric>> get_metric_history(const std::string& run_id, const std::string& key) override;
+
+  Status log_matching(const std::string& run_id, const MatchingRecord& record, const RunBatch& batch) override;
+  Result<MatchingRecord> get_matching(const std::string& run_id) override;
+  Result<std::vector<EnergyPoint>> energy_points(int64_t experiment_id) override;
+
+  Result<ArtifactInfo> log_artifact(const std::string& run_id, const std::string& path,
+                                    std::string_view content) override;
+  Result<std::vector<ArtifactInfo>> list_artifacts(const std::string& run_id) override;
+  Result<std::string> read_artifact(const std::string& run_id, const std::string& path) override;
+
+  Result<int64_t> create_job(const std::string& kind, std::optional<std::string> run_id) override;
+  Status update_job(int64_t job_id, const JobUpdate& update) override;
+  Result<Job> get_job(int64_t job_id) override;
+  Result<std::vector<Job>> list_jobs(std::optional<JobState> state) override;
+
+  Status put_library(const StoredLibrary& library) override;
+  Result<StoredLibrary> get_library(const std::string& name) override;
+
+  Result<int64_t> gc() override;
+  Status backup(const std::filesystem::path& destination) override;
+
+ private:
+  SqliteTrackingStore(std::unique_ptr<GroupCommitWriter> writer, std::unique_ptr<ReaderPool> readers,
+                      ArtifactFiles artifacts)
+      : writer_(std::move(writer)), readers_(std::move(readers)), artifacts_(std::move(artifacts)) {}
+
+  Status set_run_lifecycle(const std::string& run_id, Lifecycle lifecycle);
+  Status set_experiment_lifecycle(int64_t experiment_id, Lifecycle lifecycle);
+
+  std::unique_ptr<GroupCommitWriter> writer_;
+  std::unique_ptr<ReaderPool> readers_;
+  ArtifactFiles artifacts_;
+  // Shared while an artifact is stored and referenced, exclusive in gc.
+  std::shared_mutex artifact_gc_mutex_;
+};
+
+}  // namespace agnx::store

@@ -1,0 +1,137 @@
+// TrackingStore: the whole contract of agnx's experiment tracking, after
+// MLflow's AbstractStore. Backends (SQLite now, PostgreSQL later) implement it.
+//
+// Writes. Every run write funnels into log_batch (log_metric, log_param and
+// set_tag are conveniences over it), and a backend may group concurrent
+// writes into one transaction; a write returns only after its data is
+// committed, and a failing write leaves nothing of itself behind and never
+// affects another caller's write. Params are immutable: logging the same value
+// again is fine, a different one is an error (kInvalidArgument). Writes to a
+// deleted run or a missing run fail (kFailedPrecondition / kNotFound).
+//
+// Filter grammar of search_runs (a subset of MLflow's):
+//   filter     := comparison ( "AND" comparison )*        (keywords any case)
+//   comparison := entity "." key op value
+//   entity     := "params" | "metrics" | "tags" | "attributes"
+//   key        := [A-Za-z0-9_./:-]+ | "`" any but "`" "`"
+//                 attributes keys: status, run_name, start_time
+//   op         := "=" | "!=" | "<" | "<=" | ">" | ">=" | "LIKE"
+//   value      := "'" string "'" | '"' string '"' | number
+// metrics.* and attributes.start_time take numbers and every op but LIKE;
+// params.*, tags.*, attributes.status and attributes.run_name take strings
+// and =, !=, LIKE (case-sensitive, % and _ wildcards). A run without the
+// named metric, param or tag does not match. An empty filter matches all.
+//
+// Order: order_by holds "entity.key [ASC|DESC]" for the same keys (default
+// ASC); runs missing a key sort last. The default order, and the final tie
+// breaker of any order, is start_time descending, then run_id ascending, so
+// pages are stable while no run is added or removed.
+//
+// Pages: max_results in [1, 50000] (default 1000). next_page_token is empty on
+// the last page, otherwise an opaque string to pass back with the same
+// request to get the next page; a token from another request is an error.
+//
+// Thread safety: implementations are safe to call from any number of threads.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "store/entities.h"
+
+namespace agnx::store {
+
+enum class ViewType { kActiveOnly, kDeletedOnly, kAll };
+
+struct SearchRunsRequest {
+  std::vector<int64_t> experiment_ids;  // at least one
+  std::string filter;
+  ViewType view = ViewType::kActiveOnly;
+  std::vector<std::string> order_by;
+  int max_results = 1000;
+  std::string page_token;
+};
+
+struct RunPage {
+  std::vector<Run> runs;
+  std::string next_page_token;  // empty on the last page
+};
+
+// Per (library, metric), the points with an "approximate_top1" accuracy that
+// no other point of the group dominates (at most the energy and at least the
+// accuracy, strictly better in one). Sorted by library, metric, energy, then
+// accuracy descending; equal points are all kept.
+std::vector<EnergyPoint> pareto_front(std::vector<EnergyPoint> points);
+
+class TrackingStore {
+ public:
+  virtual ~TrackingStore() = default;
+
+  // Experiments. Names are unique among all experiments (kAlreadyExists).
+  virtual Result<int64_t> create_experiment(const std::string& name) = 0;
+  virtual Result<Experiment> get_experiment(int64_t experiment_id) = 0;
+  virtual Result<Experiment> get_experiment_by_name(const std::string& name) = 0;
+  virtual Result<std::vector<Experiment>> list_experiments(ViewType view) = 0;  // by id
+  virtual Status delete_experiment(int64_t experiment_id) = 0;   // and its runs
+  virtual Status restore_experiment(int64_t experiment_id) = 0;  // and its runs
+
+  // Runs. create_run starts a RUNNING run in an active experiment.
+  virtual Result<RunInfo> create_run(int64_t experiment_id, const std::string& run_name, const std::string& user_id,
+                                     int64_t start_time) = 0;
+  virtual Result<Run> get_run(const std::string& run_id) = 0;
+  // Sets the status and, for a terminal status, the end time.
+  virtual Status update_run(const std::string& run_id, RunStatus status, std::optional<int64_t> end_time) = 0;
+  virtual Status delete_run(const std::string& run_id) = 0;
+  virtual Status restore_run(const std::string& run_id) = 0;
+  virtual Result<RunPage> search_runs(const SearchRunsRequest& request) = 0;
+
+  // Run data. log_batch is the one write primitive; at most 1000 metrics,
+  // 100 params and 100 tags per call. Keys are non-empty.
+  virtual Status log_batch(const std::string& run_id, const RunBatch& batch) = 0;
+  Status log_metric(const std::string& run_id, const Metric& metric);
+  Status log_param(const std::string& run_id, const std::string& key, const std::string& value);
+  Status set_tag(const std::string& run_id, const std::string& key, const std::string& value);
+  // Every value logged for `key`, by step, then timestamp, then logging order.
+  virtual Result<std::vector<Metric>> get_metric_history(const std::string& run_id, const std::string& key) = 0;
+
+  // Matching results. Stores `record` and `batch` in one transaction: a reader
+  // sees both or neither. A run has at most one result (kAlreadyExists).
+  virtual Status log_matching(const std::string& run_id, const MatchingRecord& record, const RunBatch& batch) = 0;
+  virtual Result<MatchingRecord> get_matching(const std::string& run_id) = 0;
+  // Every active FINISHED run of the experiment with a matching result, by
+  // lambda, then start time.
+  virtual Result<std::vector<EnergyPoint>> energy_points(int64_t experiment_id) = 0;
+  // pareto_front(energy_points(experiment_id)).
+  Result<std::vector<EnergyPoint>> pareto_front(int64_t experiment_id);
+
+  // Artifacts. `path` is relative, without "..", empty components or NUL.
+  // Logging the same path again replaces the reference.
+  virtual Result<ArtifactInfo> log_artifact(const std::string& run_id, const std::string& path,
+                                            std::string_view content) = 0;
+  virtual Result<std::vector<ArtifactInfo>> list_artifacts(const std::string& run_id) = 0;  // by path
+  virtual Result<std::string> read_artifact(const std::string& run_id, const std::string& path) = 0;
+
+  // Jobs.
+  virtual Result<int64_t> create_job(const std::string& kind, std::optional<std::string> run_id) = 0;
+  virtual Status update_job(int64_t job_id, const JobUpdate& update) = 0;
+  virtual Result<Job> get_job(int64_t job_id) = 0;
+  virtual Result<std::vector<Job>> list_jobs(std::optional<JobState> state) = 0;  // by creation
+
+  // Multiplier libraries (names unique, kAlreadyExists).
+  virtual Status put_library(const StoredLibrary& library) = 0;
+  virtual Result<StoredLibrary> get_library(const std::string& name) = 0;
+
+  // Maintenance. gc removes deleted runs (and deleted experiments) for good
+  // and then the artifact files no run references; it returns the number of
+  // files removed. backup writes a consistent copy of the database while the
+  // store stays online.
+  virtual Result<int64_t> gc() = 0;
+  virtual Status backup(const std::filesystem::path& destination) = 0;
+};
+
+}  // namespace agnx::store
