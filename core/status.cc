@@ -11,6 +11,7 @@ const char* status_code_name(StatusCode code) {
     case StatusCode::kIoError: return "io_error";
     case StatusCode::kInternal: return "internal";
     case StatusCode::kAlreadyExists: return "already_exists";
+    case StatusCode::kResourceExhausted: return "resource_exhausted";
   }
   return "unknown";
 }

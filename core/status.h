@@ -23,6 +23,7 @@ enum class StatusCode {
   kIoError,            // reading or writing a file failed
   kInternal,           // a broken invariant inside agnx
   kAlreadyExists,      // an entity with that name or key already exists
+  kResourceExhausted,  // a size or count limit was exceeded
 };
 
 // Returns a stable lower-case name of `code` ("invalid_argument", ...).
@@ -45,6 +46,9 @@ class Status {
   static Status internal(std::string message) { return {StatusCode::kInternal, std::move(message)}; }
   static Status already_exists(std::string message) {
     return {StatusCode::kAlreadyExists, std::move(message)};
+  }
+  static Status resource_exhausted(std::string message) {
+    return {StatusCode::kResourceExhausted, std::move(message)};
   }
 
   bool ok() const { return code_ == StatusCode::kOk; }

@@ -794,6 +794,13 @@ Result<StoredLibrary> SqliteTrackingStore::get_library(const std::string& name) 
   });
 }
 
+Result<std::vector<std::string>> SqliteTrackingStore::list_libraries() {
+  return readers_->read([&](Connection& db) -> Result<std::vector<std::string>> {
+    AGNX_ASSIGN_OR_RETURN(Statement stmt, db.prepare("SELECT name FROM multiplier_libraries ORDER BY name"));
+    return read_all<std::string>(stmt, [](const Statement& row) -> Result<std::string> { return row.text(0); });
+  });
+}
+
 // ---- maintenance ----------------------------------------------------------
 
 Result<int64_t> SqliteTrackingStore::gc() {

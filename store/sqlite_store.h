@@ -78,6 +78,7 @@ class SqliteTrackingStore final : public TrackingStore {
 
   Status put_library(const StoredLibrary& library) override;
   Result<StoredLibrary> get_library(const std::string& name) override;
+  Result<std::vector<std::string>> list_libraries() override;
 
   Result<int64_t> gc() override;
   Status backup(const std::filesystem::path& destination) override;

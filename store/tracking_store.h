@@ -125,6 +125,7 @@ class TrackingStore {
   // Multiplier libraries (names unique, kAlreadyExists).
   virtual Status put_library(const StoredLibrary& library) = 0;
   virtual Result<StoredLibrary> get_library(const std::string& name) = 0;
+  virtual Result<std::vector<std::string>> list_libraries() = 0;  // names, sorted
 
   // Maintenance. gc removes deleted runs (and deleted experiments) for good
   // and then the artifact files no run references; it returns the number of

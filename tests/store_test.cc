@@ -532,6 +532,9 @@ TEST_F(StoreTest, MultiplierLibraries) {
   EXPECT_EQ(got->multipliers[1].products, library.multipliers[0].products);
   EXPECT_EQ(store_->put_library(library).code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(store_->get_library("nope").status().code(), StatusCode::kNotFound);
+  library.name = "another";
+  ASSERT_TRUE(store_->put_library(library).ok());
+  EXPECT_EQ(*store_->list_libraries(), (std::vector<std::string>{"another", "evo"}));
   library.name = "short";
   library.multipliers[0].products.resize(3);
   const Status short_table = store_->put_library(library);

@@ -1,0 +1,91 @@
+// Runs matching jobs on a Boost.Asio thread pool, keeps their live progress,
+// and picks up jobs a previous server process left QUEUED or RUNNING.
+//
+// The store is the source of truth: a job row moves QUEUED -> RUNNING (an
+// attempt) -> SUCCEEDED | FAILED | CANCELLED, and its run ends FINISHED,
+// FAILED or KILLED with it. A job interrupted by a crash is run again at the
+// next start, at most `max_attempts` times in all; its result is written
+// once (run_matching_job is idempotent).
+//
+// Thread safety: safe for concurrent use.
+#pragma once
+
+#include <boost/asio/thread_pool.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "core/capture.h"
+#include "server/library_registry.h"
+#include "store/tracking_store.h"
+
+namespace agnx::server {
+
+// A job's live state, for WatchJob.
+struct JobProgressView {
+  store::JobState state = store::JobState::kQueued;
+  std::string stage = "queued";
+  std::size_t step = 0;
+  std::size_t steps = 0;
+  double fraction = 0.0;  // of the whole job
+  std::string message;
+  uint64_t version = 0;  // increases with every change
+};
+
+struct JobRunnerOptions {
+  std::size_t workers = 1;          // jobs at once
+  std::size_t threads_per_job = 1;  // LibTorch / selection threads of each job
+  int64_t max_attempts = 3;
+};
+
+class JobRunner {
+ public:
+  JobRunner(store::TrackingStore& store, const LibraryRegistry& libraries, const JobRunnerOptions& options);
+  ~JobRunner();  // stop()
+  JobRunner(const JobRunner&) = delete;
+  JobRunner& operator=(const JobRunner&) = delete;
+
+  // Queues job `job_id` (a QUEUED row of the store).
+  void enqueue(int64_t job_id);
+
+  // Queues every QUEUED or RUNNING job of the store; one that used up its
+  // attempts fails with a reason instead.
+  Status resume();
+
+  // Asks job `job_id` to stop: a queued job is cancelled at once, a running
+  // one at its next stage boundary. Errors: unknown job, or already ended.
+  Status cancel(int64_t job_id);
+
+  // The live state of job `job_id` after `seen_version`, waiting up to
+  // `timeout` for a change. nullopt when nothing changed.
+  std::optional<JobProgressView> wait_for_change(int64_t job_id, uint64_t seen_version,
+                                                 std::chrono::milliseconds timeout);
+
+  // Stops taking jobs and waits for the running ones to finish. Jobs still
+  // queued stay QUEUED in the store and resume at the next start.
+  void stop();
+
+ private:
+  void run(int64_t job_id);
+  void execute(const store::Job& job);
+  void publish(int64_t job_id, const std::function<void(JobProgressView&)>& change);
+  void finish(const store::Job& job, const Status& outcome);
+
+  store::TrackingStore& store_;
+  const LibraryRegistry& libraries_;
+  JobRunnerOptions options_;
+  boost::asio::thread_pool pool_;
+  std::atomic<bool> stopping_{false};
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::map<int64_t, JobProgressView> progress_;
+  std::map<int64_t, std::shared_ptr<std::atomic<bool>>> cancel_flags_;
+};
+
+}  // namespace agnx::server

@@ -1,0 +1,197 @@
+// agnx-server: the matching engine and the tracking store behind gRPC.
+//
+//   agnx-server [--listen ADDR] [--data-dir DIR] [--workers N] ...   serve
+//   agnx-server migrate [--dry-run] [--data-dir DIR]                  schema migrations
+//   agnx-server gc [--data-dir DIR]                                   collect deleted runs' artifacts
+//   agnx-server backup FILE [--data-dir DIR]                          online copy of the database
+#include <CLI/CLI.hpp>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <csignal>
+#include <cstdio>
+#include <thread>
+
+#include "core/lut_directory.h"
+#include "server/job_runner.h"
+#include "server/library_registry.h"
+#include "server/matching_service.h"
+#include "server/multipliers_service.h"
+#include "server/tracking_service.h"
+#include "store/migrations.h"
+#include "store/sqlite_store.h"
+
+namespace {
+
+using namespace agnx;
+
+struct ServeOptions {
+  std::string listen = "127.0.0.1:50051";
+  std::string data_dir = "agnx-data";
+  std::size_t workers = 1;
+  std::size_t threads_per_job = 0;  // 0: hardware threads / workers
+  std::size_t max_upload_mb = 512;
+  std::vector<std::string> library_dirs;  // NAME=DIR[,signed|,unsigned]
+};
+
+int fail(const std::string& what) {
+  std::fprintf(stderr, "agnx-server: %s\n", what.c_str());
+  return 2;
+}
+
+// NAME=DIR[,signed|,unsigned]: a LUT directory offered as library NAME.
+Result<MultiplierLibrary> load_library_flag(const std::string& flag) {
+  const auto equals = flag.find('=');
+  if (equals == std::string::npos || equals == 0) {
+    return Status::invalid_argument("--library-dir " + flag + ": expected NAME=DIR[,signed|,unsigned]");
+  }
+  std::string dir = flag.substr(equals + 1), only;
+  if (const auto comma = dir.rfind(','); comma != std::string::npos) {
+    only = dir.substr(comma + 1);
+    dir.resize(comma);
+    if (only != "signed" && only != "unsigned") {
+      return Status::invalid_argument("--library-dir " + flag + ": the suffix must be ,signed or ,unsigned");
+    }
+  }
+  AGNX_ASSIGN_OR_RETURN(const MultiplierLibrary all, load_lut_directory(dir));
+  return all.filtered(flag.substr(0, equals), [&](const Multiplier& m) {
+    return only.empty() || m.is_signed() == (only == "signed");
+  });
+}
+
+// Blocks SIGINT/SIGTERM in every thread started after this; wait_for_signal
+// then receives them.
+sigset_t block_termination_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+int serve(const ServeOptions& options) {
+  const sigset_t signals = block_termination_signals();
+  store::SqliteStoreOptions store_options;
+  store_options.data_dir = options.data_dir;
+  auto opened = store::SqliteTrackingStore::open(store_options);
+  if (!opened.ok()) return fail(opened.status().message());
+  std::unique_ptr<store::SqliteTrackingStore> tracking = std::move(*opened);
+
+  server::LibraryRegistry libraries(*tracking);
+  if (const Status s = libraries.load_stored(); !s.ok()) return fail(s.message());
+  for (const auto& flag : options.library_dirs) {
+    auto library = load_library_flag(flag);
+    if (!library.ok()) return fail(library.status().message());
+    if (const Status s = libraries.add(std::move(*library)); !s.ok()) return fail(s.message());
+  }
+
+  const std::size_t workers = std::max<std::size_t>(options.workers, 1);
+  const std::size_t threads = options.threads_per_job
+                                  ? options.threads_per_job
+                                  : std::max<std::size_t>(1, std::thread::hardware_concurrency() / workers);
+  server::JobRunner jobs(*tracking, libraries, {workers, threads, 3});
+  const std::size_t max_upload = options.max_upload_mb << 20;
+  server::TrackingService tracking_service(*tracking, max_upload);
+  server::MatchingService matching_service(*tracking, libraries, jobs, max_upload);
+  server::MultipliersService multipliers_service(libraries, std::filesystem::path(options.data_dir) / "tmp",
+                                                 max_upload);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(64 << 20);
+  builder.RegisterService(&tracking_service);
+  builder.RegisterService(&matching_service);
+  builder.RegisterService(&multipliers_service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) return fail("cannot listen on " + options.listen);
+  if (const Status s = jobs.resume(); !s.ok()) return fail(s.message());
+
+  const std::string host = options.listen.substr(0, options.listen.rfind(':'));
+  std::printf("agnx-server listening on %s:%d (data in %s, %zu workers x %zu threads)\n", host.c_str(), port,
+              options.data_dir.c_str(), workers, threads);
+  std::fflush(stdout);
+
+  std::thread waiter([&] {
+    int received = 0;
+    sigwait(&signals, &received);
+    std::printf("agnx-server: %s, shutting down\n", received == SIGINT ? "SIGINT" : "SIGTERM");
+    std::fflush(stdout);
+    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  });
+  server->Wait();
+  waiter.join();
+  jobs.stop();  // running jobs finish; queued ones resume at the next start
+  return 0;
+}
+
+int migrate(const std::string& data_dir, bool dry_run) {
+  const auto database = store::SqliteTrackingStore::database_path(data_dir);
+  std::filesystem::create_directories(data_dir);
+  const auto migrations = dry_run ? store::pending_migrations(database) : store::apply_migrations(database);
+  if (!migrations.ok()) return fail(migrations.status().message());
+  std::printf("%s %zu migration(s)%s\n", dry_run ? "pending:" : "applied", migrations->size(),
+              migrations->empty() ? "" : ":");
+  for (const auto& m : *migrations) std::printf("  %s\n", m.label().c_str());
+  return 0;
+}
+
+Result<std::unique_ptr<store::SqliteTrackingStore>> open_store(const std::string& data_dir) {
+  store::SqliteStoreOptions options;
+  options.data_dir = data_dir;
+  return store::SqliteTrackingStore::open(options);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"agnx-server: approximate multiplier matching jobs and experiment tracking over gRPC.\n"
+               "Examples:\n"
+               "  agnx-server --listen 127.0.0.1:50051 --data-dir ./agnx-data\n"
+               "  agnx-server --library-dir evoapprox=../shared/evoapprox,signed --workers 2\n"
+               "  agnx-server migrate --dry-run --data-dir ./agnx-data"};
+  ServeOptions options;
+  app.add_option("--listen", options.listen, "address to listen on (port 0: any free port)")->capture_default_str();
+  app.add_option("--data-dir", options.data_dir, "SQLite database and artifacts")->capture_default_str();
+  app.add_option("--workers", options.workers, "matching jobs run at once")->capture_default_str();
+  app.add_option("--threads-per-job", options.threads_per_job, "threads of each job (0: cores / workers)");
+  app.add_option("--max-upload-mb", options.max_upload_mb, "largest upload accepted")->capture_default_str();
+  app.add_option("--library-dir", options.library_dirs,
+                 "offer a LUT directory as a library: NAME=DIR[,signed|,unsigned] (repeatable)");
+
+  bool dry_run = false;
+  CLI::App* migrate_command = app.add_subcommand("migrate", "apply pending schema migrations and exit");
+  migrate_command->add_flag("--dry-run", dry_run, "only list the pending migrations");
+  CLI::App* gc_command = app.add_subcommand("gc", "remove deleted runs and unreferenced artifacts, then exit");
+  std::string backup_file;
+  CLI::App* backup_command = app.add_subcommand("backup", "write a consistent copy of the database, then exit");
+  backup_command->add_option("FILE", backup_file, "destination")->required();
+  for (CLI::App* sub : {migrate_command, gc_command, backup_command}) {
+    sub->add_option("--data-dir", options.data_dir, "SQLite database and artifacts")->capture_default_str();
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 1;
+  }
+
+  if (*migrate_command) return migrate(options.data_dir, dry_run);
+  if (*gc_command || *backup_command) {
+    auto tracking = open_store(options.data_dir);
+    if (!tracking.ok()) return fail(tracking.status().message());
+    if (*backup_command) {
+      if (const Status s = (*tracking)->backup(backup_file); !s.ok()) return fail(s.message());
+      std::printf("backup written to %s\n", backup_file.c_str());
+      return 0;
+    }
+    const auto removed = (*tracking)->gc();
+    if (!removed.ok()) return fail(removed.status().message());
+    std::printf("removed %lld artifact file(s)\n", static_cast<long long>(*removed));
+    return 0;
+  }
+  return serve(options);
+}

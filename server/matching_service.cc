@@ -1,0 +1,238 @@
+#include "server/matching_service.h"
+
+#include <chrono>
+
+#include "core/matching_json.h"
+#include "server/grpc_status.h"
+#include "server/proto_convert.h"
+#include "server/submission.h"
+#include "server/tracking_service.h"
+
+namespace agnx::server {
+namespace {
+
+constexpr const char* kIdempotencyTag = "agnx.idempotency_key";
+constexpr const char* kJobTag = "agnx.job_id";
+
+// Reads the submission stream, enforcing the upload limit.
+grpc::Status read_submission(grpc::ServerReader<pb::SubmitMatchingRequest>* reader, std::size_t limit,
+                             Submission& submission) {
+  pb::SubmitMatchingRequest message;
+  if (!reader->Read(&message) || !message.has_header()) {
+    return invalid_field("header", "the first message must be the matching header");
+  }
+  submission.header = message.header();
+  std::size_t total = 0;
+  while (reader->Read(&message)) {
+    std::string* target = nullptr;
+    const std::string* data = nullptr;
+    switch (message.part_case()) {
+      case pb::SubmitMatchingRequest::kModel: target = &submission.model, data = &message.model(); break;
+      case pb::SubmitMatchingRequest::kCalibration:
+        target = &submission.calibration, data = &message.calibration();
+        break;
+      case pb::SubmitMatchingRequest::kTestX: target = &submission.test_x, data = &message.test_x(); break;
+      case pb::SubmitMatchingRequest::kTestY: target = &submission.test_y, data = &message.test_y(); break;
+      default: return invalid_field("header", "only the first message may be the header");
+    }
+    total += data->size();
+    if (total > limit) {
+      return {grpc::StatusCode::RESOURCE_EXHAUSTED,
+              "upload: the submission exceeds the server's limit of " + std::to_string(limit) + " bytes"};
+    }
+    target->append(*data);
+  }
+  return grpc::Status::OK;
+}
+
+// The run and job of an earlier submission with the same idempotency key.
+std::optional<pb::SubmitMatchingResponse> earlier_submission(store::TrackingStore& store, int64_t experiment_id,
+                                                             const std::string& key) {
+  if (key.empty()) return std::nullopt;
+  store::SearchRunsRequest search;
+  search.experiment_ids = {experiment_id};
+  search.filter = std::string("tags.") + kIdempotencyTag + " = '" + key + "'";  // key: validated characters only
+  const auto page = store.search_runs(search);
+  if (!page.ok()) return std::nullopt;
+  for (const auto& run : page->runs) {
+    const auto job = run.tags.find(kJobTag);
+    if (job == run.tags.end()) continue;
+    pb::SubmitMatchingResponse response;
+    response.set_run_id(run.info.run_id);
+    response.set_job_id(std::stoll(job->second));
+    return response;
+  }
+  return std::nullopt;
+}
+
+Result<int64_t> experiment_named(store::TrackingStore& store, const std::string& name) {
+  if (const auto found = store.get_experiment_by_name(name); found.ok()) return found->experiment_id;
+  const auto created = store.create_experiment(name);
+  if (created.ok() || created.status().code() != StatusCode::kAlreadyExists) return created;
+  AGNX_ASSIGN_OR_RETURN(const store::Experiment again, store.get_experiment_by_name(name));  // lost a race
+  return again.experiment_id;
+}
+
+// Stores the run, its inputs and params and the job: all durable on return.
+Result<pb::SubmitMatchingResponse> store_submission(store::TrackingStore& store, const Submission& s,
+                                                    const MatchingRequest& request, int64_t experiment_id,
+                                                    const std::string& user) {
+  AGNX_ASSIGN_OR_RETURN(const store::RunInfo run,
+                        store.create_run(experiment_id, s.header.run_name(), user, now_ms()));
+  const std::pair<const char*, const std::string*> inputs[] = {
+      {kModelArtifact, &s.model}, {kCalibrationArtifact, &s.calibration},
+      {kTestInputsArtifact, &s.test_x}, {kTestLabelsArtifact, &s.test_y}};
+  for (const auto& [path, content] : inputs) {
+    if (content->empty()) continue;
+    AGNX_ASSIGN_OR_RETURN(const auto ignored, store.log_artifact(run.run_id, path, *content));
+    (void)ignored;
+  }
+  AGNX_ASSIGN_OR_RETURN(const auto ignored, store.log_artifact(run.run_id, kRequestArtifact, to_json(request)));
+  (void)ignored;
+  AGNX_ASSIGN_OR_RETURN(const int64_t job_id, store.create_job("matching", run.run_id));
+  store::RunBatch batch;
+  batch.params = {{"lambda", std::to_string(request.lambda)},
+                  {"library", request.library},
+                  {"num_samples", std::to_string(request.num_samples)},
+                  {"seed", std::to_string(request.seed)}};
+  for (const auto& [layer, sigma] : request.sigma) batch.params["sigma." + layer] = std::to_string(sigma);
+  batch.tags = {{"agnx.kind", "matching"}, {kJobTag, std::to_string(job_id)}};
+  if (!s.header.idempotency_key().empty()) batch.tags[kIdempotencyTag] = s.header.idempotency_key();
+  AGNX_RETURN_IF_ERROR(store.log_batch(run.run_id, batch));
+  pb::SubmitMatchingResponse response;
+  response.set_run_id(run.run_id);
+  response.set_job_id(job_id);
+  return response;
+}
+
+pb::JobProgress to_message(int64_t job_id, const JobProgressView& view) {
+  pb::JobProgress progress;
+  progress.set_job_id(job_id);
+  progress.set_state(store::job_state_name(view.state));
+  progress.set_stage(view.stage);
+  progress.set_step(static_cast<uint32_t>(view.step));
+  progress.set_steps(static_cast<uint32_t>(view.steps));
+  progress.set_percent(100.0 * view.fraction);
+  progress.set_message(view.message);
+  progress.set_final(view.state == store::JobState::kSucceeded || view.state == store::JobState::kFailed ||
+                     view.state == store::JobState::kCancelled);
+  return progress;
+}
+
+}  // namespace
+
+grpc::Status MatchingService::SubmitMatching(grpc::ServerContext* context,
+                                             grpc::ServerReader<pb::SubmitMatchingRequest>* reader,
+                                             pb::SubmitMatchingResponse* reply) {
+  Submission submission;
+  if (auto status = read_submission(reader, max_upload_bytes_, submission); !status.ok()) return status;
+  MatchingRequest request;
+  if (auto status = validate_submission(submission, libraries_, request); !status.ok()) return status;
+  const auto experiment = experiment_named(store_, submission.header.experiment());
+  if (!experiment.ok()) return to_grpc(experiment.status());
+  if (const auto earlier = earlier_submission(store_, *experiment, submission.header.idempotency_key())) {
+    *reply = *earlier;
+    return grpc::Status::OK;
+  }
+  const auto stored = store_submission(store_, submission, request, *experiment, user_of(*context));
+  if (!stored.ok()) return to_grpc(stored.status());
+  jobs_.enqueue(stored->job_id());
+  *reply = *stored;
+  return grpc::Status::OK;
+}
+
+grpc::Status MatchingService::WatchJob(grpc::ServerContext* context, const pb::GetJobRequest* request,
+                                       grpc::ServerWriter<pb::JobProgress>* writer) {
+  const auto job = store_.get_job(request->job_id());
+  if (!job.ok()) return to_grpc(job.status());
+  // Start from the stored state (a job of an earlier process, or one that ended).
+  JobProgressView view;
+  view.state = job->state;
+  view.stage = store::job_state_name(job->state);
+  view.fraction = job->progress;
+  view.message = job->error;
+  pb::JobProgress message = to_message(request->job_id(), view);
+  if (!writer->Write(message) || message.final()) return grpc::Status::OK;
+  uint64_t version = 0;
+  while (!context->IsCancelled()) {
+    const auto change = jobs_.wait_for_change(request->job_id(), version, std::chrono::milliseconds(500));
+    if (!change) {
+      // Not running here (queued behind others, or picked up by nobody yet): poll the store.
+      const auto stored = store_.get_job(request->job_id());
+      if (stored.ok() && stored->state != view.state) {
+        view.state = stored->state;
+        view.stage = store::job_state_name(stored->state);
+        view.message = stored->error;
+        message = to_message(request->job_id(), view);
+        if (!writer->Write(message) || message.final()) break;
+      }
+      continue;
+    }
+    version = change->version;
+    view = *change;
+    message = to_message(request->job_id(), view);
+    if (!writer->Write(message) || message.final()) break;
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status MatchingService::GetJob(grpc::ServerContext*, const pb::GetJobRequest* request, pb::Job* reply) {
+  const auto job = store_.get_job(request->job_id());
+  if (!job.ok()) return to_grpc(job.status());
+  to_proto(*job, reply);
+  return grpc::Status::OK;
+}
+
+grpc::Status MatchingService::CancelJob(grpc::ServerContext* context, const pb::GetJobRequest* request,
+                                        pb::Job* reply) {
+  if (const Status s = jobs_.cancel(request->job_id()); !s.ok()) return to_grpc(s);
+  return GetJob(context, request, reply);
+}
+
+grpc::Status MatchingService::GetMatchingResult(grpc::ServerContext*, const pb::GetMatchingResultRequest* request,
+                                                pb::MatchingResult* reply) {
+  const auto record = store_.get_matching(request->run_id());
+  if (!record.ok()) return to_grpc(record.status());
+  to_proto(request->run_id(), *record, reply);
+  return grpc::Status::OK;
+}
+
+grpc::Status MatchingService::QueryEnergy(grpc::ServerContext*, const pb::QueryEnergyRequest* request,
+                                          pb::QueryEnergyResponse* reply) {
+  const auto experiment = store_.get_experiment_by_name(request->experiment());
+  if (!experiment.ok()) return to_grpc(experiment.status());
+  const auto points = store_.energy_points(experiment->experiment_id);
+  if (!points.ok()) return to_grpc(points.status());
+  const std::vector<store::EnergyPoint> front = store::pareto_front(*points);
+  for (const auto& point : *points) {
+    pb::EnergyPoint* out = reply->add_points();
+    out->set_run_id(point.run_id);
+    out->set_run_name(point.run_name);
+    out->set_lambda(point.lambda);
+    out->set_library(point.library);
+    out->set_metric(point.metric);
+    out->set_relative_energy(point.relative_energy);
+    out->mutable_accuracies()->insert(point.accuracies.begin(), point.accuracies.end());
+    out->set_pareto(std::any_of(front.begin(), front.end(), [&](const auto& p) { return p.run_id == point.run_id; }));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status MatchingService::Reselect(grpc::ServerContext*, const pb::ReselectRequest* request,
+                                       pb::MatchingResult* reply) {
+  const auto record = store_.get_matching(request->run_id());
+  if (!record.ok()) return to_grpc(record.status());
+  const std::string name = request->library().empty() ? record->info.library : request->library();
+  const auto library = libraries_.find(name);
+  if (!library.ok()) return {grpc::StatusCode::NOT_FOUND, "library: " + library.status().message()};
+  if (request->sigma_scale() < 0.0) return invalid_field("sigma_scale", "must be positive");
+  ReselectOptions options;
+  options.sigma_scale = request->sigma_scale() == 0.0 ? 1.0 : request->sigma_scale();
+  options.pinned_exact.assign(request->pin_exact().begin(), request->pin_exact().end());
+  const auto info = reselect(record->info, **library, options);
+  if (!info.ok()) return to_grpc(info.status());
+  to_proto(request->run_id(), {record->lambda, *info}, reply);
+  return grpc::Status::OK;
+}
+
+}  // namespace agnx::server

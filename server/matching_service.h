@@ -1,0 +1,38 @@
+// The Matching service: matching jobs (submission, progress, cancellation),
+// their results, energy queries and re-selection. Engine work runs in the
+// JobRunner; this class validates requests and translates messages.
+#pragma once
+
+#include "agnapprox/v1/agnx.grpc.pb.h"
+#include "server/job_runner.h"
+#include "server/library_registry.h"
+#include "store/tracking_store.h"
+
+namespace agnx::server {
+
+namespace pb = ::agnapprox::v1;
+
+class MatchingService final : public pb::Matching::Service {
+ public:
+  MatchingService(store::TrackingStore& store, LibraryRegistry& libraries, JobRunner& jobs,
+                  std::size_t max_upload_bytes)
+      : store_(store), libraries_(libraries), jobs_(jobs), max_upload_bytes_(max_upload_bytes) {}
+
+  grpc::Status SubmitMatching(grpc::ServerContext*, grpc::ServerReader<pb::SubmitMatchingRequest>*,
+                              pb::SubmitMatchingResponse*) override;
+  grpc::Status WatchJob(grpc::ServerContext*, const pb::GetJobRequest*, grpc::ServerWriter<pb::JobProgress>*) override;
+  grpc::Status GetJob(grpc::ServerContext*, const pb::GetJobRequest*, pb::Job*) override;
+  grpc::Status CancelJob(grpc::ServerContext*, const pb::GetJobRequest*, pb::Job*) override;
+  grpc::Status GetMatchingResult(grpc::ServerContext*, const pb::GetMatchingResultRequest*,
+                                 pb::MatchingResult*) override;
+  grpc::Status QueryEnergy(grpc::ServerContext*, const pb::QueryEnergyRequest*, pb::QueryEnergyResponse*) override;
+  grpc::Status Reselect(grpc::ServerContext*, const pb::ReselectRequest*, pb::MatchingResult*) override;
+
+ private:
+  store::TrackingStore& store_;
+  LibraryRegistry& libraries_;
+  JobRunner& jobs_;
+  std::size_t max_upload_bytes_;
+};
+
+}  // namespace agnx::server

@@ -1,0 +1,136 @@
+#include "server/multipliers_service.h"
+
+#include <fstream>
+#include <map>
+
+#include "core/builtin_library.h"
+#include "core/characterization.h"
+#include "core/lut_directory.h"
+#include "server/grpc_status.h"
+
+namespace agnx::server {
+namespace {
+
+void describe(const MultiplierLibrary& library, pb::Library* out) {
+  out->set_name(library.name());
+  out->set_metric(library.metric());
+  out->set_size(static_cast<uint32_t>(library.size()));
+  out->set_metric_max(library.empty() ? 0.0 : library.max_metric());
+  out->set_builtin(&library == &builtin_library());
+}
+
+void summarize(const MultiplierLibrary& library, const Multiplier& m, pb::MultiplierSummary* out) {
+  out->set_name(m.name());
+  out->set_signed_(m.is_signed());
+  out->set_metric(library.metric_of(m));
+}
+
+// A plain file name: no directories, no hidden files.
+bool is_plain_file_name(const std::string& name) {
+  return !name.empty() && name[0] != '.' && name.find_first_of("/\\") == std::string::npos && name.size() <= 255;
+}
+
+// A scratch directory removed with everything in it when the scope ends.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::filesystem::path& parent) {
+    std::filesystem::create_directories(parent);
+    std::string pattern = (parent / "import_XXXXXX").string();
+    if (::mkdtemp(pattern.data())) path_ = pattern;
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace
+
+grpc::Status MultipliersService::ListLibraries(grpc::ServerContext*, const pb::ListLibrariesRequest*,
+                                               pb::ListLibrariesResponse* reply) {
+  for (const auto& library : libraries_.list()) describe(*library, reply->add_libraries());
+  return grpc::Status::OK;
+}
+
+grpc::Status MultipliersService::ListMultipliers(grpc::ServerContext*, const pb::ListMultipliersRequest* request,
+                                                 pb::ListMultipliersResponse* reply) {
+  const auto library = libraries_.find(request->library().empty() ? "builtin" : request->library());
+  if (!library.ok()) return {grpc::StatusCode::NOT_FOUND, "library: " + library.status().message()};
+  for (const auto& m : (*library)->multipliers()) summarize(**library, *m, reply->add_multipliers());
+  return grpc::Status::OK;
+}
+
+grpc::Status MultipliersService::GetMultiplier(grpc::ServerContext*, const pb::GetMultiplierRequest* request,
+                                               pb::MultiplierDetail* reply) {
+  const auto library = libraries_.find(request->library().empty() ? "builtin" : request->library());
+  if (!library.ok()) return {grpc::StatusCode::NOT_FOUND, "library: " + library.status().message()};
+  const Multiplier* m = (*library)->find(request->name());
+  if (!m) return {grpc::StatusCode::NOT_FOUND, "name: library " + (*library)->name() + " has no " + request->name()};
+  summarize(**library, *m, reply->mutable_summary());
+  reply->mutable_metrics()->insert(m->metrics().begin(), m->metrics().end());
+  const ErrorCharacterization c = characterize(*m);
+  pb::Characterization* out = reply->mutable_characterization();
+  out->set_mae(c.mae);
+  out->set_mae_pct(c.mae_pct);
+  out->set_wce(c.wce);
+  out->set_wce_pct(c.wce_pct);
+  out->set_mre_pct(c.mre_pct);
+  out->set_ep_pct(c.ep_pct);
+  out->set_mse(c.mse);
+  out->set_error_mean(c.error_mean);
+  out->set_error_std(c.error_std);
+  return grpc::Status::OK;
+}
+
+grpc::Status MultipliersService::ImportLibrary(grpc::ServerContext*, grpc::ServerReader<pb::ImportLibraryRequest>* reader,
+                                               pb::Library* reply) {
+  pb::ImportLibraryRequest message;
+  if (!reader->Read(&message) || !message.has_header()) {
+    return invalid_field("header", "the first message must be the import header");
+  }
+  const pb::ImportHeader header = message.header();
+  if (header.name().empty()) return invalid_field("header.name", "must not be empty");
+  std::map<std::string, std::string> files;
+  std::size_t total = 0;
+  while (reader->Read(&message)) {
+    if (!message.has_file()) return invalid_field("header", "only the first message may be the header");
+    if (!is_plain_file_name(message.file().file_name())) {
+      return invalid_field("file.file_name", "'" + message.file().file_name() + "' is not a plain file name");
+    }
+    total += message.file().data().size();
+    if (total > max_upload_bytes_) {
+      return {grpc::StatusCode::RESOURCE_EXHAUSTED,
+              "file: the import exceeds the server's limit of " + std::to_string(max_upload_bytes_) + " bytes"};
+    }
+    files[message.file().file_name()] += message.file().data();
+  }
+  if (!files.contains("metrics.csv")) return invalid_field("file", "an import needs metrics.csv");
+  const ScratchDir scratch(scratch_dir_);
+  if (scratch.path().empty()) return {grpc::StatusCode::INTERNAL, "cannot create a scratch directory"};
+  std::vector<std::filesystem::path> tables;
+  for (const auto& [name, content] : files) {
+    std::ofstream(scratch.path() / name, std::ios::binary) << content;
+    if (name != "metrics.csv") tables.push_back(scratch.path() / name);
+  }
+  auto library = load_lut_files(header.name(), tables, scratch.path() / "metrics.csv",
+                                header.metric().empty() ? kDefaultLutMetric : header.metric());
+  if (!library.ok()) {
+    // Name files as the client sent them, not by their scratch location.
+    std::string message_text = library.status().message();
+    for (std::size_t at; (at = message_text.find(scratch.path().string() + "/")) != std::string::npos;) {
+      message_text.erase(at, scratch.path().string().size() + 1);
+    }
+    return invalid_field("file", message_text);
+  }
+  if (const Status s = libraries_.import(std::move(*library)); !s.ok()) return to_grpc(s);
+  describe(**libraries_.find(header.name()), reply);
+  return grpc::Status::OK;
+}
+
+}  // namespace agnx::server

@@ -1,0 +1,322 @@
+// agnx-server's Tracking and Multipliers services, health checking and
+// reflection, driven through real gRPC channels against the real binary.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+
+#include "agnapprox/v1/agnx.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "tests/support/server_process.h"
+#include "tests/support/shared_data.h"
+#include "tests/support/temp_dir.h"
+
+namespace agnx {
+namespace {
+
+namespace pb = ::agnapprox::v1;
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server = testing::ServerProcess::start(AGNX_SERVER_BINARY, data_.path() / "data", {"--max-upload-mb", "1"});
+    ASSERT_TRUE(server.ok()) << server.status().to_string();
+    server_ = std::move(*server);
+    channel_ = grpc::CreateChannel(server_->address(), grpc::InsecureChannelCredentials());
+    tracking_ = pb::Tracking::NewStub(channel_);
+    multipliers_ = pb::Multipliers::NewStub(channel_);
+  }
+
+  pb::Experiment create_experiment(const std::string& name) {
+    grpc::ClientContext context;
+    pb::CreateExperimentRequest request;
+    request.set_name(name);
+    pb::Experiment experiment;
+    EXPECT_TRUE(tracking_->CreateExperiment(&context, request, &experiment).ok());
+    return experiment;
+  }
+
+  pb::Run create_run(int64_t experiment_id, const std::string& name) {
+    grpc::ClientContext context;
+    pb::CreateRunRequest request;
+    request.set_experiment_id(experiment_id);
+    request.set_run_name(name);
+    pb::Run run;
+    EXPECT_TRUE(tracking_->CreateRun(&context, request, &run).ok());
+    return run;
+  }
+
+  testing::TempDir data_;
+  std::unique_ptr<testing::ServerProcess> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<pb::Tracking::Stub> tracking_;
+  std::unique_ptr<pb::Multipliers::Stub> multipliers_;
+};
+
+TEST_F(ServerTest, HealthCheckingAnswersServing) {
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  grpc::ClientContext context;
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  ASSERT_TRUE(health->Check(&context, request, &response).ok());
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+TEST_F(ServerTest, ReflectionListsTheServices) {
+  auto reflection = grpc::reflection::v1alpha::ServerReflection::NewStub(channel_);
+  grpc::ClientContext context;
+  auto stream = reflection->ServerReflectionInfo(&context);
+  grpc::reflection::v1alpha::ServerReflectionRequest request;
+  request.set_list_services("");
+  ASSERT_TRUE(stream->Write(request));
+  stream->WritesDone();
+  grpc::reflection::v1alpha::ServerReflectionResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  std::set<std::string> names;
+  for (const auto& service : response.list_services_response().service()) names.insert(service.name());
+  for (const char* expected : {"agnapprox.v1.Tracking", "agnapprox.v1.Matching", "agnapprox.v1.Multipliers",
+                               "grpc.health.v1.Health"}) {
+    EXPECT_TRUE(names.contains(expected)) << expected;
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(ServerTest, ExperimentsAndRuns) {
+  const pb::Experiment experiment = create_experiment("lenet");
+  EXPECT_EQ(experiment.name(), "lenet");
+  EXPECT_EQ(experiment.lifecycle(), "active");
+  {
+    grpc::ClientContext context;
+    pb::CreateExperimentRequest request;
+    request.set_name("lenet");
+    pb::Experiment duplicate;
+    const grpc::Status status = tracking_->CreateExperiment(&context, request, &duplicate);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS) << status.error_message();
+  }
+  const pb::Run run = create_run(experiment.experiment_id(), "first");
+  EXPECT_EQ(run.info().status(), "RUNNING");
+  EXPECT_EQ(run.info().run_name(), "first");
+  {
+    grpc::ClientContext context;
+    pb::LogBatchRequest batch;
+    batch.set_run_id(run.info().run_id());
+    for (int step = 0; step < 3; ++step) {
+      pb::Metric* m = batch.add_metrics();
+      m->set_key("loss");
+      m->set_value(1.0 / (step + 1));
+      m->set_step(step);
+    }
+    (*batch.mutable_params())["lambda"] = "0.5";
+    (*batch.mutable_tags())["team"] = "hw";
+    pb::LogResponse response;
+    ASSERT_TRUE(tracking_->LogBatch(&context, batch, &response).ok());
+  }
+  {
+    grpc::ClientContext context;
+    pb::LogParamRequest param;
+    param.set_run_id(run.info().run_id());
+    param.set_key("lambda");
+    param.set_value("0.7");
+    pb::LogResponse response;
+    const grpc::Status status = tracking_->LogParam(&context, param, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "params are immutable";
+  }
+  {
+    grpc::ClientContext context;
+    pb::GetMetricHistoryRequest request;
+    request.set_run_id(run.info().run_id());
+    request.set_key("loss");
+    pb::GetMetricHistoryResponse history;
+    ASSERT_TRUE(tracking_->GetMetricHistory(&context, request, &history).ok());
+    ASSERT_EQ(history.metrics_size(), 3);
+    EXPECT_DOUBLE_EQ(history.metrics(2).value(), 1.0 / 3);
+  }
+  {
+    grpc::ClientContext context;
+    pb::UpdateRunRequest request;
+    request.set_run_id(run.info().run_id());
+    request.set_status("FINISHED");
+    pb::Run updated;
+    ASSERT_TRUE(tracking_->UpdateRun(&context, request, &updated).ok());
+    EXPECT_EQ(updated.info().status(), "FINISHED");
+    EXPECT_TRUE(updated.info().has_end_time());
+    EXPECT_EQ(updated.params().at("lambda"), "0.5");
+  }
+  create_run(experiment.experiment_id(), "second");
+  {
+    grpc::ClientContext context;
+    pb::SearchRunsRequest search;
+    search.add_experiment_ids(experiment.experiment_id());
+    search.set_filter("params.lambda = '0.5' AND attributes.status = 'FINISHED'");
+    pb::SearchRunsResponse found;
+    ASSERT_TRUE(tracking_->SearchRuns(&context, search, &found).ok());
+    ASSERT_EQ(found.runs_size(), 1);
+    EXPECT_EQ(found.runs(0).info().run_id(), run.info().run_id());
+  }
+  {
+    grpc::ClientContext context;
+    pb::SearchRunsRequest search;
+    search.add_experiment_ids(experiment.experiment_id());
+    search.set_filter("params.lambda ~ 3");
+    pb::SearchRunsResponse found;
+    const grpc::Status status = tracking_->SearchRuns(&context, search, &found);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_NE(status.error_message().find("position"), std::string::npos) << status.error_message();
+  }
+}
+
+TEST_F(ServerTest, UnknownIdsAreNotFound) {
+  grpc::ClientContext c1, c2, c3;
+  pb::GetRunRequest run;
+  run.set_run_id("0123456789abcdef0123456789abcdef");
+  pb::Run reply;
+  const grpc::Status missing_run = tracking_->GetRun(&c1, run, &reply);
+  EXPECT_EQ(missing_run.error_code(), grpc::StatusCode::NOT_FOUND);
+  pb::GetExperimentRequest experiment;
+  experiment.set_experiment_id(999);
+  pb::Experiment e;
+  EXPECT_EQ(tracking_->GetExperiment(&c2, experiment, &e).error_code(), grpc::StatusCode::NOT_FOUND);
+  pb::GetMultiplierRequest multiplier;
+  multiplier.set_library("builtin");
+  multiplier.set_name("no_such_multiplier");
+  pb::MultiplierDetail detail;
+  const grpc::Status status = multipliers_->GetMultiplier(&c3, multiplier, &detail);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(status.error_message().find("no_such_multiplier"), std::string::npos);
+}
+
+TEST_F(ServerTest, ArtifactsUploadAndDownloadInChunks) {
+  const pb::Run run = create_run(create_experiment("files").experiment_id(), "r");
+  std::string content;
+  for (int i = 0; i < 300000; ++i) content.push_back(static_cast<char>(i * 7));
+  {
+    grpc::ClientContext context;
+    pb::ArtifactInfo info;
+    auto writer = tracking_->UploadArtifact(&context, &info);
+    pb::UploadArtifactRequest message;
+    message.mutable_header()->set_run_id(run.info().run_id());
+    message.mutable_header()->set_path("plots/data.bin");
+    ASSERT_TRUE(writer->Write(message));
+    for (std::size_t at = 0; at < content.size(); at += 65536) {
+      message.set_data(content.substr(at, 65536));
+      ASSERT_TRUE(writer->Write(message));
+    }
+    writer->WritesDone();
+    ASSERT_TRUE(writer->Finish().ok());
+    EXPECT_EQ(info.size(), static_cast<int64_t>(content.size()));
+    EXPECT_EQ(info.sha256().size(), 64u);
+  }
+  {
+    grpc::ClientContext context;
+    pb::DownloadArtifactRequest request;
+    request.set_run_id(run.info().run_id());
+    request.set_path("plots/data.bin");
+    auto reader = tracking_->DownloadArtifact(&context, request);
+    std::string downloaded;
+    pb::Chunk chunk;
+    while (reader->Read(&chunk)) downloaded += chunk.data();
+    ASSERT_TRUE(reader->Finish().ok());
+    EXPECT_EQ(downloaded, content);
+  }
+  {
+    grpc::ClientContext context;
+    pb::ArtifactInfo info;
+    auto writer = tracking_->UploadArtifact(&context, &info);
+    pb::UploadArtifactRequest message;
+    message.mutable_header()->set_run_id(run.info().run_id());
+    message.mutable_header()->set_path("../escape");
+    writer->Write(message);
+    writer->WritesDone();
+    EXPECT_EQ(writer->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  {
+    grpc::ClientContext context;
+    pb::ArtifactInfo info;
+    auto writer = tracking_->UploadArtifact(&context, &info);
+    pb::UploadArtifactRequest message;
+    message.mutable_header()->set_run_id(run.info().run_id());
+    message.mutable_header()->set_path("big.bin");
+    writer->Write(message);
+    message.set_data(std::string(600000, 'x'));
+    writer->Write(message);
+    writer->Write(message);  // 1.2 MB > --max-upload-mb 1
+    writer->WritesDone();
+    const grpc::Status status = writer->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  }
+}
+
+TEST_F(ServerTest, MultiplierLibraries) {
+  grpc::ClientContext c1;
+  pb::ListLibrariesResponse libraries;
+  ASSERT_TRUE(multipliers_->ListLibraries(&c1, {}, &libraries).ok());
+  ASSERT_GE(libraries.libraries_size(), 1);
+  EXPECT_EQ(libraries.libraries(0).name(), "builtin");
+  EXPECT_EQ(libraries.libraries(0).metric(), "cells");
+  EXPECT_GE(libraries.libraries(0).size(), 60u);
+
+  grpc::ClientContext c2;
+  pb::GetMultiplierRequest request;
+  request.set_library("builtin");
+  request.set_name("exact");
+  pb::MultiplierDetail exact;
+  ASSERT_TRUE(multipliers_->GetMultiplier(&c2, request, &exact).ok());
+  EXPECT_EQ(exact.characterization().mae(), 0.0);
+  EXPECT_GT(exact.summary().metric(), 0.0);
+}
+
+TEST_F(ServerTest, ImportsALibrary) {
+  AGNX_SKIP_WITHOUT_SHARED(shared);
+  grpc::ClientContext context;
+  pb::Library library;
+  auto writer = multipliers_->ImportLibrary(&context, &library);
+  pb::ImportLibraryRequest message;
+  message.mutable_header()->set_name("two_evo");
+  ASSERT_TRUE(writer->Write(message));
+  auto send_file = [&](const std::string& name, const std::string& content) {
+    message.mutable_file()->set_file_name(name);
+    message.mutable_file()->set_data(content);
+    ASSERT_TRUE(writer->Write(message));
+  };
+  auto read = [](const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  std::ifstream csv(shared / "evoapprox/metrics.csv");
+  std::string header, line, metrics;
+  std::getline(csv, header);
+  metrics = header + "\n";
+  while (std::getline(csv, line)) {
+    if (line.rfind("mul8s_1KV8,", 0) == 0 || line.rfind("mul8s_1L2D,", 0) == 0) metrics += line + "\n";
+  }
+  send_file("metrics.csv", metrics);
+  send_file("mul8s_1KV8.bin", read(shared / "evoapprox/mul8s_1KV8.bin"));
+  send_file("mul8s_1L2D.bin", read(shared / "evoapprox/mul8s_1L2D.bin"));
+  writer->WritesDone();
+  const grpc::Status status = writer->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(library.name(), "two_evo");
+  EXPECT_EQ(library.size(), 2u);
+  EXPECT_EQ(library.metric(), "PDK45_PWR");
+
+  grpc::ClientContext again;
+  pb::Library duplicate;
+  auto second = multipliers_->ImportLibrary(&again, &duplicate);
+  message.mutable_header()->set_name("bad");
+  second->Write(message);
+  message.mutable_file()->set_file_name("metrics.csv");
+  message.mutable_file()->set_data("name,signed,PDK45_PWR\nm1,1,0.1\n");
+  second->Write(message);
+  message.mutable_file()->set_file_name("m1.bin");
+  message.mutable_file()->set_data("short");
+  second->Write(message);
+  second->WritesDone();
+  const grpc::Status bad = second->Finish();
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(bad.error_message().find("m1.bin"), std::string::npos) << bad.error_message();
+}
+
+}  // namespace
+}  // namespace agnx
