@@ -96,8 +96,9 @@ struct Job {
   std::optional<int64_t> end_time;
 };
 
-// A change of a job; unset fields stay. Entering kRunning counts an attempt
-// and sets start_time; entering kSucceeded/kFailed/kCancelled sets end_time.
+// A change of a job; unset fields stay. Setting kRunning counts an attempt
+// and sets start_time (also on a RUNNING job: a restart after a crash);
+// entering kSucceeded/kFailed/kCancelled sets end_time.
 struct JobUpdate {
   std::optional<JobState> state;
   std::optional<double> progress;

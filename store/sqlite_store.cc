@@ -287,12 +287,15 @@ Status write_layer(Connection& db, const std::string& run_id, int64_t index, con
   AGNX_ASSIGN_OR_RETURN(
       Statement insert,
       db.prepare("INSERT INTO matching_layers (run_id, layer_index, name, fan_in, opcount, sigma, out_std, max_std, "
-                 "multiplier_name, multiplier_metric, mul_std, sample_rows, observed_mean, observed_std) "
-                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"));
+                 "multiplier_name, multiplier_metric, mul_std, sample_rows, observed_mean, observed_std, "
+                 "feature_rows, input_scale, weight_scale, w_dist, x_dist_global) "
+                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"));
   insert.bind(1, run_id).bind(2, index).bind(3, layer.name).bind(4, layer.fan_in).bind(5, layer.opcount);
   insert.bind(6, layer.sigma).bind(7, layer.out_std).bind(8, layer.max_std).bind(9, layer.multiplier_name);
   insert.bind(10, layer.multiplier_performance_metric).bind(11, layer.mul_std).bind(12, bytes_of(layer.sample_rows));
-  AGNX_RETURN_IF_ERROR(insert.bind(13, layer.observed_mean).bind(14, layer.observed_std).run());
+  insert.bind(13, layer.observed_mean).bind(14, layer.observed_std).bind(15, layer.rows);
+  insert.bind(16, layer.input_scale).bind(17, layer.weight_scale).bind(18, bytes_of(layer.w_dist));
+  AGNX_RETURN_IF_ERROR(insert.bind(19, bytes_of(layer.x_dist_global)).run());
   for (const CandidatePrediction& c : layer.candidates) {
     AGNX_ASSIGN_OR_RETURN(Statement candidate,
                           db.prepare("INSERT INTO matching_candidates (run_id, layer_index, name, metric, mean, std) "
@@ -311,12 +314,19 @@ Status write_matching(Connection& db, const std::string& run_id, const MatchingR
   if (found) return Status::already_exists("run '" + run_id + "' already has a matching result");
   AGNX_ASSIGN_OR_RETURN(Statement insert,
                         db.prepare("INSERT INTO matching_results (run_id, lambda, library, metric, metric_max, "
-                                   "opcount, relative_energy, seed, num_samples) "
-                                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"));
+                                   "opcount, relative_energy, seed, num_samples, float_top1, float_top5, "
+                                   "quantized_top1, quantized_top5, approximate_top1, approximate_top5) "
+                                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"));
   insert.bind(1, run_id).bind(2, record.lambda).bind(3, info.library).bind(4, info.metric).bind(5, info.metric_max);
   insert.bind(6, info.opcount()).bind(7, info.relative_energy_consumption());
   insert.bind(8, info.seed ? std::optional<int64_t>(std::bit_cast<int64_t>(*info.seed)) : std::nullopt);
   insert.bind(9, info.num_samples ? std::optional<int64_t>(static_cast<int64_t>(*info.num_samples)) : std::nullopt);
+  const auto accuracy = [&](double ModelAccuracy::*field) {
+    return info.accuracy ? std::optional<double>((*info.accuracy).*field) : std::nullopt;
+  };
+  insert.bind(10, accuracy(&ModelAccuracy::float_top1)).bind(11, accuracy(&ModelAccuracy::float_top5));
+  insert.bind(12, accuracy(&ModelAccuracy::quantized_top1)).bind(13, accuracy(&ModelAccuracy::quantized_top5));
+  insert.bind(14, accuracy(&ModelAccuracy::approximate_top1)).bind(15, accuracy(&ModelAccuracy::approximate_top5));
   AGNX_RETURN_IF_ERROR(insert.run());
   for (std::size_t i = 0; i < info.layers.size(); ++i) {
     AGNX_RETURN_IF_ERROR(write_layer(db, run_id, static_cast<int64_t>(i), info.layers[i]));
@@ -330,7 +340,9 @@ Result<MatchingRecord> select_matching(Connection& db, const std::string& run_id
   MatchingRecord record;
   MatchingInfo& info = record.info;
   {
-    AGNX_ASSIGN_OR_RETURN(Statement stmt, db.prepare("SELECT lambda, library, metric, metric_max, seed, num_samples "
+    AGNX_ASSIGN_OR_RETURN(Statement stmt, db.prepare("SELECT lambda, library, metric, metric_max, seed, num_samples, "
+                                                     "float_top1, float_top5, quantized_top1, quantized_top5, "
+                                                     "approximate_top1, approximate_top5 "
                                                      "FROM matching_results WHERE run_id = ?1"));
     stmt.bind(1, run_id);
     AGNX_ASSIGN_OR_RETURN(const bool found, stmt.step());
@@ -341,10 +353,15 @@ Result<MatchingRecord> select_matching(Connection& db, const std::string& run_id
     info.metric_max = stmt.real(3);
     if (auto seed = stmt.optional_int64(4)) info.seed = std::bit_cast<uint64_t>(*seed);
     if (auto n = stmt.optional_int64(5)) info.num_samples = static_cast<std::size_t>(*n);
+    if (!stmt.is_null(6)) {
+      info.accuracy = ModelAccuracy{stmt.real(6), stmt.real(7), stmt.real(8), stmt.real(9), stmt.real(10),
+                                    stmt.real(11)};
+    }
   }
   AGNX_ASSIGN_OR_RETURN(Statement layers,
                         db.prepare("SELECT name, fan_in, opcount, sigma, out_std, max_std, multiplier_name, "
-                                   "multiplier_metric, mul_std, sample_rows, observed_mean, observed_std "
+                                   "multiplier_metric, mul_std, sample_rows, observed_mean, observed_std, "
+                                   "feature_rows, input_scale, weight_scale, w_dist, x_dist_global "
                                    "FROM matching_layers WHERE run_id = ?1 ORDER BY layer_index"));
   layers.bind(1, run_id);
   AGNX_ASSIGN_OR_RETURN(info.layers, read_all<LayerInfo>(layers, [](const Statement& row) -> Result<LayerInfo> {
@@ -361,6 +378,11 @@ Result<MatchingRecord> select_matching(Connection& db, const std::string& run_id
                           layer.sample_rows = values_of<uint64_t>(row.blob(9));
                           layer.observed_mean = row.optional_real(10);
                           layer.observed_std = row.optional_real(11);
+                          layer.rows = row.optional_int64(12);
+                          layer.input_scale = row.optional_real(13);
+                          layer.weight_scale = row.optional_real(14);
+                          layer.w_dist = values_of<double>(row.blob(15));
+                          layer.x_dist_global = values_of<double>(row.blob(16));
                           return layer;
                         }));
   AGNX_ASSIGN_OR_RETURN(Statement candidates, db.prepare("SELECT layer_index, name, metric, mean, std FROM "
@@ -710,7 +732,9 @@ Status SqliteTrackingStore::update_job(int64_t job_id, const JobUpdate& update) 
   return writer_->submit([&](Connection& db) -> Status {
     AGNX_ASSIGN_OR_RETURN(Job job, select_job(db, job_id));
     const int64_t now = now_ms();
-    if (update.state && *update.state != job.state) {
+    // Setting RUNNING starts an attempt, also on a job that was RUNNING when
+    // its server stopped.
+    if (update.state && (*update.state != job.state || *update.state == JobState::kRunning)) {
       if (is_terminal(job.state)) {
         return Status::failed_precondition("job " + std::to_string(job_id) + " is already " +
                                            job_state_name(job.state));

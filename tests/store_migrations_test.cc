@@ -22,12 +22,14 @@ Result<std::unique_ptr<Connection>> open_db(const std::filesystem::path& path) {
 
 TEST(Migrations, EmbeddedInOrderWithSql) {
   const auto& migrations = embedded_migrations();
-  ASSERT_GE(migrations.size(), 2u);
+  ASSERT_GE(migrations.size(), 3u);
   EXPECT_EQ(migrations[0].label(), "0001_tracking");
   EXPECT_EQ(migrations[1].label(), "0002_matching");
+  EXPECT_EQ(migrations[2].label(), "0003_capture_details");
   for (std::size_t i = 0; i < migrations.size(); ++i) {
     EXPECT_EQ(migrations[i].version, static_cast<int>(i + 1));
-    EXPECT_NE(migrations[i].sql.find("CREATE TABLE"), std::string::npos);
+    EXPECT_TRUE(migrations[i].sql.find("CREATE TABLE") != std::string::npos ||
+                migrations[i].sql.find("ALTER TABLE") != std::string::npos);
     EXPECT_EQ(migrations[i].checksum().size(), 64u);
   }
 }
@@ -62,7 +64,7 @@ TEST(Migrations, UpgradeFromOlderSchemaKeepsData) {
     ASSERT_TRUE(connection->exec("INSERT INTO experiments (name, creation_time, last_update_time) "
                                  "VALUES ('kept', 1, 1)").ok());
   }
-  EXPECT_EQ(labels(*pending_migrations(db)), std::vector<std::string>{"0002_matching"});
+  EXPECT_EQ(labels(*pending_migrations(db)), (std::vector<std::string>{"0002_matching", "0003_capture_details"}));
 
   SqliteStoreOptions options;
   options.data_dir = dir.path() / "data";

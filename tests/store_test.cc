@@ -1,3 +1,4 @@
+#include "core/matching_json.h"
 #include "store/sqlite_store.h"
 
 #include <gtest/gtest.h>
@@ -280,6 +281,12 @@ MatchingInfo sample_matching(const std::string& library, double metric_of_first)
   a.sample_rows = {1, 5, 18446744073709551615ull};
   a.observed_mean = -0.25;
   a.observed_std = 0.3;
+  a.rows = 50176;
+  a.input_scale = 0.015926478430628777;
+  a.weight_scale = 0.006315220147371292;
+  a.w_dist.assign(256, 0.0);
+  a.w_dist[128] = 1.0;
+  a.x_dist_global.assign(256, 1.0 / 256);
   LayerInfo b = a;
   b.name = "fc";
   b.fan_in = 64;
@@ -290,7 +297,13 @@ MatchingInfo sample_matching(const std::string& library, double metric_of_first)
   b.sample_rows.clear();
   b.observed_mean.reset();
   b.observed_std.reset();
+  b.rows.reset();
+  b.input_scale.reset();
+  b.weight_scale.reset();
+  b.w_dist.clear();
+  b.x_dist_global.clear();
   info.layers = {a, b};
+  info.accuracy = ModelAccuracy{0.892, 0.998, 0.8915, 0.998, 0.623, 0.959};
   return info;
 }
 
@@ -312,6 +325,8 @@ TEST_F(StoreTest, MatchingRoundTripsWithItsMetrics) {
   EXPECT_EQ(got.metric_max, want.metric_max);
   EXPECT_EQ(got.seed, want.seed);
   EXPECT_EQ(got.num_samples, want.num_samples);
+  // Every field, capture details and accuracies included, bit for bit.
+  EXPECT_EQ(matching_info_to_json(got), matching_info_to_json(want));
   ASSERT_EQ(got.layers.size(), 2u);
   for (std::size_t i = 0; i < 2; ++i) {
     const LayerInfo& g = got.layers[i];

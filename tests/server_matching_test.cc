@@ -1,0 +1,271 @@
+// agnx-server's Matching service end to end: a real LeNet5 matching job
+// through gRPC equals core's in-process result; a server killed during a job
+// finishes it after a restart with the same result; bad submissions get the
+// right status naming the field.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+
+#include "agnapprox/v1/agnx.grpc.pb.h"
+#include "core/capture.h"
+#include "core/dataset.h"
+#include "core/deploy.h"
+#include "core/lut_directory.h"
+#include "core/matching_json.h"
+#include "core/npy.h"
+#include "tests/support/server_process.h"
+#include "tests/support/shared_data.h"
+#include "tests/support/temp_dir.h"
+
+namespace agnx {
+namespace {
+
+namespace pb = ::agnapprox::v1;
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+struct Inputs {
+  std::string model, calibration, test_x, test_y;
+};
+
+Inputs lenet_inputs(const std::filesystem::path& shared) {
+  return {read_file(shared / "models/lenet5_fmnist_stdev.pt"), read_file(shared / "models/lenet5_fmnist_calib.npy"),
+          read_file(shared / "models/lenet5_fmnist_test_x.npy"), read_file(shared / "models/lenet5_fmnist_test_y.npy")};
+}
+
+class Client {
+ public:
+  explicit Client(const std::string& address)
+      : channel_(grpc::CreateChannel(address, grpc::InsecureChannelCredentials())),
+        matching_(pb::Matching::NewStub(channel_)) {}
+
+  // Streams `header` and the inputs in 256 KiB chunks.
+  grpc::Status submit(const pb::MatchingHeader& header, const Inputs& inputs, pb::SubmitMatchingResponse* reply) {
+    grpc::ClientContext context;
+    auto writer = matching_->SubmitMatching(&context, reply);
+    pb::SubmitMatchingRequest message;
+    *message.mutable_header() = header;
+    writer->Write(message);
+    const std::pair<void (pb::SubmitMatchingRequest::*)(const std::string&), const std::string*> parts[] = {
+        {&pb::SubmitMatchingRequest::set_model, &inputs.model},
+        {&pb::SubmitMatchingRequest::set_calibration, &inputs.calibration},
+        {&pb::SubmitMatchingRequest::set_test_x, &inputs.test_x},
+        {&pb::SubmitMatchingRequest::set_test_y, &inputs.test_y}};
+    for (const auto& [setter, content] : parts) {
+      for (std::size_t at = 0; at < content->size(); at += 256 << 10) {
+        (message.*setter)(content->substr(at, 256 << 10));
+        if (!writer->Write(message)) break;
+      }
+    }
+    writer->WritesDone();
+    return writer->Finish();
+  }
+
+  // Follows the job until a final message; returns it (and the stages seen).
+  pb::JobProgress watch(int64_t job_id, std::vector<std::string>* stages = nullptr) {
+    grpc::ClientContext context;
+    pb::GetJobRequest request;
+    request.set_job_id(job_id);
+    auto reader = matching_->WatchJob(&context, request);
+    pb::JobProgress progress;
+    while (reader->Read(&progress)) {
+      if (stages && (stages->empty() || stages->back() != progress.stage())) stages->push_back(progress.stage());
+      if (progress.final()) break;
+    }
+    context.TryCancel();
+    return progress;
+  }
+
+  grpc::Status result(const std::string& run_id, pb::MatchingResult* reply) {
+    grpc::ClientContext context;
+    pb::GetMatchingResultRequest request;
+    request.set_run_id(run_id);
+    return matching_->GetMatchingResult(&context, request, reply);
+  }
+
+  pb::Matching::Stub& stub() { return *matching_; }
+
+ private:
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<pb::Matching::Stub> matching_;
+};
+
+pb::MatchingHeader lenet_header(uint64_t seed) {
+  pb::MatchingHeader header;
+  header.set_experiment("lenet");
+  header.set_run_name("lambda-0.5");
+  header.set_lambda(0.5);
+  header.set_library("evoapprox");
+  header.set_num_samples(128);
+  header.set_seed(seed);
+  return header;
+}
+
+std::vector<std::string> server_args(const std::filesystem::path& shared) {
+  return {"--library-dir", "evoapprox=" + (shared / "evoapprox").string() + ",signed", "--threads-per-job", "2"};
+}
+
+// The same matching in-process: capture, selection, observed errors, accuracy.
+std::string in_process_json(const std::filesystem::path& shared, uint64_t seed) {
+  const Model model = *Model::load_file(shared / "models/lenet5_fmnist_stdev.pt");
+  const FloatTensor calibration = *load_inputs(shared / "models/lenet5_fmnist_calib.npy");
+  const MultiplierLibrary library = load_lut_directory(shared / "evoapprox")->filtered("evoapprox", [](const auto& m) {
+    return m.is_signed();
+  });
+  CaptureOptions options;
+  options.num_samples = 128;
+  options.seed = seed;
+  options.num_threads = 2;
+  MatchingInfo info = *select_multipliers(model, calibration, library, options);
+  const EvaluationOptions evaluation{.batch_size = 64, .num_threads = 2, .on_progress = {}};
+  EXPECT_TRUE(observe_errors(model, info, library, calibration, evaluation).ok());
+  info.accuracy = *evaluate_accuracy(model, info, library, *load_inputs(shared / "models/lenet5_fmnist_test_x.npy"),
+                                     *load_labels(shared / "models/lenet5_fmnist_test_y.npy"), evaluation);
+  return matching_info_to_json(info);
+}
+
+TEST(ServerMatching, LenetJobEqualsCoreInProcess) {
+  AGNX_SKIP_WITHOUT_SHARED(shared);
+  testing::TempDir data;
+  auto server = testing::ServerProcess::start(AGNX_SERVER_BINARY, data.path(), server_args(shared));
+  ASSERT_TRUE(server.ok()) << server.status().to_string();
+  Client client((*server)->address());
+  pb::SubmitMatchingResponse submitted;
+  const grpc::Status status = client.submit(lenet_header(5), lenet_inputs(shared), &submitted);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  std::vector<std::string> stages;
+  const pb::JobProgress last = client.watch(submitted.job_id(), &stages);
+  ASSERT_EQ(last.state(), "SUCCEEDED") << last.message();
+  EXPECT_DOUBLE_EQ(last.percent(), 100.0);
+  for (const char* stage : {"scales", "features", "evaluation"}) {
+    EXPECT_NE(std::find(stages.begin(), stages.end(), stage), stages.end()) << stage;
+  }
+  pb::MatchingResult result;
+  ASSERT_TRUE(client.result(submitted.run_id(), &result).ok());
+  EXPECT_EQ(result.json(), in_process_json(shared, 5));
+  EXPECT_EQ(result.info().layers_size(), 5);
+  EXPECT_EQ(result.lambda(), 0.5);
+  EXPECT_TRUE(result.info().has_accuracy());
+
+  // The energy table lists the finished run, on its Pareto front.
+  grpc::ClientContext context;
+  pb::QueryEnergyRequest energy_request;
+  energy_request.set_experiment("lenet");
+  pb::QueryEnergyResponse energy;
+  ASSERT_TRUE(client.stub().QueryEnergy(&context, energy_request, &energy).ok());
+  ASSERT_EQ(energy.points_size(), 1);
+  EXPECT_TRUE(energy.points(0).pareto());
+  EXPECT_DOUBLE_EQ(energy.points(0).relative_energy(), result.info().relative_energy_consumption());
+
+  // Re-selection with a smaller tolerance from the stored predictions.
+  grpc::ClientContext reselect_context;
+  pb::ReselectRequest reselect;
+  reselect.set_run_id(submitted.run_id());
+  reselect.set_sigma_scale(1e-9);
+  pb::MatchingResult tighter;
+  ASSERT_TRUE(client.stub().Reselect(&reselect_context, reselect, &tighter).ok());
+  for (const auto& layer : tighter.info().layers()) EXPECT_EQ(layer.multiplier_name(), "mul8s_1KV8") << layer.name();
+}
+
+TEST(ServerMatching, KilledServerFinishesTheJobAfterRestart) {
+  AGNX_SKIP_WITHOUT_SHARED(shared);
+  testing::TempDir data;
+  pb::SubmitMatchingResponse submitted;
+  {
+    auto server = testing::ServerProcess::start(AGNX_SERVER_BINARY, data.path(), server_args(shared));
+    ASSERT_TRUE(server.ok()) << server.status().to_string();
+    Client client((*server)->address());
+    ASSERT_TRUE(client.submit(lenet_header(9), lenet_inputs(shared), &submitted).ok());
+    // Kill it while the job computes features.
+    grpc::ClientContext context;
+    pb::GetJobRequest request;
+    request.set_job_id(submitted.job_id());
+    auto reader = client.stub().WatchJob(&context, request);
+    pb::JobProgress progress;
+    while (reader->Read(&progress) && progress.stage() != "features" && !progress.final()) {
+    }
+    ASSERT_FALSE(progress.final()) << "the job ended before it could be interrupted";
+    (*server)->kill_and_wait(SIGKILL);
+  }
+  auto restarted = testing::ServerProcess::start(AGNX_SERVER_BINARY, data.path(), server_args(shared));
+  ASSERT_TRUE(restarted.ok()) << restarted.status().to_string();
+  Client client((*restarted)->address());
+  const pb::JobProgress last = client.watch(submitted.job_id());
+  ASSERT_EQ(last.state(), "SUCCEEDED") << last.message();
+  pb::MatchingResult result;
+  ASSERT_TRUE(client.result(submitted.run_id(), &result).ok());
+  EXPECT_EQ(result.json(), in_process_json(shared, 9));
+  grpc::ClientContext context;
+  pb::GetJobRequest request;
+  request.set_job_id(submitted.job_id());
+  pb::Job job;
+  ASSERT_TRUE(client.stub().GetJob(&context, request, &job).ok());
+  EXPECT_EQ(job.attempts(), 2);
+}
+
+TEST(ServerMatching, BadSubmissionsNameTheField) {
+  AGNX_SKIP_WITHOUT_SHARED(shared);
+  testing::TempDir data;
+  auto server =
+      testing::ServerProcess::start(AGNX_SERVER_BINARY, data.path(), {"--max-upload-mb", "4"});
+  ASSERT_TRUE(server.ok()) << server.status().to_string();
+  Client client((*server)->address());
+  Inputs inputs = lenet_inputs(shared);
+  inputs.test_x.clear();
+  inputs.test_y.clear();
+  auto expect = [&](const pb::MatchingHeader& header, const Inputs& in, grpc::StatusCode code, const std::string& text) {
+    pb::SubmitMatchingResponse reply;
+    const grpc::Status status = client.submit(header, in, &reply);
+    EXPECT_EQ(status.error_code(), code) << status.error_message();
+    EXPECT_NE(status.error_message().find(text), std::string::npos) << status.error_message();
+  };
+  pb::MatchingHeader header = lenet_header(1);
+  header.set_library("builtin");
+
+  Inputs truncated = inputs;
+  truncated.model.resize(truncated.model.size() / 2);
+  expect(header, truncated, grpc::StatusCode::INVALID_ARGUMENT, "model:");
+
+  Inputs wrong_shape = inputs;
+  std::vector<float> values(4 * 3 * 28 * 28, 0.1f);
+  wrong_shape.calibration = serialize_npy(NpyArray::from_double(NpyDtype::kFloat32, {4, 3, 28, 28},
+                                                                std::vector<double>(values.begin(), values.end())));
+  expect(header, wrong_shape, grpc::StatusCode::INVALID_ARGUMENT, "calibration:");
+
+  pb::MatchingHeader unknown_library = header;
+  unknown_library.set_library("nope");
+  expect(unknown_library, inputs, grpc::StatusCode::NOT_FOUND, "header.library");
+
+  pb::MatchingHeader unknown_layer = header;
+  (*unknown_layer.mutable_sigma())["conv9"] = 0.1;
+  expect(unknown_layer, inputs, grpc::StatusCode::NOT_FOUND, "header.sigma: the model has no layer conv9");
+
+  pb::MatchingHeader nan_sigma = header;
+  (*nan_sigma.mutable_sigma())["conv1.0"] = std::nan("");
+  expect(nan_sigma, inputs, grpc::StatusCode::INVALID_ARGUMENT, "header.sigma[conv1.0]");
+
+  Inputs too_big = inputs;
+  too_big.test_x = read_file(shared / "models/lenet5_fmnist_test_x.npy");  // 6 MB more: over 4 MB
+  too_big.test_y = read_file(shared / "models/lenet5_fmnist_test_y.npy");
+  expect(header, too_big, grpc::StatusCode::RESOURCE_EXHAUSTED, "limit");
+
+  Inputs mismatched = lenet_inputs(shared);
+  mismatched.test_x = inputs.calibration;  // 256 inputs, 2000 labels
+  expect(header, mismatched, grpc::StatusCode::INVALID_ARGUMENT, "test_y: 2000 labels for 256 test inputs");
+
+  grpc::ClientContext context;
+  pb::GetJobRequest job;
+  job.set_job_id(12345);
+  pb::Job reply;
+  EXPECT_EQ(client.stub().GetJob(&context, job, &reply).error_code(), grpc::StatusCode::NOT_FOUND);
+  pb::MatchingResult result;
+  EXPECT_EQ(client.result("0123456789abcdef0123456789abcdef", &result).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+}  // namespace
+}  // namespace agnx
