@@ -65,7 +65,9 @@ std::string timestamp(int64_t ms) {
 
 namespace {
 
+// Numbers, and "-" for a missing one, are right-aligned.
 bool numeric(const std::string& cell) {
+  if (cell == "-") return true;
   if (cell.empty()) return false;
   char* end = nullptr;
   std::strtod(cell.c_str(), &end);
