@@ -30,7 +30,7 @@ Client connect_to(const FakeServer& server, const std::string& token = "") {
   return std::move(client).value();
 }
 
-TEST(Status, NamesTheCode) {
+TEST(ClientStatus, NamesTheCode) {
   EXPECT_EQ(Status().to_string(), "OK");
   EXPECT_EQ(Status(grpc::StatusCode::NOT_FOUND, "run 'x' not found").to_string(), "NOT_FOUND: run 'x' not found");
   EXPECT_STREQ(status_code_name(grpc::StatusCode::RESOURCE_EXHAUSTED), "RESOURCE_EXHAUSTED");
