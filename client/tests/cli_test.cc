@@ -44,7 +44,7 @@ std::string with_context(const ProcessResult& r) { return "stdout:\n" + r.out + 
 // ------------------------------------------------------------ help, usage
 
 TEST_F(Cli, EveryCommandHasHelpWithExamples) {
-  for (const std::vector<std::string> command :
+  for (const std::vector<std::string>& command :
        std::vector<std::vector<std::string>>{{},
                                              {"submit"},
                                              {"runs"},
@@ -77,7 +77,7 @@ TEST_F(Cli, EveryCommandHasHelpWithExamples) {
 }
 
 TEST_F(Cli, UsageErrorsExitOne) {
-  for (const std::vector<std::string> args : std::vector<std::vector<std::string>>{
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
            {},                                                   // no command
            {"runs"},                                             // no subcommand
            {"runs", "list", "--experiment", "lenet", "--bogus"},  // unknown flag
