@@ -117,6 +117,15 @@ TEST_F(Cli, ServerAndTokenComeFromTheEnvironment) {
   EXPECT_EQ(server_.state().authorization.back(), "Bearer flagtok");
 }
 
+TEST_F(Cli, GlobalOptionsMayFollowTheCommand) {
+  const ProcessResult r = run_process({AGNX_BINARY, "runs", "show", "run-1", "--json", "--server", server_.address(),
+                                       "--token", "late"},
+                                      {{"AGNX_SERVER", ""}, {"AGNX_TOKEN", ""}});
+  ASSERT_EQ(r.exit_code, 0) << with_context(r);
+  std::lock_guard lock(server_.state().mu);
+  EXPECT_EQ(server_.state().authorization.front(), "Bearer late");
+}
+
 // -------------------------------------------------------------- submit
 
 class CliSubmit : public Cli {
