@@ -1,7 +1,9 @@
 // The client library against the in-process fake server.
 #include "client/client.h"
 
+#include <cstdlib>
 #include <fstream>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -136,6 +138,37 @@ TEST(Client, SubmitWithAnUnreadableFileFailsLocallyNamingIt) {
   const auto submitted = client.submit_matching(header, inputs);
   EXPECT_EQ(submitted.status().code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_NE(submitted.status().message().find("/nonexistent/model.pt"), std::string::npos);
+}
+
+std::string slurp(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(Client, TlsWithACaFileReachesATlsServer) {
+  if (std::system("command -v openssl >/dev/null 2>&1") != 0) GTEST_SKIP() << "openssl not installed";
+  TempDir dir;
+  const std::string key = (dir.path() / "key.pem").string();
+  const std::string cert = (dir.path() / "cert.pem").string();
+  const std::string command = "openssl req -x509 -newkey rsa:2048 -nodes -keyout " + key + " -out " + cert +
+                              " -days 1 -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({slurp(key), slurp(cert)});
+  FakeServer server(grpc::SslServerCredentials(ssl));
+
+  ClientOptions options;
+  options.address = server.address();
+  options.ca_file = cert;
+  options.deadline = std::chrono::seconds(10);
+  const auto run = Client::connect(options)->get_run("run-1");
+  ASSERT_TRUE(run.ok()) << run.status().to_string();
+  EXPECT_EQ(run->info().run_id(), "run-1");
+
+  options.ca_file.clear();  // plain text against a TLS server fails
+  EXPECT_FALSE(Client::connect(options)->get_run("run-1").ok());
 }
 
 TEST(Client, SendsTheBearerTokenOnlyWhenGiven) {

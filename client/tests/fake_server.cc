@@ -430,7 +430,10 @@ const char* FakeServer::kRun1Json =
     R"("metric_max":322,"opcount":2000,"relative_energy_consumption":0.888,)"
     R"("accuracy":{"float_top1":0.892,"quantized_top1":0.89,"approximate_top1":0.885}})";
 
-FakeServer::FakeServer() : state_(std::make_shared<FakeState>()) {
+FakeServer::FakeServer() : FakeServer(grpc::InsecureServerCredentials()) {}
+
+FakeServer::FakeServer(std::shared_ptr<grpc::ServerCredentials> credentials)
+    : state_(std::make_shared<FakeState>()) {
   pb::Experiment lenet;
   lenet.set_experiment_id(1);
   lenet.set_name("lenet");
@@ -467,7 +470,7 @@ FakeServer::FakeServer() : state_(std::make_shared<FakeState>()) {
   services_.push_back(std::make_unique<MultipliersService>(state_));
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort("127.0.0.1:0", credentials, &port);
   for (const auto& service : services_) builder.RegisterService(service.get());
   server_ = builder.BuildAndStart();
   if (!server_ || port == 0) {

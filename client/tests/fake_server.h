@@ -64,8 +64,10 @@ struct FakeState {
 
 class FakeServer {
  public:
-  // Starts listening; aborts the test binary if it cannot.
+  // Starts listening (in plain text, or with `credentials`, e.g. TLS);
+  // aborts the test binary if it cannot.
   FakeServer();
+  explicit FakeServer(std::shared_ptr<grpc::ServerCredentials> credentials);
   ~FakeServer();
   FakeServer(const FakeServer&) = delete;
   FakeServer& operator=(const FakeServer&) = delete;
