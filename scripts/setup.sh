@@ -15,6 +15,8 @@ PACKAGES=(
   libboost-dev libcli11-dev libssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3-numpy
+  # the client's TLS test makes its certificate with the openssl tool
+  openssl
   # built-in multipliers: synthesis (tools/synth_builtins, label `synthesis`) and netlist simulation
   yosys iverilog
 )
