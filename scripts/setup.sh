@@ -17,6 +17,8 @@ PACKAGES=(
   libsqlite3-dev libssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3-numpy
+  # the client's TLS test makes its certificate with the openssl tool
+  openssl
   # built-in multipliers: synthesis (tools/synth_builtins, label `synthesis`) and netlist simulation
   yosys iverilog
 )

@@ -1,0 +1,180 @@
+#include "client/cli/format.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+
+namespace agnx::cli {
+
+client::Result<std::map<std::string, double>> parse_sigma(const std::vector<std::string>& values) {
+  std::map<std::string, double> sigma;
+  for (const std::string& item : split_list(values)) {
+    const auto eq = item.rfind('=');
+    const auto bad = [&](const std::string& why) {
+      return client::Status(grpc::StatusCode::INVALID_ARGUMENT, "--sigma " + item + ": " + why);
+    };
+    if (eq == std::string::npos) return bad("expected LAYER=VALUE");
+    const std::string layer = item.substr(0, eq);
+    const std::string text = item.substr(eq + 1);
+    if (layer.empty()) return bad("the layer name is empty");
+    double value = 0.0;
+    std::size_t used = 0;
+    try {
+      value = std::stod(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (text.empty() || used != text.size() || !std::isfinite(value)) return bad("'" + text + "' is not a finite number");
+    if (!sigma.emplace(layer, value).second) return bad("layer " + layer + " is given twice");
+  }
+  return sigma;
+}
+
+std::vector<std::string> split_list(const std::vector<std::string>& values) {
+  std::vector<std::string> out;
+  for (const std::string& value : values) {
+    std::size_t start = 0;
+    while (start <= value.size()) {
+      const auto comma = value.find(',', start);
+      const auto end = comma == std::string::npos ? value.size() : comma;
+      if (end > start) out.push_back(value.substr(start, end - start));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  return out;
+}
+
+std::string number(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.6g", value);
+  return buffer;
+}
+
+std::string timestamp(int64_t ms) {
+  if (ms == 0) return "";
+  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S", &tm);
+  return buffer;
+}
+
+namespace {
+
+// Numbers, and "-" for a missing one, are right-aligned.
+bool numeric(const std::string& cell) {
+  if (cell == "-") return true;
+  if (cell.empty()) return false;
+  char* end = nullptr;
+  std::strtod(cell.c_str(), &end);
+  return end == cell.c_str() + cell.size();
+}
+
+}  // namespace
+
+void print_table(std::ostream& out, const std::vector<std::string>& header,
+                 const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width(header.size());
+  for (std::size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
+  for (const auto& row : rows) {
+    for (std::size_t c = 0; c < row.size() && c < width.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  }
+  const auto line = [&](const std::vector<std::string>& cells, bool is_header) {
+    std::string text;
+    for (std::size_t c = 0; c < width.size(); ++c) {
+      const std::string cell = c < cells.size() ? cells[c] : "";
+      const std::string pad(width[c] - cell.size(), ' ');
+      if (c > 0) text += "  ";
+      text += (!is_header && numeric(cell)) ? pad + cell : cell + pad;
+    }
+    while (!text.empty() && text.back() == ' ') text.pop_back();
+    out << text << '\n';
+  };
+  line(header, true);
+  for (const auto& row : rows) line(row, false);
+}
+
+void print_matching(std::ostream& out, const pb::MatchingInfo& info) {
+  const bool observed = std::any_of(info.layers().begin(), info.layers().end(),
+                                    [](const auto& layer) { return layer.has_observed_std(); });
+  std::vector<std::string> header = {"LAYER", "MULTIPLIER", info.metric().empty() ? "METRIC" : info.metric(),
+                                     "SIGMA", "MAX_STD", "MUL_STD"};
+  if (observed) header.push_back("OBSERVED_STD");
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& layer : info.layers()) {
+    std::vector<std::string> row = {layer.name(), layer.multiplier_name(), number(layer.multiplier_performance_metric()),
+                                    number(layer.sigma()), number(layer.max_std()), number(layer.mul_std())};
+    if (observed) row.push_back(layer.has_observed_std() ? number(layer.observed_std()) : "-");
+    rows.push_back(std::move(row));
+  }
+  print_table(out, header, rows);
+  out << "library: " << info.library() << "  metric: " << info.metric() << "  metric_max: " << number(info.metric_max())
+      << '\n';
+  out << "relative energy: " << number(info.relative_energy_consumption()) << '\n';
+  if (info.has_accuracy()) {
+    const auto& a = info.accuracy();
+    out << "accuracy top1: float " << number(a.float_top1()) << "  quantized " << number(a.quantized_top1())
+        << "  approximate " << number(a.approximate_top1()) << '\n';
+    out << "accuracy top5: float " << number(a.float_top5()) << "  quantized " << number(a.quantized_top5())
+        << "  approximate " << number(a.approximate_top5()) << '\n';
+  }
+}
+
+nlohmann::json run_to_json(const pb::Run& run) {
+  const auto& info = run.info();
+  nlohmann::json out = {
+      {"run_id", info.run_id()},         {"run_name", info.run_name()},   {"experiment_id", info.experiment_id()},
+      {"status", info.status()},         {"lifecycle", info.lifecycle()}, {"start_time", info.start_time()},
+      {"params", nlohmann::json::object()}, {"tags", nlohmann::json::object()}, {"metrics", nlohmann::json::object()},
+      {"lambda", nullptr},
+  };
+  if (info.has_end_time()) out["end_time"] = info.end_time();
+  for (const auto& [key, value] : run.params()) out["params"][key] = value;
+  for (const auto& [key, value] : run.tags()) out["tags"][key] = value;
+  for (const auto& metric : run.metrics()) out["metrics"][metric.key()] = metric.value();
+  if (const auto it = run.params().find("lambda"); it != run.params().end()) {
+    try {
+      out["lambda"] = std::stod(it->second);
+    } catch (const std::exception&) {
+    }
+  }
+  return out;
+}
+
+void ProgressPrinter::update(const pb::JobProgress& progress) {
+  const double percent = std::clamp(progress.percent(), 0.0, 100.0);
+  std::string step;
+  if (progress.steps() > 0) {
+    step.append(" ").append(std::to_string(progress.step())).append("/").append(std::to_string(progress.steps()));
+  }
+  char pct[16];
+  std::snprintf(pct, sizeof pct, "%5.1f%%", percent);
+  if (tty_) {
+    constexpr int kWidth = 30;
+    const int filled = static_cast<int>(percent / 100.0 * kWidth + 0.5);
+    std::string line = "\r[" + std::string(static_cast<std::size_t>(filled), '#') +
+                       std::string(static_cast<std::size_t>(kWidth - filled), '-') + "] " + pct + "  " +
+                       progress.stage() + step;
+    if (progress.final()) line += "  " + progress.state();
+    out_ << line << "\x1b[K" << std::flush;
+    drew_ = true;
+    return;
+  }
+  const std::string key = progress.state() + "/" + progress.stage();
+  if (key == last_key_ && !progress.final()) return;
+  last_key_ = key;
+  out_ << progress.state() << "  " << progress.stage() << step << "  " << pct;
+  if (!progress.message().empty()) out_ << "  " << progress.message();
+  out_ << '\n' << std::flush;
+}
+
+void ProgressPrinter::finish() {
+  if (tty_ && drew_) out_ << '\n' << std::flush;
+  drew_ = false;
+}
+
+}  // namespace agnx::cli

@@ -1,0 +1,72 @@
+// Errors as values for the agnx client: Status and Result<T>.
+//
+// The client's own small types, so that client/ needs nothing of core/. A
+// Status is either OK or carries a gRPC status code and a message: the
+// server's status as it arrived, or a local error (an unreadable file is
+// NOT_FOUND or INVALID_ARGUMENT, naming the file). A Result<T> holds either a
+// T or a non-OK Status. Neither throws; check ok() first.
+//
+// Both are plain values: copyable, movable, and safe to share between threads
+// as long as nobody mutates them concurrently.
+#pragma once
+
+#include <cassert>
+#include <string>
+#include <utility>
+#include <variant>
+
+#include <grpcpp/support/status.h>
+
+namespace agnx::client {
+
+// The canonical upper-case name of `code` ("NOT_FOUND", ...).
+const char* status_code_name(grpc::StatusCode code);
+
+class Status {
+ public:
+  // An OK status.
+  Status() = default;
+  Status(grpc::StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
+  // The status of a finished gRPC call.
+  static Status from_grpc(const grpc::Status& status) { return {status.error_code(), status.error_message()}; }
+
+  bool ok() const { return code_ == grpc::StatusCode::OK; }
+  grpc::StatusCode code() const { return code_; }
+  const std::string& message() const { return message_; }
+
+  // "OK", or "<CODE NAME>: <message>", e.g. "NOT_FOUND: run 'r1' not found".
+  std::string to_string() const;
+
+ private:
+  grpc::StatusCode code_ = grpc::StatusCode::OK;
+  std::string message_;
+};
+
+// Either a value of type T or a non-OK Status.
+template <typename T>
+class Result {
+ public:
+  Result(T value) : state_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(Status status) : state_(std::move(status)) {  // NOLINT: implicit by design
+    assert(!std::get<Status>(state_).ok() && "a Result needs a value or an error");
+  }
+
+  bool ok() const { return std::holds_alternative<T>(state_); }
+  // The error; an OK Status when the Result holds a value.
+  Status status() const { return ok() ? Status() : std::get<Status>(state_); }
+
+  // REQUIRES: ok().
+  const T& value() const& { return std::get<T>(state_); }
+  T& value() & { return std::get<T>(state_); }
+  T value() && { return std::get<T>(std::move(state_)); }
+  const T& operator*() const& { return value(); }
+  T& operator*() & { return value(); }
+  T operator*() && { return std::move(*this).value(); }
+  const T* operator->() const { return &value(); }
+  T* operator->() { return &value(); }
+
+ private:
+  std::variant<T, Status> state_;
+};
+
+}  // namespace agnx::client
