@@ -14,6 +14,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev python3-numpy
   # built-in multipliers: synthesis (tools/synth_builtins, label `synthesis`) and netlist simulation
   yosys iverilog
+  # examples/train_lenet_agn.py (the demo's model): PyTorch for /usr/bin/python3 and Fashion-MNIST
+  python3-torch dataset-fashion-mnist
 )
 
 missing=()
