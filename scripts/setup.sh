@@ -21,6 +21,8 @@ PACKAGES=(
   openssl
   # built-in multipliers: synthesis (tools/synth_builtins, label `synthesis`) and netlist simulation
   yosys iverilog
+  # examples/train_lenet_agn.py (the demo's model): PyTorch for /usr/bin/python3 and Fashion-MNIST
+  python3-torch dataset-fashion-mnist
 )
 
 missing=()

@@ -11,4 +11,6 @@ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build "$build_dir" --parallel "${JOBS:-2}"
 # Benchmarks carry the label `benchmark` and are run on their own:
 #   ctest --test-dir build -L benchmark --verbose
-ctest --test-dir "$build_dir" -j "${JOBS:-2}" -LE benchmark --output-on-failure
+# The demo's pieces (label `demo`, e.g. training the example model) too:
+#   ctest --test-dir build -L demo --output-on-failure
+ctest --test-dir "$build_dir" -j "${JOBS:-2}" -LE 'benchmark|demo' --output-on-failure
