@@ -17,6 +17,8 @@ PACKAGES=(
   libsqlite3-dev libssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3-numpy
+  # the dashboard: Chart.js served locally (no CDN); its browser test: headless Chromium + Selenium
+  libjs-chart.js chromium chromium-driver python3-selenium
   # built-in multipliers: synthesis (tools/synth_builtins, label `synthesis`) and netlist simulation
   yosys iverilog
 )
