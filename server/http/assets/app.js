@@ -190,7 +190,7 @@ function runsTable(runs, order, setOrder) {
     h('td', {}, r.info.status), h('td', {}, time(r.info.start_time)),
     params.map((k) => h('td', {}, r.params[k] ?? '')),
     metrics.map((k) => h('td', { class: 'num' }, r.metrics[k] ? fmt(r.metrics[k].value) : ''))));
-  return table(headers, rows, { id: 'runs-table' });
+  return h('div', { class: 'scroll' }, table(headers, rows, { id: 'runs-table' }));
 }
 
 function accuracyKey(points) {
@@ -294,7 +294,7 @@ async function runPage(runId) {
         h('td', {}, h('a', { href: `#cand-${i}`, onclick: (e) => { e.preventDefault(); document.getElementById(`cand-${i}`).open = true; document.getElementById(`cand-${i}`).scrollIntoView(); } }, `${l.candidates.length}`)))),
       { id: 'layers-table' }),
     h('h2', {}, 'Candidates'),
-    layers.map((l, i) => candidatesBlock(l, i, m.metric)));
+    ...layers.map((l, i) => candidatesBlock(l, i, m.metric)));
   main.replaceChildren(...content);
 
   setTimeout(() => {
