@@ -10,7 +10,9 @@
 //   run, matching   /api/runs/RUN_ID and /api/runs/RUN_ID/matching
 // Prints median and p95 over R repetitions and the response sizes.
 //
-// Usage: dashboard_bench [--runs N] [--repetitions R] [--writers W]
+// Usage: dashboard_bench [--runs N] [--repetitions R] [--writers W] [--serve]
+// --serve keeps serving afterwards (prints "port N", stops when stdin closes),
+// to time the dashboard pages in a browser at that size.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -98,12 +100,19 @@ Timing measure(uint16_t port, const std::string& target, int repetitions) {
 int main(int argc, char** argv) {
   std::size_t runs = 10000, writers = 8;
   int repetitions = 20;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--runs")) runs = std::strtoul(argv[i + 1], nullptr, 10);
+  bool serve = false;
+  for (int i = 1; i < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--serve")) {
+      serve = true;
+      --i;
+    } else if (i + 1 >= argc) {
+      std::fprintf(stderr, "usage: dashboard_bench [--runs N] [--repetitions R] [--writers W] [--serve]\n");
+      return 2;
+    } else if (!std::strcmp(argv[i], "--runs")) runs = std::strtoul(argv[i + 1], nullptr, 10);
     else if (!std::strcmp(argv[i], "--repetitions")) repetitions = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--writers")) writers = std::strtoul(argv[i + 1], nullptr, 10);
     else {
-      std::fprintf(stderr, "usage: dashboard_bench [--runs N] [--repetitions R] [--writers W]\n");
+      std::fprintf(stderr, "usage: dashboard_bench [--runs N] [--repetitions R] [--writers W] [--serve]\n");
       return 2;
     }
   }
@@ -187,6 +196,12 @@ int main(int argc, char** argv) {
   for (const auto& [label, target] : targets) {
     const Timing t = measure(port, target, repetitions);
     std::printf("%-24s %10.2f %10.2f %12zu\n", label, t.median_ms, t.p95_ms, t.bytes);
+  }
+  if (serve) {
+    std::printf("port %u\n", static_cast<unsigned>(port));
+    std::fflush(stdout);
+    while (std::getchar() != EOF) {
+    }
   }
   (*server)->stop();
   return 0;
