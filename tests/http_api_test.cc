@@ -226,7 +226,8 @@ TEST_F(HttpApiTest, EnergyAndParetoFront) {
   EXPECT_EQ(get_json(base + "/pareto")["points"].size(), 2u);
 
   // A dominated run: more energy and less accuracy than lambda 0.5.
-  auto run = store_->create_run(experiment_, "dominated", "alice", 5000);
+  const std::string odd_name = "dominated \"quoted\" \\ \u00fc\n";
+  auto run = store_->create_run(experiment_, odd_name, "alice", 5000);
   store::RunBatch batch;
   batch.metrics.push_back({"approximate_top1", 0.5, 1, 0});
   ASSERT_TRUE(store_->log_matching(run->run_id, {0.7, sample_matching(50.0)}, batch).ok());
@@ -235,6 +236,8 @@ TEST_F(HttpApiTest, EnergyAndParetoFront) {
   ASSERT_EQ(points.size(), 3u);
   EXPECT_EQ(points[2]["run_id"], run->run_id);
   EXPECT_EQ(points[2]["pareto"], false);
+  EXPECT_EQ(points[2]["run_name"], odd_name) << "names are escaped";
+  EXPECT_DOUBLE_EQ(points[2]["lambda"], 0.7);
   const json front = get_json(base + "/pareto")["points"];
   ASSERT_EQ(front.size(), 2u);
   for (const auto& p : front) EXPECT_NE(p["run_id"], run->run_id);

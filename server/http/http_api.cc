@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <fstream>
 #include <map>
 #include <optional>
 #include <set>
 #include <sstream>
+#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
@@ -72,10 +74,45 @@ json run_json(const store::Run& run) {
           {"tags", run.tags}};
 }
 
-json energy_point_json(const store::EnergyPoint& p) {
-  return {{"run_id", p.run_id},         {"run_name", p.run_name}, {"lambda", p.lambda},
-          {"library", p.library},       {"metric", p.metric},     {"relative_energy", p.relative_energy},
-          {"accuracies", p.accuracies}};
+// Energy points are the one large answer (every run of an experiment), so
+// they are written directly rather than through a json tree.
+void append_number(std::string& out, double value) {
+  if (!std::isfinite(value)) {
+    out += "null";  // as nlohmann::json writes it
+    return;
+  }
+  char buffer[32];
+  const auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, value);  // shortest round trip
+  out.append(buffer, error == std::errc() ? end : buffer);
+}
+
+void append_string(std::string& out, const std::string& text) { out += json(text).dump(); }
+
+void append_energy_point(std::string& out, const store::EnergyPoint& p, std::optional<bool> pareto) {
+  out += R"({"run_id":)";
+  append_string(out, p.run_id);
+  out += R"(,"run_name":)";
+  append_string(out, p.run_name);
+  out += R"(,"lambda":)";
+  append_number(out, p.lambda);
+  out += R"(,"library":)";
+  append_string(out, p.library);
+  out += R"(,"metric":)";
+  append_string(out, p.metric);
+  out += R"(,"relative_energy":)";
+  append_number(out, p.relative_energy);
+  out += R"(,"accuracies":{)";
+  bool first = true;
+  for (const auto& [key, value] : p.accuracies) {
+    if (!first) out += ',';
+    first = false;
+    append_string(out, key);
+    out += ':';
+    append_number(out, value);
+  }
+  out += '}';
+  if (pareto) out += *pareto ? R"(,"pareto":true)" : R"(,"pareto":false)";
+  out += '}';
 }
 
 json job_json(const store::Job& j) {
@@ -356,19 +393,25 @@ HttpResponse DashboardHandler::handle_api(std::string_view path, const Query& qu
       auto points = store_.energy_points(*id);
       if (!points.ok()) return status_error(points.status());
       const std::vector<store::EnergyPoint> front = store::pareto_front(*points);
-      json list = json::array();
+      HttpResponse response;
+      std::string& out = response.body;
+      out.reserve(256 * points->size() + 64);
+      out += R"({"experiment_id":)" + std::to_string(*id) + R"(,"points":[)";
       if (parts[3] == "pareto") {
-        for (const auto& p : front) list.push_back(energy_point_json(p));
+        for (std::size_t i = 0; i < front.size(); ++i) {
+          if (i > 0) out += ',';
+          append_energy_point(out, front[i], std::nullopt);
+        }
       } else {
-        std::set<std::string> on_front;
+        std::unordered_set<std::string> on_front;
         for (const auto& p : front) on_front.insert(p.run_id);
-        for (const auto& p : *points) {
-          json point = energy_point_json(p);
-          point["pareto"] = on_front.contains(p.run_id);
-          list.push_back(std::move(point));
+        for (std::size_t i = 0; i < points->size(); ++i) {
+          if (i > 0) out += ',';
+          append_energy_point(out, (*points)[i], on_front.contains((*points)[i].run_id));
         }
       }
-      return json_response({{"experiment_id", *id}, {"points", std::move(list)}});
+      out += "]}";
+      return response;
     }
   }
 
