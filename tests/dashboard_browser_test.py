@@ -168,6 +168,11 @@ def main():
         load("/jobs")
         states = [r.get_attribute("data-state") for r in driver.find_elements(By.CSS_SELECTOR, "#jobs-table tbody tr")]
         check(sorted(states) == ["RUNNING", "SUCCEEDED"], f"the jobs page shows both jobs ({states})")
+        def running_progress(d):
+            return d.find_element(By.CSS_SELECTOR, "#jobs-table tr[data-state=RUNNING] td:nth-child(4)").text
+        before = running_progress(driver)
+        WebDriverWait(driver, 8).until(lambda d: running_progress(d) != before)
+        check(True, f"the jobs page polls: the running job's progress moved from {before} to {running_progress(driver)}")
         driver.save_screenshot(os.path.join(args.out, "dashboard_jobs.png"))
 
         # A server with a token: the page asks for it, keeps it in sessionStorage and sends it.

@@ -17,10 +17,13 @@
 //
 // With --serve it starts the dashboard on 127.0.0.1 (ephemeral port), prints
 // "port N" on stdout and serves until stdin closes or SIGTERM/SIGINT; --token
-// makes the API require that bearer token.
+// makes the API require that bearer token. While serving, the RUNNING job's
+// progress advances by 0.01 every 0.5 s (up to 0.99), so the jobs page has
+// live progress to show.
 // Exit code 77: ../shared is missing (the caller skips).
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -204,8 +207,21 @@ int run(int argc, char** argv) {
     ::kill(::getpid(), SIGTERM);
   });
   stdin_watch.detach();
+  std::atomic<bool> stopping = false;
+  std::thread ticker([&store, &stopping] {
+    while (!stopping) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      auto running = store.list_jobs(store::JobState::kRunning);
+      if (!running.ok()) return;
+      for (const store::Job& job : *running) {
+        if (job.progress < 0.99) (void)store.update_job(job.job_id, {std::nullopt, job.progress + 0.01, std::nullopt});
+      }
+    }
+  });
   int received = 0;
   sigwait(&signals, &received);
+  stopping = true;
+  ticker.join();
   (*server)->stop();
   return 0;
 }
