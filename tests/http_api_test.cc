@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -396,6 +398,22 @@ TEST_F(HttpApiTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   EXPECT_EQ(reply.status, 200);
   // The raw reply holds all three answers; the last one is the jobs list.
   EXPECT_NE(reply.body.find("\"jobs\""), std::string::npos);
+}
+
+TEST_F(HttpApiTest, ConcurrentClients) {
+  const std::string runs = "/api/experiments/" + std::to_string(experiment_) + "/runs";
+  std::atomic<int> ok = 0;
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 8; ++c) {
+    clients.emplace_back([&, c] {
+      for (int i = 0; i < 25; ++i) {
+        const HttpReply reply = get(i % 2 == 0 ? runs : "/api/runs/" + finished_[c % 2] + "/matching");
+        if (reply.status == 200 && json::accept(reply.body)) ++ok;
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(ok, 200);
 }
 
 TEST(HttpServerStart, RejectsBadOptions) {
