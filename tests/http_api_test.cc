@@ -400,6 +400,17 @@ TEST_F(HttpApiTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   EXPECT_NE(reply.body.find("\"jobs\""), std::string::npos);
 }
 
+TEST_F(HttpApiTest, InvalidUtf8InStoredNamesIsReplaced) {
+  const auto run = store_->create_run(experiment_, "bad \xff\xfe name", "alice", 9000);
+  ASSERT_TRUE(run.ok());
+  HttpReply reply = get("/api/runs/" + run->run_id);
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  EXPECT_EQ(json::parse(reply.body)["info"]["run_name"], "bad \xEF\xBF\xBD\xEF\xBF\xBD name");
+  reply = get("/api/experiments/" + std::to_string(experiment_) + "/runs");
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_TRUE(json::accept(reply.body));
+}
+
 TEST_F(HttpApiTest, ConcurrentClients) {
   const std::string runs = "/api/experiments/" + std::to_string(experiment_) + "/runs";
   std::atomic<int> ok = 0;

@@ -21,9 +21,13 @@ namespace {
 using nlohmann::json;
 using Query = std::vector<std::pair<std::string, std::string>>;
 
+// Stored names are not guaranteed to be UTF-8; invalid bytes become U+FFFD
+// instead of an exception.
+std::string dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 HttpResponse json_response(const json& value) {
   HttpResponse response;
-  response.body = value.dump();
+  response.body = dump(value);
   return response;
 }
 
@@ -86,7 +90,7 @@ void append_number(std::string& out, double value) {
   out.append(buffer, error == std::errc() ? end : buffer);
 }
 
-void append_string(std::string& out, const std::string& text) { out += json(text).dump(); }
+void append_string(std::string& out, const std::string& text) { out += dump(json(text)); }
 
 void append_energy_point(std::string& out, const store::EnergyPoint& p, std::optional<bool> pareto) {
   out += R"({"run_id":)";
@@ -220,7 +224,7 @@ std::optional<std::string> read_file(const std::filesystem::path& path) {
 HttpResponse json_error(unsigned status, std::string_view message) {
   HttpResponse response;
   response.status = status;
-  response.body = json{{"error", message}}.dump();
+  response.body = dump(json{{"error", message}});
   return response;
 }
 
@@ -428,7 +432,7 @@ HttpResponse DashboardHandler::handle_api(std::string_view path, const Query& qu
       if (!record.ok()) return status_error(record.status());
       // The canonical text verbatim, so its doubles read back bit-identical.
       HttpResponse response;
-      response.body = R"({"run_id":)" + json(run_id).dump() + R"(,"lambda":)" + json(record->lambda).dump() +
+      response.body = R"({"run_id":)" + dump(json(run_id)) + R"(,"lambda":)" + dump(json(record->lambda)) +
                       R"(,"matching":)" + matching_info_to_json(record->info, -1) + "}";
       return response;
     }
