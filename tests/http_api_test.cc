@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <fstream>
 #include <thread>
 
@@ -409,6 +410,32 @@ TEST_F(HttpApiTest, InvalidUtf8InStoredNamesIsReplaced) {
   reply = get("/api/experiments/" + std::to_string(experiment_) + "/runs");
   EXPECT_EQ(reply.status, 200);
   EXPECT_TRUE(json::accept(reply.body));
+}
+
+TEST_F(HttpApiTest, ConnectionLimit) {
+  HttpOptions options;
+  options.max_connections = 2;
+  start_server(options);
+  auto connect_idle = [&] {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(server_->port());
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
+    return fd;
+  };
+  const int a = connect_idle(), b = connect_idle();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // both accepted
+  EXPECT_EQ(get("/api/experiments").status, 0) << "a third connection is refused";
+  ::close(a);
+  ::close(b);
+  int status = 0;
+  for (int i = 0; i < 100 && status != 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    status = get("/api/experiments").status;
+  }
+  EXPECT_EQ(status, 200) << "closed connections free their slots";
 }
 
 TEST_F(HttpApiTest, ConcurrentClients) {

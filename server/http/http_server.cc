@@ -1,6 +1,7 @@
 #include "server/http/http_server.h"
 
 #include <array>
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <mutex>
@@ -35,7 +36,10 @@ constexpr std::size_t kDrainLimit = 4 * 1024 * 1024;
 // One connection: read a request, answer it, repeat while keep-alive.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const DashboardHandler& handler) : stream_(std::move(socket)), handler_(handler) {}
+  // `open_sessions` counts live sessions (this one included) for the connection limit.
+  Session(tcp::socket socket, const DashboardHandler& handler, std::atomic<std::size_t>& open_sessions)
+      : stream_(std::move(socket)), handler_(handler), open_sessions_(open_sessions) {}
+  ~Session() { --open_sessions_; }
 
   void run() { read(); }
 
@@ -127,6 +131,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
   const DashboardHandler& handler_;
+  std::atomic<std::size_t>& open_sessions_;
   bool drain_ = false;
   std::size_t drained_ = 0;
   std::array<char, 8192> drain_buffer_;
@@ -196,7 +201,16 @@ class HttpServer::Impl {
   void accept() {
     acceptor_.async_accept(asio::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-      if (!ec) std::make_shared<Session>(std::move(socket), handler_)->run();
+      if (!ec) {
+        if (open_sessions_.load() >= options_.max_connections) {
+          // Over the limit: refuse this connection, keep serving the others.
+          beast::error_code ignored;
+          socket.close(ignored);
+        } else {
+          ++open_sessions_;
+          std::make_shared<Session>(std::move(socket), handler_, open_sessions_)->run();
+        }
+      }
       accept();  // a failed accept (e.g. too many files) must not end the server
     });
   }
@@ -208,6 +222,7 @@ class HttpServer::Impl {
   uint16_t port_ = 0;
   std::vector<std::thread> threads_;
   std::mutex stop_mutex_;
+  std::atomic<std::size_t> open_sessions_ = 0;
 };
 
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -216,6 +231,7 @@ HttpServer::~HttpServer() { stop(); }
 
 Result<std::unique_ptr<HttpServer>> HttpServer::start(store::TrackingStore& store, const HttpOptions& options) {
   if (options.threads == 0) return Status::invalid_argument("http threads must be >= 1");
+  if (options.max_connections == 0) return Status::invalid_argument("http max_connections must be >= 1");
   HttpOptions resolved = options;
   if (resolved.assets_dir.empty()) resolved.assets_dir = default_assets_dir();
   if (resolved.chartjs_file.empty()) resolved.chartjs_file = default_chartjs_file();

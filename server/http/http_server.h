@@ -41,6 +41,9 @@ struct HttpOptions {
   std::string auth_token;
   // Threads running the io_context (>= 1).
   std::size_t threads = 2;
+  // Open connections at most (>= 1); further ones are closed on accept. Idle
+  // connections close after 30 s.
+  std::size_t max_connections = 256;
 };
 
 // The defaults that empty HttpOptions paths resolve to.
@@ -51,7 +54,8 @@ class HttpServer {
  public:
   // Binds, listens and starts serving. Errors: a malformed `listen`
   // (kInvalidArgument), an address that cannot be bound (kIoError, with the
-  // system's message), a missing assets_dir (kNotFound), threads == 0.
+  // system's message), a missing assets_dir (kNotFound), threads or
+  // max_connections == 0 (kInvalidArgument).
   static Result<std::unique_ptr<HttpServer>> start(store::TrackingStore& store, const HttpOptions& options);
 
   HttpServer(const HttpServer&) = delete;
