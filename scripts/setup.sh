@@ -19,6 +19,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev python3-numpy
   # the client's TLS test makes its certificate with the openssl tool
   openssl
+  # the dashboard: Chart.js served locally (no CDN); its browser test: headless Chromium + Selenium
+  libjs-chart.js chromium chromium-driver python3-selenium
   # built-in multipliers: synthesis (tools/synth_builtins, label `synthesis`) and netlist simulation
   yosys iverilog
   # examples/train_lenet_agn.py (the demo's model): PyTorch for /usr/bin/python3 and Fashion-MNIST

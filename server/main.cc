@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "core/lut_directory.h"
+#include "server/http/http_server.h"
 #include "server/job_runner.h"
 #include "server/library_registry.h"
 #include "server/matching_service.h"
@@ -33,6 +34,7 @@ struct ServeOptions {
   std::size_t threads_per_job = 0;  // 0: hardware threads / workers
   std::size_t max_upload_mb = 512;
   std::vector<std::string> library_dirs;  // NAME=DIR[,signed|,unsigned]
+  std::string http;                       // dashboard address; empty: no dashboard
 };
 
 int fail(const std::string& what) {
@@ -111,9 +113,22 @@ int serve(const ServeOptions& options) {
   if (!server || port == 0) return fail("cannot listen on " + options.listen);
   if (const Status s = jobs.resume(); !s.ok()) return fail(s.message());
 
+  std::unique_ptr<server::HttpServer> dashboard;
+  if (!options.http.empty()) {
+    server::HttpOptions http;
+    http.listen = options.http;
+    auto started = server::HttpServer::start(*tracking, http);
+    if (!started.ok()) return fail("--http " + options.http + ": " + started.status().message());
+    dashboard = std::move(*started);
+  }
+
   const std::string host = options.listen.substr(0, options.listen.rfind(':'));
   std::printf("agnx-server listening on %s:%d (data in %s, %zu workers x %zu threads)\n", host.c_str(), port,
               options.data_dir.c_str(), workers, threads);
+  if (dashboard) {
+    const std::string http_host = options.http.substr(0, options.http.rfind(':'));
+    std::printf("agnx-server dashboard on http://%s:%u/\n", http_host.c_str(), dashboard->port());
+  }
   std::fflush(stdout);
 
   std::thread waiter([&] {
@@ -125,6 +140,7 @@ int serve(const ServeOptions& options) {
   });
   server->Wait();
   waiter.join();
+  if (dashboard) dashboard->stop();
   jobs.stop();  // running jobs finish; queued ones resume at the next start
   return 0;
 }
@@ -160,6 +176,7 @@ int main(int argc, char** argv) {
   app.add_option("--workers", options.workers, "matching jobs run at once")->capture_default_str();
   app.add_option("--threads-per-job", options.threads_per_job, "threads of each job (0: cores / workers)");
   app.add_option("--max-upload-mb", options.max_upload_mb, "largest upload accepted")->capture_default_str();
+  app.add_option("--http", options.http, "also serve the dashboard and its JSON API, e.g. 127.0.0.1:8080");
   app.add_option("--library-dir", options.library_dirs,
                  "offer a LUT directory as a library: NAME=DIR[,signed|,unsigned] (repeatable)");
 

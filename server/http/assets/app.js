@@ -1,0 +1,391 @@
+// agnx dashboard: a hash-routed page over the read-only JSON API (/api/...).
+//   #/                     experiments
+//   #/experiments/ID?...   runs table (filter, sort, pages) and the energy plots
+//   #/runs/RUN_ID          run info, per-layer bars, candidates
+//   #/jobs                 jobs with live progress (polling)
+// Every plot also writes its data into the DOM: the canvas carries
+// data-point-count and a hidden table.plot-data holds the points.
+'use strict';
+
+const main = document.getElementById('main');
+const statusLine = document.getElementById('status');
+const tokenForm = document.getElementById('token-form');
+let charts = [];
+let pollTimer = null;
+const PAGE_SIZE = 50;
+
+// ---- DOM helpers -----------------------------------------------------------
+
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+function fmt(v, digits = 4) {
+  if (v === undefined || v === null) return '';
+  if (typeof v !== 'number') return String(v);
+  if (Number.isInteger(v) && Math.abs(v) < 1e15) return String(v);
+  const a = Math.abs(v);
+  return a !== 0 && (a < 1e-3 || a >= 1e6) ? v.toExponential(digits - 1) : v.toPrecision(digits);
+}
+const pct = (v) => (v === undefined || v === null ? '' : (100 * v).toFixed(2) + ' %');
+const time = (ms) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '');
+
+function table(headers, rows, attrs) {
+  return h('table', attrs || {},
+    h('thead', {}, h('tr', {}, headers.map((x) => (x instanceof Node ? x : h('th', {}, x))))),
+    h('tbody', {}, rows));
+}
+
+function setStatus(text, error) {
+  statusLine.textContent = text || '';
+  statusLine.className = error ? 'error' : '';
+}
+
+// ---- API -------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+async function api(path) {
+  const headers = {};
+  const token = sessionStorage.getItem('agnx-token');
+  if (token) headers.Authorization = 'Bearer ' + token;
+  const response = await fetch(path, { headers });
+  let body = null;
+  try { body = await response.json(); } catch (e) { body = null; }
+  if (!response.ok) {
+    if (response.status === 401) askForToken();
+    throw new ApiError(response.status, (body && body.error) || response.statusText);
+  }
+  return body;
+}
+
+function askForToken() {
+  if (!tokenForm.hidden) return;
+  main.replaceChildren();
+  tokenForm.hidden = false;
+  document.getElementById('token-input').focus();
+}
+
+tokenForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  sessionStorage.setItem('agnx-token', document.getElementById('token-input').value);
+  tokenForm.hidden = true;
+  route();
+});
+
+function errorBox(error) {
+  return h('div', { class: 'error-box' }, error.status ? `HTTP ${error.status}: ${error.message}` : String(error));
+}
+
+// ---- charts ----------------------------------------------------------------
+
+// Rows of a plot's hidden data table at most: DOM nodes are what makes a page
+// with 10,000 runs slow; data-point-count always counts every point.
+const MAX_TABLE_POINTS = 1000;
+
+function chartBox(id, points, columns) {
+  // The canvas plus its data as DOM: data-point-count and a hidden table.
+  const canvas = h('canvas', { id, 'data-point-count': points.length });
+  const shown = points.slice(0, MAX_TABLE_POINTS);
+  const data = table(columns.map((c) => c[0]), shown.map((p) => h('tr', {}, columns.map((c) => h('td', {}, fmt(c[1](p), 8))))),
+    { class: 'plot-data', 'data-for': id, 'data-rows-truncated': shown.length < points.length ? String(points.length - shown.length) : null });
+  return { box: h('div', { class: 'chart-box' }, canvas), canvas, data };
+}
+
+function makeChart(canvas, config) {
+  if (typeof Chart === 'undefined') {
+    canvas.replaceWith(h('p', { class: 'error-box' }, 'Chart.js is not installed on the server (Debian package libjs-chart.js).'));
+    return null;
+  }
+  config.options = Object.assign({ animation: false, maintainAspectRatio: false, responsive: true }, config.options);
+  const chart = new Chart(canvas.getContext('2d'), config);
+  charts.push(chart);
+  return chart;
+}
+
+const COLORS = ['#2364d2', '#d2642a', '#1e8e4e', '#8e44ad', '#c0392b', '#16a085'];
+
+// ---- pages -----------------------------------------------------------------
+
+async function experimentsPage() {
+  const { experiments } = await api('/api/experiments');
+  main.replaceChildren(
+    h('h1', {}, 'Experiments'),
+    experiments.length === 0 ? h('p', { class: 'muted' }, 'No experiments yet.') :
+      table(['id', 'name', 'created', 'last update'], experiments.map((e) => h('tr', {},
+        h('td', { class: 'num' }, e.experiment_id),
+        h('td', {}, h('a', { href: `#/experiments/${e.experiment_id}` }, e.name)),
+        h('td', {}, time(e.creation_time)), h('td', {}, time(e.last_update_time)))), { id: 'experiments-table' }));
+}
+
+function keyRef(entity, key) {
+  return /^[A-Za-z0-9_./:-]+$/.test(key) ? `${entity}.${key}` : `${entity}.\`${key}\``;
+}
+
+// The plot data of an experiment (one call for every point), reused for 30 s
+// while paging, sorting and filtering the runs table.
+let energyCache = { id: null, at: 0, value: null };
+async function energyOf(id) {
+  if (energyCache.id === id && Date.now() - energyCache.at < 30000) return energyCache.value;
+  const value = await api(`/api/experiments/${id}/energy`);
+  energyCache = { id, at: Date.now(), value };
+  return value;
+}
+
+async function experimentPage(id, params) {
+  const filter = params.get('filter') || '';
+  const order = params.get('order') || '';
+  const tokens = (params.get('pages') || '').split(',').filter((t) => t);  // page tokens so far
+  const pageToken = tokens.length ? tokens[tokens.length - 1] : '';
+  const query = new URLSearchParams({ max_results: String(PAGE_SIZE) });
+  if (filter) query.set('filter', filter);
+  if (order) query.set('order_by', order);
+  if (pageToken) query.set('page_token', pageToken);
+
+  const [experiment, energy] = await Promise.all([api(`/api/experiments/${id}`), energyOf(id)]);
+  let page = null, runsError = null;
+  try { page = await api(`/api/experiments/${id}/runs?${query}`); } catch (e) { runsError = e; }
+
+  const go = (changes) => {
+    const next = new URLSearchParams(params);
+    for (const [k, v] of Object.entries(changes)) { if (v) next.set(k, v); else next.delete(k); }
+    location.hash = `#/experiments/${id}?${next}`;
+  };
+
+  const filterInput = h('input', { id: 'filter-input', value: filter, placeholder: "params.lambda = '0.5' AND metrics.approximate_top1 > 0.8" });
+  const filterForm = h('form', { class: 'filter', onsubmit: (e) => { e.preventDefault(); go({ filter: filterInput.value.trim(), pages: '' }); } },
+    filterInput, h('button', { type: 'submit' }, 'Filter'), h('button', { type: 'button', onclick: () => go({ filter: '', pages: '' }) }, 'Clear'));
+
+  const content = [h('h1', {}, `Experiment ${experiment.name}`), plotsSection(energy.points)];
+  content.push(h('h2', {}, 'Runs'), filterForm);
+  if (runsError) {
+    content.push(errorBox(runsError));
+  } else {
+    content.push(runsTable(page.runs, order, (o) => go({ order: o, pages: '' })));
+    const pageNo = tokens.length + 1;
+    content.push(h('div', { class: 'pager' },
+      h('button', { disabled: tokens.length === 0, onclick: () => go({ pages: tokens.slice(0, -1).join(',') }) }, '← Previous'),
+      h('span', { id: 'page-number' }, `page ${pageNo} · ${page.runs.length} runs`),
+      h('button', { id: 'next-page', disabled: !page.next_page_token, onclick: () => go({ pages: [...tokens, page.next_page_token].join(',') }) }, 'Next →')));
+  }
+  main.replaceChildren(...content);
+}
+
+function runsTable(runs, order, setOrder) {
+  const paramKeys = new Set(), metricKeys = new Set();
+  for (const r of runs) {
+    Object.keys(r.params).forEach((k) => paramKeys.add(k));
+    Object.keys(r.metrics).forEach((k) => metricKeys.add(k));
+  }
+  const params = [...paramKeys].sort().slice(0, 6), metrics = [...metricKeys].sort().slice(0, 8);
+  const sortable = (label, ref, numeric) => {
+    const [current, dir] = order.split(' ');
+    const active = current === ref;
+    const next = active && dir !== 'DESC' ? `${ref} DESC` : `${ref} ASC`;
+    return h('th', { class: 'sortable' + (numeric ? ' num' : ''), title: `order by ${ref}`, 'data-order': ref, onclick: () => setOrder(next) },
+      label + (active ? (dir === 'DESC' ? ' ▼' : ' ▲') : ''));
+  };
+  const headers = [sortable('run', 'attributes.run_name'), sortable('status', 'attributes.status'), sortable('started', 'attributes.start_time'),
+    ...params.map((k) => sortable(k, keyRef('params', k))), ...metrics.map((k) => sortable(k, keyRef('metrics', k), true))];
+  const rows = runs.map((r) => h('tr', { 'data-run-id': r.info.run_id },
+    h('td', {}, h('a', { href: `#/runs/${r.info.run_id}` }, r.info.run_name || r.info.run_id.slice(0, 8))),
+    h('td', {}, r.info.status), h('td', {}, time(r.info.start_time)),
+    params.map((k) => h('td', {}, r.params[k] ?? '')),
+    metrics.map((k) => h('td', { class: 'num' }, r.metrics[k] ? fmt(r.metrics[k].value) : ''))));
+  return h('div', { class: 'scroll' }, table(headers, rows, { id: 'runs-table' }));
+}
+
+function accuracyKey(points) {
+  const keys = new Set();
+  points.forEach((p) => Object.keys(p.accuracies).forEach((k) => keys.add(k)));
+  if (keys.has('approximate_top1')) return 'approximate_top1';
+  return [...keys].sort()[0] || null;
+}
+
+function plotsSection(points) {
+  if (points.length === 0) {
+    return h('p', { class: 'muted', id: 'no-energy' }, 'No finished runs with a matching result yet.');
+  }
+  const acc = accuracyKey(points);
+  const withAcc = acc ? points.filter((p) => p.accuracies[acc] !== undefined) : [];
+  const front = withAcc.filter((p) => p.pareto).sort((a, b) => a.relative_energy - b.relative_energy);
+  const cols = [['run', (p) => p.run_name], ['run_id', (p) => p.run_id], ['lambda', (p) => p.lambda],
+    ['relative_energy', (p) => p.relative_energy], [acc || 'accuracy', (p) => (acc ? p.accuracies[acc] : null)], ['pareto', (p) => p.pareto]];
+
+  const scatter = chartBox('energy-accuracy-plot', withAcc, cols);
+  scatter.canvas.setAttribute('data-pareto-count', front.length);
+  const byLambda = chartBox('energy-lambda-plot', points, cols);
+  const label = (p) => `${p.run_name || p.run_id.slice(0, 8)}: λ=${fmt(p.lambda)}, energy ${pct(p.relative_energy)}` +
+    (acc && p.accuracies[acc] !== undefined ? `, ${acc} ${pct(p.accuracies[acc])}` : '');
+
+  const section = h('div', { class: 'grid' },
+    h('div', { class: 'card' }, h('h2', {}, `Relative energy vs ${acc || 'accuracy'}`), scatter.box, scatter.data,
+      h('p', { class: 'hint' }, `${withAcc.length} runs; the line is the Pareto front (${front.length} runs). Click a point to open its run.`)),
+    h('div', { class: 'card' }, h('h2', {}, 'Relative energy and accuracy vs λ'), byLambda.box, byLambda.data));
+
+  setTimeout(() => {
+    const lists = [withAcc, front];
+    makeChart(scatter.canvas, {
+      type: 'scatter',
+      data: { datasets: [
+        { label: 'runs', data: withAcc.map((p) => ({ x: p.relative_energy, y: p.accuracies[acc] })), backgroundColor: COLORS[0], pointRadius: 4 },
+        { label: 'Pareto front', data: front.map((p) => ({ x: p.relative_energy, y: p.accuracies[acc] })), showLine: true,
+          borderColor: COLORS[1], backgroundColor: COLORS[1], pointRadius: 5, pointStyle: 'rectRot' }] },
+      options: {
+        parsing: false, normalized: true,
+        onClick: (event, elements) => { if (elements.length) location.hash = `#/runs/${lists[elements[0].datasetIndex][elements[0].index].run_id}`; },
+        scales: { x: { title: { display: true, text: 'relative energy' } }, y: { title: { display: true, text: acc || 'accuracy' } } },
+        plugins: { tooltip: { callbacks: { label: (ctx) => label(lists[ctx.datasetIndex][ctx.dataIndex]) } } } },
+    });
+    const datasets = [{ label: 'relative energy', data: points.map((p) => ({ x: p.lambda, y: p.relative_energy })), backgroundColor: COLORS[0], yAxisID: 'y' }];
+    if (acc) datasets.push({ label: acc, data: withAcc.map((p) => ({ x: p.lambda, y: p.accuracies[acc] })), backgroundColor: COLORS[2], pointStyle: 'triangle', yAxisID: 'y1' });
+    const lambdaLists = [points, withAcc];
+    makeChart(byLambda.canvas, {
+      type: 'scatter',
+      data: { datasets },
+      options: {
+        parsing: false, normalized: true,
+        onClick: (event, elements) => { if (elements.length) location.hash = `#/runs/${lambdaLists[elements[0].datasetIndex][elements[0].index].run_id}`; },
+        scales: { x: { type: points.every((p) => p.lambda > 0) ? 'logarithmic' : 'linear', title: { display: true, text: 'λ' } },
+          y: { position: 'left', title: { display: true, text: 'relative energy' } },
+          y1: { position: 'right', title: { display: true, text: acc || '' }, grid: { drawOnChartArea: false } } },
+        plugins: { tooltip: { callbacks: { label: (ctx) => label(lambdaLists[ctx.datasetIndex][ctx.dataIndex]) } } } },
+    });
+  }, 0);
+  return section;
+}
+
+async function runPage(runId) {
+  const run = await api(`/api/runs/${encodeURIComponent(runId)}`);
+  let matching = null, matchingError = null;
+  try { matching = await api(`/api/runs/${encodeURIComponent(runId)}/matching`); } catch (e) { matchingError = e; }
+  const info = run.info;
+  const kv = (obj, f) => h('dl', { class: 'kv' }, Object.entries(obj).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, f ? f(v) : v)]));
+  const content = [
+    h('h1', {}, `Run ${info.run_name || info.run_id}`),
+    h('p', {}, h('a', { href: `#/experiments/${info.experiment_id}` }, '← experiment')),
+    h('div', { class: 'grid' },
+      h('div', { class: 'card' }, h('h2', {}, 'Info'), kv({ run_id: info.run_id, status: info.status, user: info.user_id,
+        started: time(info.start_time), ended: time(info.end_time), lifecycle: info.lifecycle })),
+      h('div', { class: 'card' }, h('h2', {}, 'Params'), kv(run.params)),
+      h('div', { class: 'card' }, h('h2', {}, 'Metrics'), kv(run.metrics, (m) => fmt(m.value, 6))),
+      Object.keys(run.tags).length ? h('div', { class: 'card' }, h('h2', {}, 'Tags'), kv(run.tags)) : null),
+  ];
+  if (matchingError) {
+    content.push(h('h2', {}, 'Matching'), matchingError.status === 404 ? h('p', { class: 'muted' }, 'This run has no matching result.') : errorBox(matchingError));
+    main.replaceChildren(...content);
+    return;
+  }
+  const m = matching.matching;
+  const layers = m.layers;
+  const cols = [['layer', (l) => l.name], ['multiplier', (l) => l.multiplier_name], ['relative_energy', (l) => l.relative_energy_consumption],
+    ['metric', (l) => l.multiplier_performance_metric], ['mul_std', (l) => l.mul_std], ['max_std', (l) => l.max_std]];
+  const energy = chartBox('layer-energy-plot', layers, cols);
+  const noise = chartBox('layer-std-plot', layers, cols);
+  content.push(
+    h('h2', {}, `Matching: ${m.library} (${m.metric}), λ = ${fmt(matching.lambda)}, relative energy ${pct(m.relative_energy_consumption)}`),
+    h('div', { class: 'grid' },
+      h('div', { class: 'card' }, h('h2', {}, 'Relative energy per layer (chosen multiplier)'), energy.box, energy.data),
+      h('div', { class: 'card' }, h('h2', {}, 'Predicted error std vs tolerance per layer'), noise.box, noise.data)),
+    h('h2', {}, 'Layers'),
+    table(['layer', 'multiplier', h('th', { class: 'num' }, m.metric), h('th', { class: 'num' }, 'relative energy'),
+      h('th', { class: 'num' }, 'mul_std'), h('th', { class: 'num' }, 'max_std'), h('th', { class: 'num' }, 'mul_std / max_std'), 'candidates'],
+      layers.map((l, i) => h('tr', {}, h('td', {}, l.name), h('td', {}, l.multiplier_name), h('td', { class: 'num' }, fmt(l.multiplier_performance_metric)),
+        h('td', { class: 'num' }, pct(l.relative_energy_consumption)), h('td', { class: 'num' }, fmt(l.mul_std)), h('td', { class: 'num' }, fmt(l.max_std)),
+        h('td', { class: 'num' }, l.max_std > 0 ? fmt(l.mul_std / l.max_std, 3) : ''),
+        h('td', {}, h('a', { href: `#cand-${i}`, onclick: (e) => { e.preventDefault(); document.getElementById(`cand-${i}`).open = true; document.getElementById(`cand-${i}`).scrollIntoView(); } }, `${l.candidates.length}`)))),
+      { id: 'layers-table' }),
+    h('h2', {}, 'Candidates'),
+    ...layers.map((l, i) => candidatesBlock(l, i, m.metric)));
+  main.replaceChildren(...content);
+
+  setTimeout(() => {
+    const names = layers.map((l) => l.name);
+    makeChart(energy.canvas, {
+      type: 'bar',
+      data: { labels: names, datasets: [{ label: 'relative energy of the layer', data: layers.map((l) => l.relative_energy_consumption), backgroundColor: COLORS[0] }] },
+      options: { scales: { y: { beginAtZero: true, title: { display: true, text: 'share of all-layers energy at metric_max' } } },
+        plugins: { tooltip: { callbacks: { afterLabel: (ctx) => `${layers[ctx.dataIndex].multiplier_name} (${m.metric} ${fmt(layers[ctx.dataIndex].multiplier_performance_metric)})` } } } },
+    });
+    makeChart(noise.canvas, {
+      type: 'bar',
+      data: { labels: names, datasets: [
+        { label: 'mul_std (chosen multiplier)', data: layers.map((l) => l.mul_std), backgroundColor: COLORS[1] },
+        { label: 'max_std (tolerance)', data: layers.map((l) => l.max_std), backgroundColor: COLORS[2] }] },
+      options: { scales: { y: { type: 'logarithmic', title: { display: true, text: 'error std of a neuron output' } } } },
+    });
+  }, 0);
+}
+
+function candidatesBlock(layer, index, metric) {
+  const sorted = [...layer.candidates].sort((a, b) => a.metric - b.metric || a.std - b.std);
+  return h('details', { id: `cand-${index}`, class: 'card' },
+    h('summary', {}, `${layer.name}: ${layer.candidates.length} candidates, chosen ${layer.multiplier_name}`),
+    table([h('th', {}, 'multiplier'), h('th', { class: 'num' }, metric), h('th', { class: 'num' }, 'mean (per product)'),
+      h('th', { class: 'num' }, 'mul_std'), h('th', { class: 'num' }, 'fits max_std')],
+      sorted.map((c) => h('tr', { class: c.name === layer.multiplier_name ? 'chosen' : (c.std > layer.max_std ? 'too-noisy' : '') },
+        h('td', {}, c.name), h('td', { class: 'num' }, fmt(c.metric)), h('td', { class: 'num' }, fmt(c.mean)),
+        h('td', { class: 'num' }, fmt(c.std)), h('td', { class: 'num' }, c.std <= layer.max_std ? 'yes' : 'no'))),
+      { class: 'candidates-table' }));
+}
+
+async function jobsPage() {
+  const render = async () => {
+    const { jobs } = await api('/api/jobs');
+    const rows = jobs.slice().reverse().map((j) => h('tr', { 'data-job-id': j.job_id, 'data-state': j.state },
+      h('td', { class: 'num' }, j.job_id), h('td', {}, j.kind), h('td', {}, j.state),
+      h('td', {}, h('span', { class: 'progress', title: pct(j.progress) }, h('div', { style: `width:${(100 * j.progress).toFixed(1)}%` })), ' ', pct(j.progress)),
+      h('td', {}, j.run_id ? h('a', { href: `#/runs/${j.run_id}` }, j.run_id.slice(0, 8)) : ''),
+      h('td', { class: 'num' }, j.attempts), h('td', {}, time(j.creation_time)), h('td', {}, time(j.update_time)), h('td', {}, j.error)));
+    main.replaceChildren(h('h1', {}, 'Jobs'),
+      h('p', { class: 'hint' }, `${jobs.filter((j) => j.state === 'RUNNING' || j.state === 'QUEUED').length} running or queued; refreshed every 2 s.`),
+      jobs.length ? table(['id', 'kind', 'state', 'progress', 'run', 'attempts', 'created', 'updated', 'error'], rows, { id: 'jobs-table' })
+        : h('p', { class: 'muted' }, 'No jobs.'));
+  };
+  await render();
+  pollTimer = setInterval(() => render().catch((e) => setStatus(e.message, true)), 2000);
+}
+
+// ---- router ----------------------------------------------------------------
+
+async function route() {
+  charts.forEach((c) => c.destroy());
+  charts = [];
+  if (pollTimer) clearInterval(pollTimer);
+  pollTimer = null;
+  const hash = location.hash.replace(/^#/, '') || '/';
+  const [path, queryString] = hash.split('?');
+  const params = new URLSearchParams(queryString || '');
+  const parts = path.split('/').filter((p) => p);
+  setStatus('loading…');
+  try {
+    if (parts.length === 0) await experimentsPage();
+    else if (parts[0] === 'experiments' && parts.length === 2) await experimentPage(parts[1], params);
+    else if (parts[0] === 'runs' && parts.length === 2) await runPage(parts[1]);
+    else if (parts[0] === 'jobs') await jobsPage();
+    else main.replaceChildren(h('p', {}, `No page ${hash}.`));
+    setStatus('');
+    document.body.setAttribute('data-ready', hash);
+  } catch (error) {
+    if (error.status === 401) { setStatus('token required', true); return; }
+    main.replaceChildren(errorBox(error));
+    setStatus('error', true);
+    document.body.setAttribute('data-ready', hash);
+  }
+}
+
+window.addEventListener('hashchange', route);
+route();

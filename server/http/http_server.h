@@ -1,0 +1,77 @@
+// HttpServer: the team dashboard and its read-only JSON API over HTTP/1.1.
+//
+// Serves, from one TrackingStore:
+//   GET /api/...            read-only JSON (endpoints in http_api.h and the README)
+//   GET / and /assets/...   the dashboard's static files from assets_dir, and
+//                           Chart.js from chartjs_file at /assets/vendor/chart.js
+// With a non-empty auth_token every /api/ request must carry
+// "Authorization: Bearer <auth_token>" (401 otherwise); static files are public.
+//
+// The server runs on its own threads (a Boost.Asio io_context, Boost.Beast
+// sessions with keep-alive, a read timeout, header and body limits); a bad
+// request gets a 4xx answer and never takes the server down. Store calls run
+// on those threads, so a slow store slows the dashboard, never the caller.
+//
+// Thread safety: start() returns a running server; port() may be called from
+// any thread; stop() (also run by the destructor) is idempotent, must not be
+// called from a server thread, and returns when every server thread has
+// ended. `store` must outlive the server. Not copyable.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "store/tracking_store.h"
+
+namespace agnx::server {
+
+struct HttpOptions {
+  // "host:port" (IPv6 hosts in brackets: "[::1]:8080"); port 0 picks an
+  // ephemeral port, which port() reports.
+  std::string listen = "127.0.0.1:8080";
+  // The dashboard's files; empty: the source tree's server/http/assets.
+  std::filesystem::path assets_dir;
+  // Chart.js (UMD build); empty: Debian's libjs-chart.js file found at build time.
+  std::filesystem::path chartjs_file;
+  // Required bearer token of the API; empty: no authentication.
+  std::string auth_token;
+  // Threads running the io_context (>= 1).
+  std::size_t threads = 2;
+  // Open connections at most (>= 1); further ones are closed on accept. Idle
+  // connections close after 30 s.
+  std::size_t max_connections = 256;
+};
+
+// The defaults that empty HttpOptions paths resolve to.
+std::filesystem::path default_assets_dir();
+std::filesystem::path default_chartjs_file();
+
+class HttpServer {
+ public:
+  // Binds, listens and starts serving. Errors: a malformed `listen`
+  // (kInvalidArgument), an address that cannot be bound (kIoError, with the
+  // system's message), a missing assets_dir (kNotFound), threads or
+  // max_connections == 0 (kInvalidArgument).
+  static Result<std::unique_ptr<HttpServer>> start(store::TrackingStore& store, const HttpOptions& options);
+
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+  ~HttpServer();
+
+  // The bound TCP port.
+  uint16_t port() const;
+  // Closes the listener and every connection and joins the threads.
+  void stop();
+
+  class Impl;
+
+ private:
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace agnx::server

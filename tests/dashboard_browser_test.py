@@ -1,0 +1,199 @@
+#!/usr/bin/python3
+"""Browser test of the dashboard: Debian's headless Chromium driven by chromium-driver
+through Debian's python3-selenium.
+
+Starts tests/dashboard_fixture (a store holding real LeNet5 matching runs at four
+lambdas, served on an ephemeral port), loads the dashboard and checks that the runs table
+shows every run, that the energy plot has one point per run (from the DOM: the canvas's
+data-point-count, the hidden data table and Chart.js's own dataset), the filter, the run
+page's per-layer bars and candidates, the jobs page and the token prompt. Screenshots go
+to --out. Exit code 77 (a skip for ctest) when Chromium, chromedriver, Selenium or
+../shared is missing.
+
+  /usr/bin/python3 tests/dashboard_browser_test.py --fixture build/tests/dashboard_fixture --out build/dashboard
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+SKIP = 77
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage", "--window-size=1400,1100"]
+
+
+def skip(message):
+    print("SKIP: " + message)
+    sys.exit(SKIP)
+
+
+def start_fixture(fixture, data_dir, extra):
+    process = subprocess.Popen([fixture, "--data", data_dir, "--serve", "--test-images", "500", *extra],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = process.stdout.readline()
+    if not line.startswith("port "):
+        code = process.wait(timeout=10)
+        if code == SKIP:
+            skip("the reference material (../shared) is missing")
+        raise SystemExit(f"dashboard_fixture did not start (exit code {code})")
+    return process, int(line.split()[1])
+
+
+def stop(process):
+    process.stdin.close()  # the fixture stops serving when stdin closes
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def full_page_screenshot(driver, path):
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1400, min(max(height, 600), 4000))
+    time.sleep(0.4)  # let Chart.js redraw at the new size
+    driver.save_screenshot(path)
+    driver.set_window_size(1400, 1100)
+
+
+def check(condition, message):
+    if not condition:
+        raise AssertionError(message)
+    print("ok: " + message)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--fixture", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+
+    chromium = shutil.which("chromium")
+    chromedriver = shutil.which("chromedriver")
+    if not chromium or not chromedriver:
+        skip("chromium or chromium-driver is not installed (scripts/setup.sh installs them)")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
+    except ImportError:
+        skip("python3-selenium is not installed (run with /usr/bin/python3)")
+
+    os.makedirs(args.out, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="agnx_dashboard_")
+    processes = []
+    driver = None
+    try:
+        started = time.time()
+        server, port = start_fixture(args.fixture, os.path.join(work, "data"), [])
+        processes.append(server)
+        print(f"fixture serving on port {port} after {time.time() - started:.1f} s")
+        base = f"http://127.0.0.1:{port}"
+        experiments = json.load(urllib.request.urlopen(base + "/api/experiments"))["experiments"]
+        experiment_id = experiments[0]["experiment_id"]
+        points = json.load(urllib.request.urlopen(f"{base}/api/experiments/{experiment_id}/energy"))["points"]
+        check(len(points) == 4, f"the API has 4 energy points ({len(points)})")
+
+        options = webdriver.ChromeOptions()
+        options.binary_location = chromium
+        for flag in CHROMIUM_FLAGS + ["--user-data-dir=" + os.path.join(work, "chromium-profile")]:
+            options.add_argument(flag)
+        driver = webdriver.Chrome(service=Service(chromedriver), options=options)
+        driver.set_page_load_timeout(20)
+        wait = WebDriverWait(driver, 15)
+
+        def load(hash_route):
+            driver.get(f"{base}/#{hash_route}")
+            wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == hash_route)
+
+        # Experiments.
+        load("/")
+        names = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "#experiments-table tbody a")]
+        check(names == ["lenet5_fmnist"], f"the experiments page lists the experiment ({names})")
+
+        # The experiment: runs table and plots.
+        load(f"/experiments/{experiment_id}")
+        rows = driver.find_elements(By.CSS_SELECTOR, "#runs-table tbody tr")
+        run_names = sorted(r.find_element(By.TAG_NAME, "a").text for r in rows)
+        check(run_names == ["lambda=0.1", "lambda=0.25", "lambda=0.5", "lambda=1"],
+              f"the runs table shows the 4 runs ({run_names})")
+        canvas = driver.find_element(By.ID, "energy-accuracy-plot")
+        check(canvas.get_attribute("data-point-count") == "4", "the energy plot's canvas says 4 points")
+        hidden_rows = driver.find_elements(By.CSS_SELECTOR, "table.plot-data[data-for=energy-accuracy-plot] tbody tr")
+        check(len(hidden_rows) == 4, f"the energy plot's data table has 4 rows ({len(hidden_rows)})")
+        wait.until(lambda d: d.execute_script("return typeof Chart !== 'undefined' && !!Chart.getChart('energy-accuracy-plot')"))
+        drawn = driver.execute_script("return Chart.getChart('energy-accuracy-plot').data.datasets.map(d => d.data.length)")
+        front = int(canvas.get_attribute("data-pareto-count"))
+        check(drawn[0] == 4 and drawn[1] == front and front >= 1,
+              f"Chart.js (served locally) drew 4 runs and the Pareto front ({drawn}, front {front})")
+        check(driver.find_element(By.ID, "energy-lambda-plot").get_attribute("data-point-count") == "4",
+              "the lambda plot has 4 points")
+        full_page_screenshot(driver, os.path.join(args.out, "dashboard_experiment.png"))
+
+        # Sorting by a column, then the filter (the store's syntax), then a bad filter.
+        header = driver.find_element(By.CSS_SELECTOR, "#runs-table th[data-order='metrics.approximate_top1']")
+        header.click()
+        wait.until(lambda d: "order=" in d.current_url and d.find_element(By.TAG_NAME, "body").get_attribute("data-ready").endswith("ASC"))
+        values = driver.execute_script(
+            "const i=[...document.querySelectorAll('#runs-table th')].findIndex(th=>th.dataset.order==='metrics.approximate_top1');"
+            "return [...document.querySelectorAll('#runs-table tbody tr')].map(tr=>parseFloat(tr.children[i].textContent));")
+        check(values == sorted(values), f"sorting by approximate_top1 ascending ({values})")
+        load(f"/experiments/{experiment_id}?filter=params.lambda+%3D+%270.5%27")
+        rows = driver.find_elements(By.CSS_SELECTOR, "#runs-table tbody tr")
+        check(len(rows) == 1, f"the filter params.lambda = '0.5' keeps one run ({len(rows)})")
+        load(f"/experiments/{experiment_id}?filter=params.lambda+%3D%3D+1")
+        error = driver.find_element(By.CSS_SELECTOR, ".error-box").text
+        check("400" in error and "position" in error, f"a bad filter shows the store's message ({error})")
+
+        # A run: per-layer bars and candidates.
+        run_id = points[2]["run_id"]  # lambda 0.5
+        load(f"/runs/{run_id}")
+        layers = driver.find_elements(By.CSS_SELECTOR, "#layers-table tbody tr")
+        check(len(layers) == 5, f"the run page lists LeNet5's 5 layers ({len(layers)})")
+        for plot in ("layer-energy-plot", "layer-std-plot"):
+            count = driver.find_element(By.ID, plot).get_attribute("data-point-count")
+            check(count == "5", f"{plot} has one bar per layer ({count})")
+        candidates = driver.find_elements(By.CSS_SELECTOR, "table.candidates-table")
+        check(len(candidates) == 5, "one candidates table per layer")
+        driver.execute_script("document.getElementById('cand-1').open = true")
+        full_page_screenshot(driver, os.path.join(args.out, "dashboard_run.png"))
+
+        # Jobs, with live progress.
+        load("/jobs")
+        states = [r.get_attribute("data-state") for r in driver.find_elements(By.CSS_SELECTOR, "#jobs-table tbody tr")]
+        check(sorted(states) == ["RUNNING", "SUCCEEDED"], f"the jobs page shows both jobs ({states})")
+        def running_progress(d):
+            return d.find_element(By.CSS_SELECTOR, "#jobs-table tr[data-state=RUNNING] td:nth-child(4)").text
+        before = running_progress(driver)
+        WebDriverWait(driver, 8).until(lambda d: running_progress(d) != before)
+        check(True, f"the jobs page polls: the running job's progress moved from {before} to {running_progress(driver)}")
+        driver.save_screenshot(os.path.join(args.out, "dashboard_jobs.png"))
+
+        # A server with a token: the page asks for it, keeps it in sessionStorage and sends it.
+        secured, secured_port = start_fixture(args.fixture, os.path.join(work, "data"), ["--token", "team-secret"])
+        processes.append(secured)
+        driver.get(f"http://127.0.0.1:{secured_port}/#/")
+        wait.until(lambda d: d.find_element(By.ID, "token-form").is_displayed())
+        driver.find_element(By.ID, "token-input").send_keys("team-secret")
+        driver.find_element(By.CSS_SELECTOR, "#token-form button").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#experiments-table tbody a"))
+        stored = driver.execute_script("return sessionStorage.getItem('agnx-token')")
+        check(stored == "team-secret", "the token prompt stores the token in sessionStorage and the API accepts it")
+        print(f"browser test passed in {time.time() - started:.1f} s; screenshots in {args.out}")
+        return 0
+    finally:
+        if driver is not None:
+            driver.quit()
+        for process in processes:
+            stop(process)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,232 @@
+// dashboard_fixture: fills a tracking store with REAL matching runs of the
+// LeNet5 fixture and serves the dashboard from it (for the browser test and
+// for looking at the dashboard by hand).
+//
+//   dashboard_fixture --data DIR [--serve] [--token T] [--test-images N] [--lambdas 0.1,0.25,0.5,1]
+//
+// For each lambda: the LeNet5 model of ../shared/models is captured on 64
+// calibration images with the reference sample rows, each layer's trained
+// sigma (learned at lambda 0.5) is scaled by lambda / 0.5, core's selection
+// runs over the signed EvoApprox library, and the result is evaluated on the
+// first N test images (float, quantized and approximate top-1/top-5). Each
+// becomes a FINISHED run of experiment "lenet5_fmnist" with params (lambda,
+// sigma_scale, model, library), metrics (the accuracies, relative_energy) and
+// its matching result. Two job rows (one RUNNING, one SUCCEEDED) are added so
+// the jobs page has something to show. A store that already holds the
+// experiment is served as it is.
+//
+// With --serve it starts the dashboard on 127.0.0.1 (ephemeral port), prints
+// "port N" on stdout and serves until stdin closes or SIGTERM/SIGINT; --token
+// makes the API require that bearer token. While serving, the RUNNING job's
+// progress advances by 0.01 every 0.5 s (up to 0.99), so the jobs page has
+// live progress to show.
+// Exit code 77: ../shared is missing (the caller skips).
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/capture.h"
+#include "core/dataset.h"
+#include "core/deploy.h"
+#include "core/lut_directory.h"
+#include "core/model.h"
+#include "server/http/http_server.h"
+#include "store/sqlite_store.h"
+#include "tests/support/shared_data.h"
+
+namespace agnx {
+namespace {
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status fill(store::TrackingStore& store, const std::filesystem::path& shared, const std::vector<double>& lambdas,
+            int64_t test_images) {
+  const auto reference = testing::read_json_file(shared / "reference/lenet5_fmnist/lenet5_fmnist.matching.json");
+  constexpr double kTrainedLambda = 0.5;  // models/lenet5_fmnist.json "lambda"
+  CaptureOptions options;
+  options.num_threads = 2;
+  options.num_samples = reference.at("num_samples").get<std::size_t>();
+  for (const auto& layer : reference.at("layers")) {
+    options.sample_rows[layer.at("name").get<std::string>()] = layer.at("sample_rows").get<std::vector<uint64_t>>();
+  }
+  AGNX_ASSIGN_OR_RETURN(const Model model, Model::load_file(shared / "models/lenet5_fmnist_stdev.pt"));
+  AGNX_ASSIGN_OR_RETURN(FloatTensor calibration, load_inputs(shared / "models/lenet5_fmnist_calib.npy"));
+  const int64_t image = static_cast<int64_t>(calibration.values.size()) / calibration.batch();
+  calibration.shape[0] = 64;
+  calibration.values.resize(static_cast<std::size_t>(64 * image));
+  AGNX_ASSIGN_OR_RETURN(FloatTensor test_x, load_inputs(shared / "models/lenet5_fmnist_test_x.npy"));
+  AGNX_ASSIGN_OR_RETURN(std::vector<int64_t> test_y, load_labels(shared / "models/lenet5_fmnist_test_y.npy"));
+  if (test_images > 0 && test_images < test_x.batch()) {
+    test_x.shape[0] = test_images;
+    test_x.values.resize(static_cast<std::size_t>(test_images * image));
+    test_y.resize(static_cast<std::size_t>(test_images));
+  }
+  AGNX_ASSIGN_OR_RETURN(const MultiplierLibrary all, load_lut_directory(shared / "evoapprox"));
+  const MultiplierLibrary library = all.filtered(all.name() + " signed", [](const auto& m) { return m.is_signed(); });
+
+  AGNX_ASSIGN_OR_RETURN(const std::vector<LayerCapture> captures, capture_layers(model, calibration, options));
+  AGNX_ASSIGN_OR_RETURN(const int64_t experiment, store.create_experiment("lenet5_fmnist"));
+  std::vector<std::string> run_ids;
+  for (const double lambda : lambdas) {
+    const auto started = now_ms();
+    const double scale = lambda / kTrainedLambda;
+    std::vector<LayerStats> stats;
+    for (const auto& capture : captures) {
+      stats.push_back(capture.stats);
+      stats.back().sigma *= scale;
+    }
+    AGNX_ASSIGN_OR_RETURN(MatchingInfo info, select_multipliers(stats, library, {.num_threads = 2}));
+    info.seed = options.seed;
+    info.num_samples = options.num_samples;
+    for (std::size_t i = 0; i < captures.size(); ++i) {
+      info.layers[i].rows = captures[i].rows;
+      info.layers[i].input_scale = captures[i].input_scale;
+      info.layers[i].weight_scale = captures[i].weight_scale;
+      info.layers[i].x_dist_global.assign(captures[i].x_dist_global.begin(), captures[i].x_dist_global.end());
+    }
+    AGNX_ASSIGN_OR_RETURN(const ModelAccuracy accuracy,
+                          evaluate_accuracy(model, info, library, test_x, test_y,
+                                            {.batch_size = 250, .num_threads = 2, .on_progress = {}}));
+    info.accuracy = accuracy;
+
+    std::ostringstream name;
+    name << "lambda=" << lambda;
+    AGNX_ASSIGN_OR_RETURN(const store::RunInfo run, store.create_run(experiment, name.str(), "fixture", started));
+    store::RunBatch batch;
+    std::ostringstream lambda_text, scale_text;
+    lambda_text << lambda;
+    scale_text << scale;
+    batch.params = {{"lambda", lambda_text.str()},
+                    {"sigma_scale", scale_text.str()},
+                    {"model", "lenet5_fmnist"},
+                    {"library", library.name()},
+                    {"test_images", std::to_string(test_x.batch())}};
+    const int64_t t = now_ms();
+    for (const auto& [key, value] :
+         {std::pair{"float_top1", accuracy.float_top1}, {"float_top5", accuracy.float_top5},
+          {"quantized_top1", accuracy.quantized_top1}, {"quantized_top5", accuracy.quantized_top5},
+          {"approximate_top1", accuracy.approximate_top1}, {"approximate_top5", accuracy.approximate_top5},
+          {"relative_energy", info.relative_energy_consumption()}}) {
+      batch.metrics.push_back({key, value, t, 0});
+    }
+    AGNX_RETURN_IF_ERROR(store.log_matching(run.run_id, {lambda, info}, batch));
+    AGNX_RETURN_IF_ERROR(store.update_run(run.run_id, store::RunStatus::kFinished, now_ms()));
+    run_ids.push_back(run.run_id);
+    std::cerr << "dashboard_fixture: lambda " << lambda << ": relative energy " << info.relative_energy_consumption()
+              << ", approximate top-1 " << accuracy.approximate_top1 << " (" << now_ms() - started << " ms)\n";
+  }
+  AGNX_ASSIGN_OR_RETURN(const int64_t done_job, store.create_job("matching", run_ids.front()));
+  AGNX_RETURN_IF_ERROR(store.update_job(done_job, {store::JobState::kRunning, 0.0, std::nullopt}));
+  AGNX_RETURN_IF_ERROR(store.update_job(done_job, {store::JobState::kSucceeded, 1.0, std::nullopt}));
+  AGNX_ASSIGN_OR_RETURN(const int64_t running_job, store.create_job("matching", std::nullopt));
+  return store.update_job(running_job, {store::JobState::kRunning, 0.6, std::nullopt});
+}
+
+int run(int argc, char** argv) {
+  std::filesystem::path data;
+  bool serve = false;
+  std::string token;
+  int64_t test_images = 1000;
+  std::vector<double> lambdas = {0.1, 0.25, 0.5, 1.0};
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (arg == "--data" && has_value) {
+      data = argv[++i];
+    } else if (arg == "--serve") {
+      serve = true;
+    } else if (arg == "--token" && has_value) {
+      token = argv[++i];
+    } else if (arg == "--test-images" && has_value) {
+      test_images = std::stoll(argv[++i]);
+    } else if (arg == "--lambdas" && has_value) {
+      lambdas.clear();
+      std::stringstream list(argv[++i]);
+      for (std::string item; std::getline(list, item, ',');) lambdas.push_back(std::stod(item));
+    } else {
+      std::cerr << "usage: dashboard_fixture --data DIR [--serve] [--token T] [--test-images N] [--lambdas a,b,...]\n";
+      return 2;
+    }
+  }
+  if (data.empty() || lambdas.empty()) {
+    std::cerr << "dashboard_fixture: --data DIR and at least one lambda are required\n";
+    return 2;
+  }
+  const auto shared = testing::shared_dir();
+  if (!shared) {
+    std::cerr << "dashboard_fixture: reference material not found (../shared or AGNX_SHARED_DIR)\n";
+    return 77;
+  }
+  store::SqliteStoreOptions store_options;
+  store_options.data_dir = data;
+  store_options.synchronous_full = false;
+  auto opened = store::SqliteTrackingStore::open(store_options);
+  if (!opened.ok()) {
+    std::cerr << "dashboard_fixture: " << opened.status().to_string() << "\n";
+    return 1;
+  }
+  store::TrackingStore& store = **opened;
+  if (!store.get_experiment_by_name("lenet5_fmnist").ok()) {
+    if (const Status filled = fill(store, *shared, lambdas, test_images); !filled.ok()) {
+      std::cerr << "dashboard_fixture: " << filled.to_string() << "\n";
+      return 1;
+    }
+  }
+  if (!serve) return 0;
+
+  // Block the stop signals before any thread starts, so sigwait gets them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  server::HttpOptions options;
+  options.listen = "127.0.0.1:0";
+  options.auth_token = token;
+  auto server = server::HttpServer::start(store, options);
+  if (!server.ok()) {
+    std::cerr << "dashboard_fixture: " << server.status().to_string() << "\n";
+    return 1;
+  }
+  std::cout << "port " << (*server)->port() << std::endl;
+  std::thread stdin_watch([] {
+    char c;
+    while (::read(STDIN_FILENO, &c, 1) > 0) {
+    }
+    ::kill(::getpid(), SIGTERM);
+  });
+  stdin_watch.detach();
+  std::atomic<bool> stopping = false;
+  std::thread ticker([&store, &stopping] {
+    while (!stopping) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      auto running = store.list_jobs(store::JobState::kRunning);
+      if (!running.ok()) return;
+      for (const store::Job& job : *running) {
+        if (job.progress < 0.99) (void)store.update_job(job.job_id, {std::nullopt, job.progress + 0.01, std::nullopt});
+      }
+    }
+  });
+  int received = 0;
+  sigwait(&signals, &received);
+  stopping = true;
+  ticker.join();
+  (*server)->stop();
+  return 0;
+}
+
+}  // namespace
+}  // namespace agnx
+
+int main(int argc, char** argv) { return agnx::run(argc, argv); }
