@@ -184,10 +184,13 @@ def main(argv):
             for progress in agnx.watch(submitted.job_id):
                 final = progress
                 if progress.stage != last_stage or progress.final:
+                    # Stages: loading, scales, features, selection, validation, evaluation,
+                    # saving; before and after them the stage is the job's state.
                     last_stage = progress.stage
-                    steps = f" {progress.step}/{progress.steps}" if progress.steps else ""
-                    print(f"[{progress.percent:5.1f}%] {progress.state:<9} {progress.stage}{steps}",
-                          flush=True)
+                    line = f"[{progress.percent:5.1f}%] {progress.stage}"
+                    if progress.stage != progress.state:
+                        line += f" ({progress.steps} step{'s' if progress.steps != 1 else ''})"
+                    print(line, flush=True)
             if final.state != "SUCCEEDED":
                 print(f"submit_after_training: job {submitted.job_id} {final.state}: {final.message}",
                       file=sys.stderr)
