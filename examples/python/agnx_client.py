@@ -33,6 +33,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -87,12 +88,13 @@ def _generate(out_dir):
     tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
     done = subprocess.run([_GENERATE, tmp], capture_output=True, text=True, check=False)
     if done.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise AgnxError("FAILED_PRECONDITION",
                         f"cannot generate the gRPC stubs with {_GENERATE}: {done.stderr.strip()}")
     try:
         os.rename(tmp, out_dir)
     except OSError:  # another process got there first: use its copy
-        subprocess.run(["rm", "-rf", tmp], check=False)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _load_module(name, path):

@@ -171,6 +171,12 @@ def main():
             if [layer.name for layer in final_result.info.layers] != LAYERS or parsed["layers"][0]["name"] != "conv1.0":
                 fail("result() disagrees with the example's output")
             try:
+                list(agnx.watch(999999))
+                fail("watch of an unknown job did not raise")
+            except AgnxError as e:
+                if e.code != "NOT_FOUND":
+                    fail(f"watch of an unknown job raised {e}, expected NOT_FOUND")
+            try:
                 agnx.get_run("no-such-run")
                 fail("get_run of an unknown run did not raise")
             except AgnxError as e:
