@@ -24,6 +24,7 @@ import tempfile
 import time
 
 SKIP = 77
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 LAYERS = ["conv1.0", "conv2.0", "linear1", "linear2", "linear3"]
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 EXAMPLE = os.path.join(ROOT, "examples", "python", "submit_after_training.py")
@@ -102,7 +103,7 @@ def main():
                                    capture_output=True, text=True)
         if generated.returncode != 0:
             fail(f"generate_stubs.sh failed: {generated.stderr}")
-        env = dict(os.environ, AGNX_PYTHON_STUBS=stubs)
+        env = dict(os.environ, AGNX_PYTHON_STUBS=stubs, PYTHONDONTWRITEBYTECODE="1")
         env.pop("AGNX_SERVER", None)
         env.pop("AGNX_TOKEN", None)
 
