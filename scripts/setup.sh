@@ -25,6 +25,8 @@ PACKAGES=(
   yosys iverilog
   # examples/train_lenet_agn.py (the demo's model): PyTorch for /usr/bin/python3 and Fashion-MNIST
   python3-torch dataset-fashion-mnist
+  # examples/python/: the Python client (stubs from protoc + protobuf-compiler-grpc's grpc_python_plugin)
+  python3-grpcio python3-protobuf
 )
 
 missing=()
