@@ -1,6 +1,7 @@
 // Errors as values for the agnx client: Status and Result<T>.
 //
-// The client's own small types, so that client/ needs nothing of core/. A
+// The client's own status type (with core/result.h's header-only
+// BasicResult), so that client/ needs nothing of core/'s engine. A
 // Status is either OK or carries a gRPC status code and a message: the
 // server's status as it arrived, or a local error (an unreadable file is
 // NOT_FOUND or INVALID_ARGUMENT, naming the file). A Result<T> holds either a
@@ -16,6 +17,8 @@
 #include <variant>
 
 #include <grpcpp/support/status.h>
+
+#include "core/result.h"
 
 namespace agnx::client {
 
@@ -44,29 +47,6 @@ class Status {
 
 // Either a value of type T or a non-OK Status.
 template <typename T>
-class Result {
- public:
-  Result(T value) : state_(std::move(value)) {}  // NOLINT: implicit by design
-  Result(Status status) : state_(std::move(status)) {  // NOLINT: implicit by design
-    assert(!std::get<Status>(state_).ok() && "a Result needs a value or an error");
-  }
-
-  bool ok() const { return std::holds_alternative<T>(state_); }
-  // The error; an OK Status when the Result holds a value.
-  Status status() const { return ok() ? Status() : std::get<Status>(state_); }
-
-  // REQUIRES: ok().
-  const T& value() const& { return std::get<T>(state_); }
-  T& value() & { return std::get<T>(state_); }
-  T value() && { return std::get<T>(std::move(state_)); }
-  const T& operator*() const& { return value(); }
-  T& operator*() & { return value(); }
-  T operator*() && { return std::move(*this).value(); }
-  const T* operator->() const { return &value(); }
-  T* operator->() { return &value(); }
-
- private:
-  std::variant<T, Status> state_;
-};
+using Result = BasicResult<T, Status>;
 
 }  // namespace agnx::client

@@ -167,9 +167,21 @@ Result<ModelAccuracy> evaluate_accuracy(const Model& model, const MatchingInfo& 
   const Multiplier exact = Multiplier::exact("exact", {});
   const std::vector<const Multiplier*> all_exact(chosen.size(), &exact);
 
+  // Two passes over the test data, reported as one "evaluation" stage.
+  const auto pass_options = [&](std::size_t pass) {
+    EvaluationOptions o = options;
+    if (options.on_progress) {
+      o.on_progress = [&options, pass](const Progress& p) {
+        options.on_progress({p.stage, pass * p.total + p.done, 2 * p.total});
+      };
+    }
+    return o;
+  };
   AGNX_ASSIGN_OR_RETURN(const FloatTensor float_logits, model.forward(test_x, options.batch_size));
-  AGNX_ASSIGN_OR_RETURN(const FloatTensor quantized_logits, approximate_forward(model, info, all_exact, test_x, options));
-  AGNX_ASSIGN_OR_RETURN(const FloatTensor approximate_logits, approximate_forward(model, info, chosen, test_x, options));
+  AGNX_ASSIGN_OR_RETURN(const FloatTensor quantized_logits,
+                        approximate_forward(model, info, all_exact, test_x, pass_options(0)));
+  AGNX_ASSIGN_OR_RETURN(const FloatTensor approximate_logits,
+                        approximate_forward(model, info, chosen, test_x, pass_options(1)));
   AGNX_ASSIGN_OR_RETURN(const auto f, top1_top5(float_logits, test_y, "float"));
   AGNX_ASSIGN_OR_RETURN(const auto q, top1_top5(quantized_logits, test_y, "quantized"));
   AGNX_ASSIGN_OR_RETURN(const auto a, top1_top5(approximate_logits, test_y, "approximate"));

@@ -13,6 +13,8 @@
 #include <utility>
 #include <variant>
 
+#include "core/result.h"
+
 namespace agnx {
 
 enum class StatusCode {
@@ -66,34 +68,9 @@ class Status {
   std::string message_;
 };
 
-// Either a value of type T or a non-OK Status.
+// Either a value of type T or a non-OK Status (core/result.h).
 template <typename T>
-class Result {
- public:
-  Result(T value) : state_(std::move(value)) {}  // NOLINT: implicit by design
-  Result(Status status) : state_(std::move(status)) {  // NOLINT: implicit by design
-    assert(!std::get<Status>(state_).ok() && "a Result needs a value or an error");
-  }
-
-  bool ok() const { return std::holds_alternative<T>(state_); }
-
-  // The error; an OK Status when the Result holds a value.
-  Status status() const { return ok() ? Status() : std::get<Status>(state_); }
-
-  // REQUIRES: ok(). On a temporary Result these return the value itself, so
-  // `for (auto v : *make_result())` does not dangle.
-  const T& value() const& { return std::get<T>(state_); }
-  T& value() & { return std::get<T>(state_); }
-  T value() && { return std::get<T>(std::move(state_)); }
-  const T& operator*() const& { return value(); }
-  T& operator*() & { return value(); }
-  T operator*() && { return std::move(*this).value(); }
-  const T* operator->() const { return &value(); }
-  T* operator->() { return &value(); }
-
- private:
-  std::variant<T, Status> state_;
-};
+using Result = BasicResult<T, Status>;
 
 }  // namespace agnx
 

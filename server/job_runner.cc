@@ -2,17 +2,12 @@
 
 #include <boost/asio/post.hpp>
 
-#include <chrono>
 
+#include "server/clock.h"
 #include "server/matching_job.h"
 
 namespace agnx::server {
 namespace {
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Each stage's share of a job, in order; progress within a stage is linear.
 struct StageShare {

@@ -2,9 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include <chrono>
 #include <cmath>
 
+#include "server/clock.h"
 #include "core/dataset.h"
 #include "core/deploy.h"
 #include "core/matching_json.h"
@@ -12,11 +12,6 @@
 
 namespace agnx::server {
 namespace {
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Status check_cancelled(const JobContext& context) {
   if (context.cancelled && context.cancelled->load()) return Status::failed_precondition("cancelled");

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "core/matching_json.h"
+#include "server/clock.h"
 #include "server/grpc_status.h"
 #include "server/proto_convert.h"
 #include "server/submission.h"

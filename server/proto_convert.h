@@ -3,6 +3,7 @@
 #pragma once
 
 #include "agnapprox/v1/agnx.pb.h"
+#include "proto/core_convert.h"
 #include "core/selection.h"
 #include "store/entities.h"
 
@@ -16,7 +17,6 @@ void to_proto(const store::Run& in, pb::Run* out);
 void to_proto(const store::Metric& in, pb::Metric* out);
 void to_proto(const store::ArtifactInfo& in, pb::ArtifactInfo* out);
 void to_proto(const store::Job& in, pb::Job* out);
-void to_proto(const MatchingInfo& in, pb::MatchingInfo* out);
 // The full MatchingResult of a run: structured info plus the canonical JSON.
 void to_proto(const std::string& run_id, const store::MatchingRecord& in, pb::MatchingResult* out);
 

@@ -1,7 +1,7 @@
 #include "server/tracking_service.h"
 
-#include <chrono>
 
+#include "server/clock.h"
 #include "server/grpc_status.h"
 #include "server/proto_convert.h"
 
@@ -25,11 +25,6 @@ constexpr std::size_t kChunkBytes = 1 << 20;
 }  // namespace
 
 std::string user_of(const grpc::ServerContext&) { return "anonymous"; }
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 grpc::Status TrackingService::reply_experiment(int64_t experiment_id, pb::Experiment* reply) {
   const auto experiment = store_.get_experiment(experiment_id);

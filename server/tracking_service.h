@@ -54,7 +54,4 @@ class TrackingService final : public pb::Tracking::Service {
 // The caller's user name (from authentication metadata later; "anonymous" now).
 std::string user_of(const grpc::ServerContext& context);
 
-// Milliseconds since the Unix epoch.
-int64_t now_ms();
-
 }  // namespace agnx::server

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "core/dataset.h"
 #include "core/lut_directory.h"
 #include "core/model_internal.h"
@@ -78,9 +80,17 @@ TEST(Deploy, ExactMultipliersReproduceTheQuantizedModel) {
 TEST(Deploy, LenetAccuracies) {
   AGNX_SKIP_WITHOUT_SHARED(shared);
   Lenet lenet = load_lenet(shared);
-  const auto accuracy =
-      evaluate_accuracy(lenet.model, lenet.info, lenet.library, lenet.test_x, lenet.test_y, {.batch_size = 250, .num_threads = 2, .on_progress = {}});
+  std::vector<double> fractions;
+  const auto accuracy = evaluate_accuracy(
+      lenet.model, lenet.info, lenet.library, lenet.test_x, lenet.test_y,
+      {.batch_size = 250, .num_threads = 2, .on_progress = [&](const Progress& p) {
+         EXPECT_EQ(p.stage, "evaluation");
+         fractions.push_back(static_cast<double>(p.done) / static_cast<double>(p.total));
+       }});
   ASSERT_TRUE(accuracy.ok()) << accuracy.status().to_string();
+  ASSERT_EQ(fractions.size(), 16u);  // 2 passes x 2,000 images / 250
+  EXPECT_TRUE(std::is_sorted(fractions.begin(), fractions.end())) << "progress never goes back";
+  EXPECT_DOUBLE_EQ(fractions.back(), 1.0);
   const double float_reference = testing::read_json_file(shared / "models/lenet5_fmnist.json").at("float_top1_test");
   EXPECT_NEAR(accuracy->float_top1, float_reference, 0.0025);  // 5 of 2,000 images: BLAS rounding flips near-ties
   EXPECT_NEAR(accuracy->quantized_top1, accuracy->float_top1, 0.01);

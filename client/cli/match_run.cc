@@ -15,61 +15,19 @@
 #include "core/matching_json.h"
 #include "core/model.h"
 #include "core/selection.h"
+#include "proto/core_convert.h"
 
 namespace agnx::cli {
 
 namespace {
 
 // A core error as the command line reports it.
-client::Status to_client(const agnx::Status& status) {
-  grpc::StatusCode code = grpc::StatusCode::INTERNAL;
-  switch (status.code()) {
-    case StatusCode::kOk: code = grpc::StatusCode::OK; break;
-    case StatusCode::kInvalidArgument: code = grpc::StatusCode::INVALID_ARGUMENT; break;
-    case StatusCode::kNotFound: code = grpc::StatusCode::NOT_FOUND; break;
-    case StatusCode::kFailedPrecondition: code = grpc::StatusCode::FAILED_PRECONDITION; break;
-    case StatusCode::kIoError: code = grpc::StatusCode::DATA_LOSS; break;
-    case StatusCode::kInternal: code = grpc::StatusCode::INTERNAL; break;
-    case StatusCode::kAlreadyExists: code = grpc::StatusCode::ALREADY_EXISTS; break;
-    case StatusCode::kResourceExhausted: code = grpc::StatusCode::RESOURCE_EXHAUSTED; break;
-  }
-  return {code, status.message()};
-}
+client::Status to_client(const agnx::Status& status) { return client::Status::from_grpc(to_grpc(status)); }
 
 // The proto form of a core MatchingInfo, for the shared result table.
 pb::MatchingInfo to_proto(const MatchingInfo& info) {
   pb::MatchingInfo out;
-  for (std::size_t i = 0; i < info.layers.size(); ++i) {
-    const LayerInfo& layer = info.layers[i];
-    pb::LayerInfo* l = out.add_layers();
-    l->set_name(layer.name);
-    l->set_multiplier_name(layer.multiplier_name);
-    l->set_multiplier_performance_metric(layer.multiplier_performance_metric);
-    l->set_opcount(layer.opcount);
-    l->set_fan_in(layer.fan_in);
-    l->set_sigma(layer.sigma);
-    l->set_out_std(layer.out_std);
-    l->set_max_std(layer.max_std);
-    l->set_mul_std(layer.mul_std);
-    l->set_relative_opcount(info.relative_opcount(i));
-    l->set_relative_energy_consumption(info.relative_energy_consumption(i));
-    if (layer.observed_mean) l->set_observed_mean(*layer.observed_mean);
-    if (layer.observed_std) l->set_observed_std(*layer.observed_std);
-  }
-  out.set_library(info.library);
-  out.set_metric(info.metric);
-  out.set_metric_max(info.metric_max);
-  out.set_opcount(info.opcount());
-  out.set_relative_energy_consumption(info.relative_energy_consumption());
-  if (info.accuracy) {
-    pb::Accuracy* a = out.mutable_accuracy();
-    a->set_float_top1(info.accuracy->float_top1);
-    a->set_float_top5(info.accuracy->float_top5);
-    a->set_quantized_top1(info.accuracy->quantized_top1);
-    a->set_quantized_top5(info.accuracy->quantized_top5);
-    a->set_approximate_top1(info.accuracy->approximate_top1);
-    a->set_approximate_top5(info.accuracy->approximate_top5);
-  }
+  agnx::to_proto(info, &out);
   return out;
 }
 
