@@ -26,37 +26,14 @@ Blocking blocking_for(std::size_t n_size) {
   return {width, kTableBudget / width};
 }
 
-// For each of `rows` rows m: out[m][0..n_count) (+)= sum over k < k_count of
-// T[k][x = a[m][k]][0..Width), starting from 0 when `first`.
-template <std::size_t Width>
-inline void accumulate_rows(const int8_t* a, std::size_t a_stride, std::size_t rows, const uint32_t* table,
-                            std::size_t k_count, int32_t* out, std::size_t out_stride, std::size_t n_count,
-                            bool first) {
-  uint32_t acc[Width];
-  for (std::size_t m = 0; m < rows; ++m, a += a_stride, out += out_stride) {
-    if (first) {
-      std::fill(acc, acc + Width, 0u);
-    } else {
-      std::memcpy(acc, out, n_count * sizeof(uint32_t));
-    }
-    for (std::size_t k = 0; k < k_count; ++k) {
-      const uint32_t* row = table + (k * kOperandValues + operand_index(a[k])) * Width;
-      for (std::size_t n = 0; n < Width; ++n) acc[n] += row[n];
-    }
-    std::memcpy(out, acc, n_count * sizeof(uint32_t));
-  }
-}
-
-// accumulate_rows for the block width, compiled for AVX2 and for the
-// baseline; the loader picks one at start-up.
-__attribute__((target_clones("avx2", "default"))) void accumulate_block(
-    const int8_t* a, std::size_t a_stride, std::size_t rows, const uint32_t* table, std::size_t k_count,
-    std::size_t width, int32_t* out, std::size_t out_stride, std::size_t n_count, bool first) {
-  switch (width) {
-    case 8: return accumulate_rows<8>(a, a_stride, rows, table, k_count, out, out_stride, n_count, first);
-    case 16: return accumulate_rows<16>(a, a_stride, rows, table, k_count, out, out_stride, n_count, first);
-    case 32: return accumulate_rows<32>(a, a_stride, rows, table, k_count, out, out_stride, n_count, first);
-    default: return accumulate_rows<64>(a, a_stride, rows, table, k_count, out, out_stride, n_count, first);
+// acc[0..width) += each of the `count` rows of T selected by x[k]. Compiled
+// for AVX2 and for the baseline; the loader picks one at start-up.
+__attribute__((target_clones("avx2", "default"))) void add_table_rows(uint32_t* acc, const uint32_t* table,
+                                                                         const int8_t* x, std::size_t count,
+                                                                         std::size_t width) {
+  for (std::size_t k = 0; k < count; ++k) {
+    const uint32_t* row = table + (k * kOperandValues + operand_index(x[k])) * width;
+    for (std::size_t n = 0; n < width; ++n) acc[n] += row[n];
   }
 }
 
@@ -127,8 +104,17 @@ void LutGemm::multiply_rows_expanded(const int8_t* a, std::size_t first_row, std
           for (std::size_t n = 0; n < n_count; ++n) t[n] = table_row[w_index[n]];
         }
       }
-      accumulate_block(a + first_row * k_size_ + k0, k_size_, end_row - first_row, expanded.data(), k_count,
-                       block.n, out + first_row * n_size_ + n0, n_size_, n_count, k0 == 0);
+      uint32_t acc[kMaxBlockN];
+      for (std::size_t m = first_row; m < end_row; ++m) {
+        int32_t* out_row = out + m * n_size_ + n0;
+        if (k0 == 0) {
+          std::fill(acc, acc + block.n, 0u);
+        } else {
+          std::memcpy(acc, out_row, n_count * sizeof(uint32_t));
+        }
+        add_table_rows(acc, expanded.data(), a + m * k_size_ + k0, k_count, block.n);
+        std::memcpy(out_row, acc, n_count * sizeof(uint32_t));
+      }
     }
   }
 }
