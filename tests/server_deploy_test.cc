@@ -1,13 +1,14 @@
 // deploy/: the systemd unit passes `systemd-analyze verify`; agnx-health
 // answers 0 for a live server and 1 for a closed port; an agnx-server laid out
 // as installed (PREFIX/bin, PREFIX/share/agnx/assets) serves the installed
-// dashboard files.
+// dashboard files; SIGTERM stops the server cleanly.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -108,6 +109,19 @@ TEST(HealthProbe, ClosedPortAnswersOne) {
   EXPECT_EQ(probe.exit_code, 1) << probe.output;
   const auto usage = run(std::string(AGNX_HEALTH_BINARY) + " --timeout 1");
   EXPECT_EQ(usage.exit_code, 1) << usage.output;
+}
+
+// systemd (KillSignal=SIGTERM) and docker stop rely on this: the server shuts
+// down cleanly and exits 0, whichever of its threads the signal lands on.
+TEST(Shutdown, SigtermExitsCleanly) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    testing::TempDir dir;
+    auto server = testing::ServerProcess::start(AGNX_SERVER_BINARY, dir.path() / "data");
+    ASSERT_TRUE(server.ok()) << server.status().to_string();
+    const int status = (*server)->kill_and_wait(SIGTERM);
+    ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+  }
 }
 
 TEST(Install, ServerFindsInstalledAssets) {
