@@ -10,9 +10,11 @@
 // (or --requests per client). It prints requests/s, metrics/s and the latency
 // percentiles, then reads every metric's history back and checks that the
 // server stored exactly the metrics it acknowledged. Exits 1 on any failed
-// request or mismatch, 2 on a usage or setup error. Only loopback addresses
-// are accepted: this is a tool for one's own machine, never another host's.
+// request (set-up calls included) or mismatch, 2 on a usage error or a server
+// that does not start. Only loopback addresses are accepted (localhost,
+// [::1], numeric 127.x.x.x): a tool for one's own machine, never another host's.
 #include <CLI/CLI.hpp>
+#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -33,11 +35,14 @@ namespace {
 namespace pb = agnapprox::v1;
 using Clock = std::chrono::steady_clock;
 
+// HOST:PORT with HOST localhost, [::1] or a numeric 127.x.x.x address.
 bool is_loopback(const std::string& address) {
-  for (const char* prefix : {"127.", "localhost:", "[::1]:"}) {
-    if (address.starts_with(prefix)) return true;
-  }
-  return false;
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos) return false;
+  const std::string host = address.substr(0, colon);
+  if (host == "localhost" || host == "[::1]") return true;
+  in_addr ipv4{};
+  return inet_pton(AF_INET, host.c_str(), &ipv4) == 1 && (ntohl(ipv4.s_addr) >> 24) == 127;
 }
 
 std::shared_ptr<grpc::Channel> open_channel(const std::string& address) {
