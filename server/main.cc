@@ -9,6 +9,10 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <semaphore.h>
+
+#include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <thread>
@@ -62,19 +66,36 @@ Result<MultiplierLibrary> load_library_flag(const std::string& flag) {
   });
 }
 
-// Blocks SIGINT/SIGTERM in every thread started after this; wait_for_signal
-// then receives them.
-sigset_t block_termination_signals() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  return signals;
+// SIGINT/SIGTERM start a clean shutdown. A handler, not a blocked mask and
+// sigwait: some threads (started by libraries before serve() runs) do not
+// block the signals, and the default action on one of them killed the process
+// at once, without letting running jobs finish. The handler runs on any thread and only posts a semaphore
+// (async-signal-safe) that wait_for_termination_signal waits on.
+sem_t termination_posted;
+std::atomic<int> termination_signal{0};
+
+void on_termination_signal(int signal) {
+  termination_signal.store(signal);
+  sem_post(&termination_posted);
+}
+
+void install_termination_handler() {
+  sem_init(&termination_posted, 0, 0);
+  struct sigaction action {};
+  action.sa_handler = on_termination_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+int wait_for_termination_signal() {
+  while (sem_wait(&termination_posted) != 0 && errno == EINTR) {
+  }
+  return termination_signal.load();
 }
 
 int serve(const ServeOptions& options) {
-  const sigset_t signals = block_termination_signals();
+  install_termination_handler();
   store::SqliteStoreOptions store_options;
   store_options.data_dir = options.data_dir;
   auto opened = store::SqliteTrackingStore::open(store_options);
@@ -132,8 +153,7 @@ int serve(const ServeOptions& options) {
   std::fflush(stdout);
 
   std::thread waiter([&] {
-    int received = 0;
-    sigwait(&signals, &received);
+    const int received = wait_for_termination_signal();
     std::printf("agnx-server: %s, shutting down\n", received == SIGINT ? "SIGINT" : "SIGTERM");
     std::fflush(stdout);
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));

@@ -159,7 +159,18 @@ Result<tcp::endpoint> parse_listen(const std::string& listen) {
 
 }  // namespace
 
-std::filesystem::path default_assets_dir() { return AGNX_HTTP_ASSETS_DIR; }
+// An installed server (`cmake --install`) finds its assets at
+// BINDIR/../DATADIR/agnx/assets next to its own executable, wherever the prefix
+// is; a server run from the build tree uses the source tree's.
+std::filesystem::path default_assets_dir() {
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const std::filesystem::path installed = self.parent_path().parent_path() / AGNX_HTTP_INSTALLED_ASSETS_DIR;
+    if (std::filesystem::is_directory(installed, ec)) return installed;
+  }
+  return AGNX_HTTP_ASSETS_DIR;
+}
 std::filesystem::path default_chartjs_file() { return AGNX_CHARTJS_FILE; }
 
 class HttpServer::Impl {

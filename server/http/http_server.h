@@ -33,7 +33,9 @@ struct HttpOptions {
   // "host:port" (IPv6 hosts in brackets: "[::1]:8080"); port 0 picks an
   // ephemeral port, which port() reports.
   std::string listen = "127.0.0.1:8080";
-  // The dashboard's files; empty: the source tree's server/http/assets.
+  // The dashboard's files; empty: default_assets_dir(), i.e. the installed
+  // PREFIX/share/agnx/assets if the executable runs from PREFIX/bin, else the
+  // source tree's server/http/assets.
   std::filesystem::path assets_dir;
   // Chart.js (UMD build); empty: Debian's libjs-chart.js file found at build time.
   std::filesystem::path chartjs_file;
