@@ -180,6 +180,25 @@ std::vector<std::byte> fortran_to_c_order(const std::vector<std::byte>& data, co
   return out;
 }
 
+// Every element of `array` converted to Out with static_cast.
+template <typename Out>
+std::vector<Out> converted(const NpyArray& array) {
+  std::vector<Out> out(array.element_count());
+  const std::size_t size = npy_item_size(array.dtype);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const std::byte* p = array.data.data() + i * size;
+    switch (array.dtype) {
+      case NpyDtype::kInt8: out[i] = static_cast<Out>(load<int8_t>(p)); break;
+      case NpyDtype::kInt16: out[i] = static_cast<Out>(load<int16_t>(p)); break;
+      case NpyDtype::kInt32: out[i] = static_cast<Out>(load<int32_t>(p)); break;
+      case NpyDtype::kInt64: out[i] = static_cast<Out>(load<int64_t>(p)); break;
+      case NpyDtype::kFloat32: out[i] = static_cast<Out>(load<float>(p)); break;
+      case NpyDtype::kFloat64: out[i] = static_cast<Out>(load<double>(p)); break;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 const char* npy_descr(NpyDtype dtype) {
@@ -211,36 +230,10 @@ Result<std::vector<int64_t>> NpyArray::to_int64(std::string_view source) const {
     return Status::invalid_argument(std::string(source) + ": expected an integer array, got dtype " +
                                     npy_descr(dtype));
   }
-  std::vector<int64_t> out(element_count());
-  const std::size_t size = npy_item_size(dtype);
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    const std::byte* p = data.data() + i * size;
-    switch (dtype) {
-      case NpyDtype::kInt8: out[i] = load<int8_t>(p); break;
-      case NpyDtype::kInt16: out[i] = load<int16_t>(p); break;
-      case NpyDtype::kInt32: out[i] = load<int32_t>(p); break;
-      default: out[i] = load<int64_t>(p); break;
-    }
-  }
-  return out;
+  return converted<int64_t>(*this);
 }
 
-std::vector<double> NpyArray::to_double() const {
-  std::vector<double> out(element_count());
-  const std::size_t size = npy_item_size(dtype);
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    const std::byte* p = data.data() + i * size;
-    switch (dtype) {
-      case NpyDtype::kInt8: out[i] = load<int8_t>(p); break;
-      case NpyDtype::kInt16: out[i] = load<int16_t>(p); break;
-      case NpyDtype::kInt32: out[i] = load<int32_t>(p); break;
-      case NpyDtype::kInt64: out[i] = static_cast<double>(load<int64_t>(p)); break;
-      case NpyDtype::kFloat32: out[i] = load<float>(p); break;
-      case NpyDtype::kFloat64: out[i] = load<double>(p); break;
-    }
-  }
-  return out;
-}
+std::vector<double> NpyArray::to_double() const { return converted<double>(*this); }
 
 NpyArray NpyArray::from_int64(NpyDtype dtype, std::vector<int64_t> shape, std::span<const int64_t> values) {
   NpyArray array{dtype, std::move(shape), {}};
