@@ -14,6 +14,7 @@
 #include "server/http/http_api.h"
 #include "store/sqlite_store.h"
 #include "tests/support/http_client.h"
+#include "tests/support/sample_matching.h"
 #include "tests/support/temp_dir.h"
 
 namespace agnx::server {
@@ -24,35 +25,9 @@ using testing::http_get;
 using testing::http_raw;
 using testing::HttpReply;
 using testing::TempDir;
+using testing::sample_matching;
 using testing::url_encode;
 
-MatchingInfo sample_matching(double metric_of_first) {
-  MatchingInfo info;
-  info.library = "evo";
-  info.metric = "power";
-  info.metric_max = 100.0;
-  info.seed = 7;
-  info.num_samples = 512;
-  LayerInfo a;
-  a.name = "conv1";
-  a.fan_in = 27;
-  a.opcount = 1000;
-  a.sigma = 0.125;
-  a.out_std = 3.5;
-  a.max_std = 0.4375;
-  a.multiplier_name = "mul_a";
-  a.multiplier_performance_metric = metric_of_first;
-  a.mul_std = 0.25;
-  a.candidates = {{"mul_a", metric_of_first, -0.5, 0.25}, {"mul_exact", 100.0, 0.0, 0.0}};
-  LayerInfo b = a;
-  b.name = "fc";
-  b.opcount = 3000;
-  b.multiplier_name = "mul_exact";
-  b.multiplier_performance_metric = 100.0;
-  b.mul_std = 0.0;
-  info.layers = {a, b};
-  return info;
-}
 
 class HttpApiTest : public ::testing::Test {
  protected:
@@ -73,7 +48,7 @@ class HttpApiTest : public ::testing::Test {
       batch.params["lambda"] = std::to_string(lambda);
       batch.metrics.push_back({"approximate_top1", top1, 1, 0});
       batch.tags["team"] = "vision";
-      ASSERT_TRUE(store_->log_matching(run->run_id, {lambda, sample_matching(metric)}, batch).ok());
+      ASSERT_TRUE(store_->log_matching(run->run_id, {lambda, sample_matching("evo", metric)}, batch).ok());
       ASSERT_TRUE(store_->update_run(run->run_id, store::RunStatus::kFinished, 2000).ok());
       finished_.push_back(run->run_id);
     }
@@ -198,7 +173,7 @@ TEST_F(HttpApiTest, RunAndItsMatching) {
   EXPECT_EQ(matching["run_id"], finished_[0]);
   EXPECT_DOUBLE_EQ(matching["lambda"], 0.1);
   // The embedded text is the canonical MatchingInfo JSON, verbatim.
-  const MatchingInfo want = sample_matching(20.0);
+  const MatchingInfo want = sample_matching("evo", 20.0);
   EXPECT_NE(reply.body.find(matching_info_to_json(want, -1)), std::string::npos);
   const auto parsed = matching_info_from_json(matching["matching"].dump());
   ASSERT_TRUE(parsed.ok()) << parsed.status().to_string();
@@ -221,7 +196,7 @@ TEST_F(HttpApiTest, EnergyAndParetoFront) {
   EXPECT_DOUBLE_EQ(energy["points"][0]["lambda"], 0.1);
   EXPECT_EQ(energy["points"][0]["library"], "evo");
   EXPECT_EQ(energy["points"][0]["metric"], "power");
-  EXPECT_DOUBLE_EQ(energy["points"][0]["relative_energy"], sample_matching(20.0).relative_energy_consumption());
+  EXPECT_DOUBLE_EQ(energy["points"][0]["relative_energy"], sample_matching("evo", 20.0).relative_energy_consumption());
   EXPECT_DOUBLE_EQ(energy["points"][0]["accuracies"]["approximate_top1"], 0.85);
   // Neither dominates the other: cheaper (lambda 0.5) is less accurate.
   EXPECT_EQ(energy["points"][0]["pareto"], true);
@@ -233,7 +208,7 @@ TEST_F(HttpApiTest, EnergyAndParetoFront) {
   auto run = store_->create_run(experiment_, odd_name, "alice", 5000);
   store::RunBatch batch;
   batch.metrics.push_back({"approximate_top1", 0.5, 1, 0});
-  ASSERT_TRUE(store_->log_matching(run->run_id, {0.7, sample_matching(50.0)}, batch).ok());
+  ASSERT_TRUE(store_->log_matching(run->run_id, {0.7, sample_matching("evo", 50.0)}, batch).ok());
   ASSERT_TRUE(store_->update_run(run->run_id, store::RunStatus::kFinished, 6000).ok());
   const json points = get_json(base + "/energy")["points"];
   ASSERT_EQ(points.size(), 3u);
