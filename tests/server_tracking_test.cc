@@ -7,6 +7,7 @@
 #include <set>
 
 #include "agnapprox/v1/agnx.grpc.pb.h"
+#include "client/tests/subprocess.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "tests/support/server_process.h"
@@ -316,6 +317,33 @@ TEST_F(ServerTest, ImportsALibrary) {
   const grpc::Status bad = second->Finish();
   EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(bad.error_message().find("m1.bin"), std::string::npos) << bad.error_message();
+}
+
+}  // namespace
+}  // namespace agnx
+
+namespace agnx {
+namespace {
+
+TEST(ServerMaintenance, MigrateBackupAndGcSubcommands) {
+  testing::TempDir dir;
+  const std::string data = (dir.path() / "data").string();
+  const auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), AGNX_SERVER_BINARY);
+    args.insert(args.end(), {"--data-dir", data});
+    return testing::run_process(args);
+  };
+  const auto pending = run({"migrate", "--dry-run"});
+  EXPECT_EQ(pending.exit_code, 0) << pending.err;
+  EXPECT_NE(pending.out.find("pending: 3 migration(s)"), std::string::npos) << pending.out;
+  EXPECT_NE(pending.out.find("0003_capture_details"), std::string::npos);
+  EXPECT_NE(run({"migrate"}).out.find("applied 3 migration(s)"), std::string::npos);
+  EXPECT_NE(run({"migrate", "--dry-run"}).out.find("pending: 0 migration(s)"), std::string::npos);
+  const std::string backup = (dir.path() / "copy.db").string();
+  EXPECT_EQ(run({"backup", backup}).exit_code, 0);
+  EXPECT_GT(std::filesystem::file_size(backup), 0u);
+  EXPECT_NE(run({"gc"}).out.find("removed 0 artifact file(s)"), std::string::npos);
+  EXPECT_EQ(testing::run_process({AGNX_SERVER_BINARY, "--no-such-flag"}).exit_code, 1);
 }
 
 }  // namespace
