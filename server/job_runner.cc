@@ -119,7 +119,10 @@ void JobRunner::run(int64_t job_id) {
 void JobRunner::execute(const store::Job& job) {
   const Status started = store_.update_job(job.job_id, {store::JobState::kRunning, 0.0, std::nullopt});
   if (!started.ok()) return finish(job, started);
-  publish(job.job_id, [](JobProgressView& v) { v.state = store::JobState::kRunning; });
+  publish(job.job_id, [](JobProgressView& v) {
+    v.state = store::JobState::kRunning;
+    v.stage = "starting";
+  });
   std::shared_ptr<std::atomic<bool>> cancelled;
   {
     std::lock_guard lock(mutex_);
