@@ -11,4 +11,8 @@ namespace agnx::server {
 // An INVALID_ARGUMENT status naming `field`: "<field>: <what>".
 grpc::Status invalid_field(const std::string& field, const std::string& what);
 
+// RESOURCE_EXHAUSTED naming `field`: "<field>: the <what> exceeds the
+// server's limit of <limit> bytes".
+grpc::Status upload_too_large(const std::string& field, const std::string& what, std::size_t limit);
+
 }  // namespace agnx::server

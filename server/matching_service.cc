@@ -38,8 +38,7 @@ grpc::Status read_submission(grpc::ServerReader<pb::SubmitMatchingRequest>* read
     }
     total += data->size();
     if (total > limit) {
-      return {grpc::StatusCode::RESOURCE_EXHAUSTED,
-              "upload: the submission exceeds the server's limit of " + std::to_string(limit) + " bytes"};
+      return upload_too_large("upload", "submission", limit);
     }
     target->append(*data);
   }

@@ -105,8 +105,7 @@ grpc::Status MultipliersService::ImportLibrary(grpc::ServerContext*, grpc::Serve
     }
     total += message.file().data().size();
     if (total > max_upload_bytes_) {
-      return {grpc::StatusCode::RESOURCE_EXHAUSTED,
-              "file: the import exceeds the server's limit of " + std::to_string(max_upload_bytes_) + " bytes"};
+      return upload_too_large("file", "import", max_upload_bytes_);
     }
     files[message.file().file_name()] += message.file().data();
   }

@@ -177,8 +177,7 @@ grpc::Status TrackingService::UploadArtifact(grpc::ServerContext*, grpc::ServerR
   while (reader->Read(&message)) {
     if (message.has_header()) return invalid_field("header", "only the first message may be a header");
     if (content.size() + message.data().size() > max_upload_bytes_) {
-      return {grpc::StatusCode::RESOURCE_EXHAUSTED,
-              "data: the upload exceeds the server's limit of " + std::to_string(max_upload_bytes_) + " bytes"};
+      return upload_too_large("data", "upload", max_upload_bytes_);
     }
     content += message.data();
   }
