@@ -21,19 +21,12 @@
 
 #include "core/library.h"
 #include "core/model.h"
+#include "core/progress.h"
 #include "core/selection.h"
 #include "core/status.h"
 #include "core/tensor.h"
 
 namespace agnx {
-
-// Progress of long work, for progress bars and job status.
-struct Progress {
-  std::string stage;  // e.g. "scales", "features", "selection", "evaluation"
-  std::size_t done = 0;
-  std::size_t total = 0;
-};
-using ProgressCallback = std::function<void(const Progress&)>;
 
 struct CaptureOptions {
   std::size_t num_samples = 512;  // sampled feature rows per layer

@@ -9,7 +9,9 @@
 #pragma once
 
 #include <cassert>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -26,10 +28,14 @@ enum class StatusCode {
   kInternal,           // a broken invariant inside agnx
   kAlreadyExists,      // an entity with that name or key already exists
   kResourceExhausted,  // a size or count limit was exceeded
+  kAborted,            // the work stopped abnormally: its worker process crashed or overran a limit
 };
 
 // Returns a stable lower-case name of `code` ("invalid_argument", ...).
 const char* status_code_name(StatusCode code);
+
+// The code whose status_code_name is `name`, or nullopt.
+std::optional<StatusCode> status_code_from_name(std::string_view name);
 
 class Status {
  public:
@@ -52,6 +58,7 @@ class Status {
   static Status resource_exhausted(std::string message) {
     return {StatusCode::kResourceExhausted, std::move(message)};
   }
+  static Status aborted(std::string message) { return {StatusCode::kAborted, std::move(message)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
