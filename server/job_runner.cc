@@ -50,6 +50,16 @@ void JobRunner::enqueue(int64_t job_id) {
   boost::asio::post(pool_, [this, job_id] { run(job_id); });
 }
 
+Status JobRunner::check_inputs(const JobInputs& inputs) {
+  AGNX_ASSIGN_OR_RETURN(const JobDirectory job, JobDirectory::create(options_.work_dir, inputs));
+  return validate_in_worker(options_.worker, job);
+}
+
+void JobRunner::fail(int64_t job_id, const Status& reason) {
+  const auto job = store_.get_job(job_id);
+  if (job.ok()) finish(*job, reason);
+}
+
 Status JobRunner::resume() {
   for (const auto state : {store::JobState::kRunning, store::JobState::kQueued}) {
     AGNX_ASSIGN_OR_RETURN(const std::vector<store::Job> jobs, store_.list_jobs(state));
@@ -129,7 +139,7 @@ void JobRunner::execute(const store::Job& job) {
     cancelled = cancel_flags_[job.job_id];
   }
   std::string last_stage;
-  JobContext context{store_, libraries_, options_.threads_per_job,
+  JobContext context{store_, libraries_, options_.worker, options_.work_dir,
                      [&](const Progress& p) {
                        const double fraction = fraction_of(p);
                        publish(job.job_id, [&](JobProgressView& v) {

@@ -14,14 +14,15 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 
-#include "core/capture.h"
 #include "server/library_registry.h"
+#include "server/model_worker.h"
 #include "store/tracking_store.h"
 
 namespace agnx::server {
@@ -38,9 +39,10 @@ struct JobProgressView {
 };
 
 struct JobRunnerOptions {
-  std::size_t workers = 1;          // jobs at once
-  std::size_t threads_per_job = 1;  // LibTorch / selection threads of each job
+  std::size_t workers = 1;      // jobs at once
   int64_t max_attempts = 3;
+  WorkerOptions worker;         // each job's model worker: threads, limits
+  std::filesystem::path work_dir;  // where job directories are made
 };
 
 class JobRunner {
@@ -52,6 +54,13 @@ class JobRunner {
 
   // Queues job `job_id` (a QUEUED row of the store).
   void enqueue(int64_t job_id);
+
+  // Checks a submission's inputs in a model worker with the jobs' limits
+  // (validate_in_worker).
+  Status check_inputs(const JobInputs& inputs);
+
+  // Ends job `job_id` (QUEUED, not queued here) FAILED with `reason`, and its run.
+  void fail(int64_t job_id, const Status& reason);
 
   // Queues every QUEUED or RUNNING job of the store; one that used up its
   // attempts fails with a reason instead.

@@ -10,6 +10,7 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <semaphore.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -37,6 +38,10 @@ struct ServeOptions {
   std::size_t workers = 1;
   std::size_t threads_per_job = 0;  // 0: hardware threads / workers
   std::size_t max_upload_mb = 512;
+  std::size_t max_calibration_mb = 256;
+  std::string worker;                  // agnx-worker; empty: next to this executable
+  std::size_t job_time_limit_s = 3600;
+  std::size_t job_memory_mb = 8192;
   std::vector<std::string> library_dirs;  // NAME=DIR[,signed|,unsigned]
   std::string http;                       // dashboard address; empty: no dashboard
 };
@@ -114,10 +119,21 @@ int serve(const ServeOptions& options) {
   const std::size_t threads = options.threads_per_job
                                   ? options.threads_per_job
                                   : std::max<std::size_t>(1, std::thread::hardware_concurrency() / workers);
-  server::JobRunner jobs(*tracking, libraries, {workers, threads, 3});
+  const std::filesystem::path worker =
+      options.worker.empty() ? server::default_worker_executable() : std::filesystem::path(options.worker);
+  if (::access(worker.c_str(), X_OK) != 0) {
+    return fail("the model worker " + worker.string() + " is missing or not executable (see --worker)");
+  }
+  server::JobRunnerOptions job_options;
+  job_options.workers = workers;
+  job_options.worker = {worker, threads, std::chrono::seconds(options.job_time_limit_s),
+                        options.job_memory_mb};
+  job_options.work_dir = std::filesystem::path(options.data_dir) / "tmp";
+  server::JobRunner jobs(*tracking, libraries, job_options);
   const std::size_t max_upload = options.max_upload_mb << 20;
   server::TrackingService tracking_service(*tracking, max_upload);
-  server::MatchingService matching_service(*tracking, libraries, jobs, max_upload);
+  server::MatchingService matching_service(*tracking, libraries, jobs,
+                                           {max_upload, options.max_calibration_mb << 20});
   server::MultipliersService multipliers_service(libraries, std::filesystem::path(options.data_dir) / "tmp",
                                                  max_upload);
 
@@ -196,6 +212,16 @@ int main(int argc, char** argv) {
   app.add_option("--workers", options.workers, "matching jobs run at once")->capture_default_str();
   app.add_option("--threads-per-job", options.threads_per_job, "threads of each job (0: cores / workers)");
   app.add_option("--max-upload-mb", options.max_upload_mb, "largest upload accepted")->capture_default_str();
+  app.add_option("--max-calibration-mb", options.max_calibration_mb, "largest calibration data of a job")
+      ->capture_default_str();
+  app.add_option("--job-time-limit", options.job_time_limit_s,
+                 "seconds a job's model worker may run before it is killed and the job fails")
+      ->capture_default_str();
+  app.add_option("--job-memory-mb", options.job_memory_mb,
+                 "memory (RLIMIT_DATA) of a job's model worker, in MiB (0: no limit)")
+      ->capture_default_str();
+  app.add_option("--worker", options.worker,
+                 "the agnx-worker executable that loads and runs snapshots (default: next to agnx-server)");
   app.add_option("--http", options.http, "also serve the dashboard and its JSON API, e.g. 127.0.0.1:8080");
   app.add_option("--library-dir", options.library_dirs,
                  "offer a LUT directory as a library: NAME=DIR[,signed|,unsigned] (repeatable)");

@@ -5,6 +5,7 @@
 #include "core/matching_json.h"
 #include "server/clock.h"
 #include "server/grpc_status.h"
+#include "server/matching_job.h"
 #include "server/proto_convert.h"
 #include "server/submission.h"
 #include "server/tracking_service.h"
@@ -125,9 +126,18 @@ grpc::Status MatchingService::SubmitMatching(grpc::ServerContext* context,
                                              grpc::ServerReader<pb::SubmitMatchingRequest>* reader,
                                              pb::SubmitMatchingResponse* reply) {
   Submission submission;
-  if (auto status = read_submission(reader, max_upload_bytes_, submission); !status.ok()) return status;
+  if (auto status = read_submission(reader, limits_.max_upload_bytes, submission); !status.ok()) return status;
   MatchingRequest request;
-  if (auto status = validate_submission(submission, libraries_, request); !status.ok()) return status;
+  if (auto status = validate_submission(submission, libraries_, limits_.max_calibration_bytes, request);
+      !status.ok()) {
+    return status;
+  }
+  // A worker that crashed or overran its limits on these inputs still makes a
+  // run, whose job ends FAILED with the reason; any other error is the
+  // client's and is answered at once.
+  const Status checked = jobs_.check_inputs(
+      {request, submission.model, submission.calibration, submission.test_x, submission.test_y});
+  if (!checked.ok() && checked.code() != StatusCode::kAborted) return to_grpc(checked);
   const auto experiment = experiment_named(store_, submission.header.experiment());
   if (!experiment.ok()) return to_grpc(experiment.status());
   if (const auto earlier = earlier_submission(store_, *experiment, submission.header.idempotency_key())) {
@@ -136,7 +146,11 @@ grpc::Status MatchingService::SubmitMatching(grpc::ServerContext* context,
   }
   const auto stored = store_submission(store_, submission, request, *experiment, user_of(*context));
   if (!stored.ok()) return to_grpc(stored.status());
-  jobs_.enqueue(stored->job_id());
+  if (checked.ok()) {
+    jobs_.enqueue(stored->job_id());
+  } else {
+    jobs_.fail(stored->job_id(), checked);
+  }
   *reply = *stored;
   return grpc::Status::OK;
 }

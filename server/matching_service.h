@@ -12,11 +12,16 @@ namespace agnx::server {
 
 namespace pb = ::agnapprox::v1;
 
+struct SubmissionLimits {
+  std::size_t max_upload_bytes = std::size_t{512} << 20;       // a whole submission
+  std::size_t max_calibration_bytes = std::size_t{256} << 20;  // its calibration data
+};
+
 class MatchingService final : public pb::Matching::Service {
  public:
   MatchingService(store::TrackingStore& store, LibraryRegistry& libraries, JobRunner& jobs,
-                  std::size_t max_upload_bytes)
-      : store_(store), libraries_(libraries), jobs_(jobs), max_upload_bytes_(max_upload_bytes) {}
+                  const SubmissionLimits& limits)
+      : store_(store), libraries_(libraries), jobs_(jobs), limits_(limits) {}
 
   grpc::Status SubmitMatching(grpc::ServerContext*, grpc::ServerReader<pb::SubmitMatchingRequest>*,
                               pb::SubmitMatchingResponse*) override;
@@ -32,7 +37,7 @@ class MatchingService final : public pb::Matching::Service {
   store::TrackingStore& store_;
   LibraryRegistry& libraries_;
   JobRunner& jobs_;
-  std::size_t max_upload_bytes_;
+  SubmissionLimits limits_;
 };
 
 }  // namespace agnx::server

@@ -1,15 +1,20 @@
 // A matching submission as received: the header and the uploaded files,
 // checked before anything is stored, so that a bad request fails at once
 // with a status naming the field.
+//
+// Only what needs no model runs here, in the server: the snapshot and the
+// data are untrusted input for LibTorch, checked in a model worker
+// (JobRunner::check_inputs) after validate_submission passed.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include <grpcpp/support/status.h>
 
 #include "agnapprox/v1/agnx.pb.h"
 #include "server/library_registry.h"
-#include "server/matching_job.h"
+#include "server/worker/request.h"
 
 namespace agnx::server {
 
@@ -21,11 +26,12 @@ struct Submission {
   std::string test_y;
 };
 
-// Validates the header (experiment, lambda, sigma, library, samples) and the
-// inputs (the snapshot loads, the calibration data runs through it, sigma and
-// pinned layers exist, test inputs and labels match) and returns the request
-// to store. INVALID_ARGUMENT or NOT_FOUND naming the field otherwise.
+// Validates the header (experiment, lambda, sigma, library, samples,
+// idempotency key), that a model and calibration data were uploaded, the
+// calibration size (RESOURCE_EXHAUSTED over `max_calibration_bytes`) and that
+// test inputs and labels come together, and fills the request to store.
+// INVALID_ARGUMENT or NOT_FOUND naming the field otherwise.
 grpc::Status validate_submission(const Submission& submission, const LibraryRegistry& libraries,
-                                 MatchingRequest& request);
+                                 std::size_t max_calibration_bytes, MatchingRequest& request);
 
 }  // namespace agnx::server

@@ -125,10 +125,11 @@ TEST(Shutdown, SigtermExitsCleanly) {
 }
 
 TEST(Install, ServerFindsInstalledAssets) {
-  // PREFIX/bin/agnx-server and PREFIX/share/agnx/assets, as `cmake --install` lays them out.
+  // PREFIX/bin/agnx-server (with agnx-worker) and PREFIX/share/agnx/assets, as `cmake --install` lays them out.
   testing::TempDir prefix;
   std::filesystem::create_directories(prefix.path() / "bin");
   std::filesystem::copy_file(AGNX_SERVER_BINARY, prefix.path() / "bin/agnx-server");
+  std::filesystem::copy_file(AGNX_WORKER_BINARY, prefix.path() / "bin/agnx-worker");
   const auto assets = prefix.path() / AGNX_INSTALLED_ASSETS_DIR;
   std::filesystem::create_directories(assets);
   std::filesystem::copy(kSource / "server/http/assets", assets);

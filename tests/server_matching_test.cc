@@ -15,6 +15,7 @@
 #include "core/lut_directory.h"
 #include "core/matching_json.h"
 #include "core/npy.h"
+#include "tests/support/matching_client.h"
 #include "tests/support/server_process.h"
 #include "tests/support/shared_data.h"
 #include "tests/support/temp_dir.h"
@@ -24,76 +25,14 @@ namespace {
 
 namespace pb = ::agnapprox::v1;
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-struct Inputs {
-  std::string model, calibration, test_x, test_y;
-};
+using testing::MatchingClient;
+using testing::read_file;
+using Inputs = testing::MatchingInputs;
 
 Inputs lenet_inputs(const std::filesystem::path& shared) {
   return {read_file(shared / "models/lenet5_fmnist_stdev.pt"), read_file(shared / "models/lenet5_fmnist_calib.npy"),
           read_file(shared / "models/lenet5_fmnist_test_x.npy"), read_file(shared / "models/lenet5_fmnist_test_y.npy")};
 }
-
-class Client {
- public:
-  explicit Client(const std::string& address)
-      : channel_(grpc::CreateChannel(address, grpc::InsecureChannelCredentials())),
-        matching_(pb::Matching::NewStub(channel_)) {}
-
-  // Streams `header` and the inputs in 256 KiB chunks.
-  grpc::Status submit(const pb::MatchingHeader& header, const Inputs& inputs, pb::SubmitMatchingResponse* reply) {
-    grpc::ClientContext context;
-    auto writer = matching_->SubmitMatching(&context, reply);
-    pb::SubmitMatchingRequest message;
-    *message.mutable_header() = header;
-    writer->Write(message);
-    const std::pair<void (pb::SubmitMatchingRequest::*)(const std::string&), const std::string*> parts[] = {
-        {&pb::SubmitMatchingRequest::set_model, &inputs.model},
-        {&pb::SubmitMatchingRequest::set_calibration, &inputs.calibration},
-        {&pb::SubmitMatchingRequest::set_test_x, &inputs.test_x},
-        {&pb::SubmitMatchingRequest::set_test_y, &inputs.test_y}};
-    for (const auto& [setter, content] : parts) {
-      for (std::size_t at = 0; at < content->size(); at += 256 << 10) {
-        (message.*setter)(content->substr(at, 256 << 10));
-        if (!writer->Write(message)) break;
-      }
-    }
-    writer->WritesDone();
-    return writer->Finish();
-  }
-
-  // Follows the job until a final message; returns it (and the stages seen).
-  pb::JobProgress watch(int64_t job_id, std::vector<std::string>* stages = nullptr) {
-    grpc::ClientContext context;
-    pb::GetJobRequest request;
-    request.set_job_id(job_id);
-    auto reader = matching_->WatchJob(&context, request);
-    pb::JobProgress progress;
-    while (reader->Read(&progress)) {
-      if (stages && (stages->empty() || stages->back() != progress.stage())) stages->push_back(progress.stage());
-      if (progress.final()) break;
-    }
-    context.TryCancel();
-    return progress;
-  }
-
-  grpc::Status result(const std::string& run_id, pb::MatchingResult* reply) {
-    grpc::ClientContext context;
-    pb::GetMatchingResultRequest request;
-    request.set_run_id(run_id);
-    return matching_->GetMatchingResult(&context, request, reply);
-  }
-
-  pb::Matching::Stub& stub() { return *matching_; }
-
- private:
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<pb::Matching::Stub> matching_;
-};
 
 pb::MatchingHeader lenet_header(uint64_t seed) {
   pb::MatchingHeader header;
@@ -136,7 +75,7 @@ TEST(ServerMatching, LenetJobEqualsCoreInProcess) {
   args.insert(args.end(), {"--workers", "2"});  // two jobs at once: results must not depend on it
   auto server = testing::ServerProcess::start(AGNX_SERVER_BINARY, data.path(), args);
   ASSERT_TRUE(server.ok()) << server.status().to_string();
-  Client client((*server)->address());
+  MatchingClient client((*server)->address());
   pb::SubmitMatchingResponse submitted, twin;
   const grpc::Status status = client.submit(lenet_header(5), lenet_inputs(shared), &submitted);
   ASSERT_TRUE(status.ok()) << status.error_message();
@@ -186,7 +125,7 @@ TEST(ServerMatching, KilledServerFinishesTheJobAfterRestart) {
   {
     auto server = testing::ServerProcess::start(AGNX_SERVER_BINARY, data.path(), server_args(shared));
     ASSERT_TRUE(server.ok()) << server.status().to_string();
-    Client client((*server)->address());
+    MatchingClient client((*server)->address());
     ASSERT_TRUE(client.submit(lenet_header(9), lenet_inputs(shared), &submitted).ok());
     // Kill it while the job computes features.
     grpc::ClientContext context;
@@ -201,7 +140,7 @@ TEST(ServerMatching, KilledServerFinishesTheJobAfterRestart) {
   }
   auto restarted = testing::ServerProcess::start(AGNX_SERVER_BINARY, data.path(), server_args(shared));
   ASSERT_TRUE(restarted.ok()) << restarted.status().to_string();
-  Client client((*restarted)->address());
+  MatchingClient client((*restarted)->address());
   const pb::JobProgress last = client.watch(submitted.job_id());
   ASSERT_EQ(last.state(), "SUCCEEDED") << last.message();
   pb::MatchingResult result;
@@ -221,7 +160,7 @@ TEST(ServerMatching, BadSubmissionsNameTheField) {
   auto server =
       testing::ServerProcess::start(AGNX_SERVER_BINARY, data.path(), {"--max-upload-mb", "4"});
   ASSERT_TRUE(server.ok()) << server.status().to_string();
-  Client client((*server)->address());
+  MatchingClient client((*server)->address());
   Inputs inputs = lenet_inputs(shared);
   inputs.test_x.clear();
   inputs.test_y.clear();

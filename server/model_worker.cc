@@ -1,0 +1,202 @@
+#include "server/model_worker.h"
+
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "core/builtin_library.h"
+#include "core/lut_directory.h"
+#include "core/matching_json.h"
+#include "server/subprocess.h"
+#include "server/worker/protocol.h"
+
+namespace agnx::server {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+constexpr auto kPollInterval = std::chrono::milliseconds(50);
+
+Status write_file(const fs::path& path, std::string_view bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!out.flush()) return Status::io_error("cannot write " + path.string());
+  return {};
+}
+
+Result<std::string> read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::io_error("cannot open " + path.string());
+  std::ostringstream content;
+  content << in.rdbuf();
+  return std::move(content).str();
+}
+
+// The last non-empty line of the worker's log, shortened, for failure reasons.
+std::string last_log_line(const fs::path& log) {
+  std::ifstream in(log);
+  std::string line, last;
+  while (std::getline(in, line)) {
+    if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
+  }
+  if (last.size() > 300) last = last.substr(0, 300) + "...";
+  return last;
+}
+
+// Reads a worker's messages and waits for its end, enforcing the limits.
+class Supervisor {
+ public:
+  Supervisor(Subprocess& child, const WorkerOptions& options, const fs::path& log, std::string first_stage,
+             const ProgressCallback& on_progress, const std::atomic<bool>* cancelled)
+      : child_(child), options_(options), log_(log), on_progress_(on_progress), cancelled_(cancelled),
+        deadline_(Clock::now() + options.time_limit), stage_(std::move(first_stage)) {}
+
+  Status run() {
+    for (;;) {
+      if (pipe_open_) read_messages();
+      if (const auto status = child_.try_wait()) {
+        if (pipe_open_) read_messages();
+        return outcome(*status);
+      }
+      if (cancelled_ && cancelled_->load()) return stop(Status::failed_precondition("cancelled"));
+      if (Clock::now() >= deadline_) {
+        return stop(Status::aborted("the model worker exceeded its time limit of " +
+                                    std::to_string(options_.time_limit.count()) + " s during stage '" + stage_ +
+                                    "'"));
+      }
+      if (!pipe_open_) std::this_thread::sleep_for(kPollInterval);
+    }
+  }
+
+ private:
+  Status stop(Status reason) {
+    child_.kill();
+    child_.wait();
+    return reason;
+  }
+
+  Status outcome(int wait_status) {
+    if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0) return {};
+    if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == worker::kExitReportedError && reported_) {
+      return *reported_;
+    }
+    std::string reason = "the model worker " + describe_wait_status(wait_status) + " during stage '" + stage_ + "'";
+    if (const std::string last = last_log_line(log_); !last.empty()) reason += "; its last output: " + last;
+    return Status::aborted(reason);
+  }
+
+  // Waits up to one poll interval for messages and handles the whole lines.
+  void read_messages() {
+    pollfd ready{child_.message_fd(), POLLIN, 0};
+    if (::poll(&ready, 1, static_cast<int>(kPollInterval.count())) <= 0) return;
+    char chunk[4096];
+    for (;;) {
+      const ssize_t n = ::read(child_.message_fd(), chunk, sizeof chunk);
+      if (n == 0) pipe_open_ = false;
+      if (n <= 0) break;
+      pending_.append(chunk, static_cast<std::size_t>(n));
+    }
+    for (auto newline = pending_.find('\n'); newline != std::string::npos; newline = pending_.find('\n')) {
+      handle(pending_.substr(0, newline));
+      pending_.erase(0, newline + 1);
+    }
+  }
+
+  void handle(const std::string& line) {
+    const auto message = worker::parse_message(line);
+    if (!message.ok()) return;  // not ours (the worker's log goes elsewhere); ignored
+    if (const auto* progress = std::get_if<Progress>(&*message)) {
+      stage_ = progress->stage;
+      if (on_progress_) on_progress_(*progress);
+    } else {
+      reported_ = std::get<Status>(*message);
+    }
+  }
+
+  Subprocess& child_;
+  const WorkerOptions& options_;
+  const fs::path& log_;
+  const ProgressCallback& on_progress_;
+  const std::atomic<bool>* cancelled_;
+  const Clock::time_point deadline_;
+  bool pipe_open_ = true;
+  std::string stage_;  // the last one reported
+  std::string pending_;
+  std::optional<Status> reported_;
+};
+
+Status run_worker(const WorkerOptions& options, const std::string& mode, const JobDirectory& job,
+                  const std::string& library_metric, const ProgressCallback& on_progress,
+                  const std::atomic<bool>* cancelled) {
+  const fs::path executable = options.executable.empty() ? default_worker_executable() : options.executable;
+  const std::vector<std::string> argv{executable.string(),
+                                      mode,
+                                      "--job-dir",
+                                      job.path().string(),
+                                      "--parent-pid",
+                                      std::to_string(::getpid()),
+                                      "--threads",
+                                      std::to_string(options.threads),
+                                      "--memory-mb",
+                                      std::to_string(options.memory_limit_mb),
+                                      "--library-metric",
+                                      library_metric};
+  const fs::path log = job.path() / worker::kLogFile;
+  AGNX_ASSIGN_OR_RETURN(Subprocess child, Subprocess::spawn(argv, worker::kMessageFd, log));
+  const std::string first_stage = mode == "validate" ? "submission check" : "starting";
+  return Supervisor(child, options, log, first_stage, on_progress, cancelled).run();
+}
+
+}  // namespace
+
+fs::path default_worker_executable() {
+  std::error_code error;
+  const fs::path self = fs::read_symlink("/proc/self/exe", error);
+  return (error ? fs::path(".") : self.parent_path()) / "agnx-worker";
+}
+
+Result<JobDirectory> JobDirectory::create(const fs::path& parent, const JobInputs& inputs) {
+  std::error_code error;
+  fs::create_directories(parent, error);
+  std::string pattern = (parent / "job-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) return Status::io_error("cannot create a job directory in " + parent.string());
+  JobDirectory job{fs::path(pattern)};
+  AGNX_RETURN_IF_ERROR(write_file(job.path() / worker::kRequestFile, to_json(inputs.request)));
+  AGNX_RETURN_IF_ERROR(write_file(job.path() / worker::kModelFile, inputs.model));
+  AGNX_RETURN_IF_ERROR(write_file(job.path() / worker::kCalibrationFile, inputs.calibration));
+  if (inputs.request.has_test_data) {
+    AGNX_RETURN_IF_ERROR(write_file(job.path() / worker::kTestInputsFile, inputs.test_x));
+    AGNX_RETURN_IF_ERROR(write_file(job.path() / worker::kTestLabelsFile, inputs.test_y));
+  }
+  return job;
+}
+
+JobDirectory::JobDirectory(JobDirectory&& other) noexcept : path_(std::exchange(other.path_, {})) {}
+
+JobDirectory::~JobDirectory() {
+  std::error_code ignored;
+  if (!path_.empty()) fs::remove_all(path_, ignored);
+}
+
+Status validate_in_worker(const WorkerOptions& options, const JobDirectory& job) {
+  return run_worker(options, "validate", job, kDefaultLutMetric, nullptr, nullptr);
+}
+
+Result<MatchingInfo> match_in_worker(const WorkerOptions& options, const JobDirectory& job,
+                                     const MultiplierLibrary& library, const ProgressCallback& on_progress,
+                                     const std::atomic<bool>* cancelled) {
+  if (library.name() != kBuiltinLibraryName) {
+    AGNX_RETURN_IF_ERROR(save_lut_directory(library, job.path() / worker::kLibraryDir));
+  }
+  AGNX_RETURN_IF_ERROR(run_worker(options, "match", job, library.metric(), on_progress, cancelled));
+  AGNX_ASSIGN_OR_RETURN(const std::string json, read_file(job.path() / worker::kResultFile));
+  return matching_info_from_json(json);
+}
+
+}  // namespace agnx::server

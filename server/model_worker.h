@@ -1,0 +1,72 @@
+// Runs the LibTorch part of a matching job in an agnx-worker process
+// (server/worker/protocol.h) and supervises it: its progress is forwarded,
+// and a worker that crashes, runs past its time limit or is cancelled is
+// killed and reported, while the server goes on serving.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <string>
+
+#include "core/library.h"
+#include "core/progress.h"
+#include "core/selection.h"
+#include "core/status.h"
+#include "server/worker/request.h"
+
+namespace agnx::server {
+
+// The limits and resources of one worker.
+struct WorkerOptions {
+  std::filesystem::path executable;        // agnx-worker; empty: default_worker_executable()
+  std::size_t threads = 1;                 // LibTorch and selection threads
+  std::chrono::seconds time_limit{3600};   // wall time of one worker
+  std::size_t memory_limit_mb = 8192;      // RLIMIT_DATA of the worker (0: none)
+};
+
+// agnx-worker next to the running executable.
+std::filesystem::path default_worker_executable();
+
+// The inputs of a job, as bytes, for its job directory.
+struct JobInputs {
+  const MatchingRequest& request;
+  std::string_view model;
+  std::string_view calibration;
+  std::string_view test_x;  // empty without test data
+  std::string_view test_y;
+};
+
+// A job directory under a parent directory, removed with everything in it
+// when the object is destroyed.
+class JobDirectory {
+ public:
+  // Creates a fresh directory in `parent` and writes `inputs` to it.
+  // Errors: kIoError naming the file that could not be written.
+  static Result<JobDirectory> create(const std::filesystem::path& parent, const JobInputs& inputs);
+
+  JobDirectory(JobDirectory&& other) noexcept;
+  JobDirectory& operator=(JobDirectory&&) = delete;
+  ~JobDirectory();
+
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  explicit JobDirectory(std::filesystem::path path) : path_(std::move(path)) {}
+  std::filesystem::path path_;
+};
+
+// Checks a submission in a worker: OK, the worker's error naming the field
+// at fault (kInvalidArgument, kNotFound), or kAborted when the worker
+// failed (a signal, the time limit), with the reason.
+Status validate_in_worker(const WorkerOptions& options, const JobDirectory& job);
+
+// Runs the matching of `job` with `library` in a worker. Errors: the
+// worker's (named), kAborted when it failed, kFailedPrecondition "cancelled"
+// once `cancelled` becomes true (checked every 50 ms).
+Result<MatchingInfo> match_in_worker(const WorkerOptions& options, const JobDirectory& job,
+                                     const MultiplierLibrary& library, const ProgressCallback& on_progress,
+                                     const std::atomic<bool>* cancelled);
+
+}  // namespace agnx::server

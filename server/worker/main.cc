@@ -1,0 +1,128 @@
+// agnx-worker: runs the LibTorch part of one matching job for agnx-server,
+// in a process of its own, so that a snapshot that crashes, hangs or eats
+// memory takes down only its worker. The protocol: server/worker/protocol.h.
+#include <CLI/CLI.hpp>
+
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "core/builtin_library.h"
+#include "core/lut_directory.h"
+#include "core/matching_json.h"
+#include "server/worker/protocol.h"
+#include "server/worker/work.h"
+
+namespace {
+
+using namespace agnx;
+using namespace agnx::server::worker;
+
+struct WorkerArguments {
+  std::string mode;
+  std::filesystem::path job_dir;
+  pid_t parent_pid = 0;
+  std::size_t threads = 1;
+  std::size_t memory_mb = 0;  // 0: no limit
+  std::string library_metric = kDefaultLutMetric;
+};
+
+void send(const std::string& line) {
+  // Writes of at most PIPE_BUF bytes to a pipe are atomic; a longer error
+  // line is still written whole by the loop.
+  for (std::size_t sent = 0; sent < line.size();) {
+    const ssize_t n = ::write(kMessageFd, line.data() + sent, line.size() - sent);
+    if (n <= 0) return;  // the server is gone; PR_SET_PDEATHSIG ends this process
+    sent += static_cast<std::size_t>(n);
+  }
+}
+
+// Dies with the server: a worker must never outlive the process that waits
+// for it. The check after prctl closes the race with a parent that died first.
+Status bind_to_parent(pid_t parent_pid) {
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return Status::internal("prctl(PR_SET_PDEATHSIG) failed");
+  if (parent_pid != 0 && ::getppid() != parent_pid) return Status::failed_precondition("the server has exited");
+  return {};
+}
+
+Status limit_memory(std::size_t megabytes) {
+  if (megabytes == 0) return {};
+  const rlim_t bytes = static_cast<rlim_t>(megabytes) << 20;
+  const rlimit limit{bytes, bytes};
+  if (::setrlimit(RLIMIT_DATA, &limit) != 0) return Status::internal("setrlimit(RLIMIT_DATA) failed");
+  return {};
+}
+
+Result<MultiplierLibrary> job_library(const WorkerArguments& args, const std::string& name) {
+  const auto dir = args.job_dir / kLibraryDir;
+  if (!std::filesystem::exists(dir)) {
+    if (name != kBuiltinLibraryName) return Status::not_found("the job directory has no library " + name);
+    return builtin_library();
+  }
+  LutDirectoryOptions options;
+  options.metric = args.library_metric;
+  AGNX_ASSIGN_OR_RETURN(const MultiplierLibrary loaded, load_lut_directory(dir, options));
+  return loaded.filtered(name, [](const Multiplier&) { return true; });
+}
+
+Status write_result(const std::filesystem::path& job_dir, const MatchingInfo& info) {
+  const auto partial = job_dir / (std::string(kResultFile) + ".partial");
+  {
+    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+    out << matching_info_to_json(info);
+    if (!out.flush()) return Status::io_error("cannot write " + partial.string());
+  }
+  std::error_code error;
+  std::filesystem::rename(partial, job_dir / kResultFile, error);
+  if (error) return Status::io_error("cannot rename " + partial.string() + ": " + error.message());
+  return {};
+}
+
+Status match(const WorkerArguments& args) {
+  AGNX_ASSIGN_OR_RETURN(const server::MatchingRequest request, read_job_request(args.job_dir));
+  AGNX_ASSIGN_OR_RETURN(const MultiplierLibrary library, job_library(args, request.library));
+  AGNX_ASSIGN_OR_RETURN(const MatchingInfo info,
+                        compute_matching(args.job_dir, library, args.threads,
+                                         [](const Progress& progress) { send(progress_line(progress)); }));
+  return write_result(args.job_dir, info);
+}
+
+Status run(const WorkerArguments& args) {
+  AGNX_RETURN_IF_ERROR(bind_to_parent(args.parent_pid));
+  AGNX_RETURN_IF_ERROR(limit_memory(args.memory_mb));
+  if (args.mode == "validate") return validate_inputs(args.job_dir);
+  return match(args);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"agnx-worker: the LibTorch part of an agnx-server matching job, run in its own process.\n"
+               "Started by agnx-server with a message pipe as file descriptor 3 "
+               "(see server/worker/protocol.h); not meant to be run by hand."};
+  WorkerArguments args;
+  app.add_option("MODE", args.mode, "validate (check a submission) or match (run the job)")
+      ->required()
+      ->check(CLI::IsMember({"validate", "match"}));
+  app.add_option("--job-dir", args.job_dir, "the job directory")->required();
+  app.add_option("--parent-pid", args.parent_pid, "the server's process id (the worker exits if it is gone)");
+  app.add_option("--threads", args.threads, "LibTorch and selection threads")->capture_default_str();
+  app.add_option("--memory-mb", args.memory_mb, "RLIMIT_DATA in MiB (0: none)")->capture_default_str();
+  app.add_option("--library-metric", args.library_metric, "the metric of the library in DIR/library")
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  const Status status = run(args);
+  if (status.ok()) return 0;
+  send(error_line(status));
+  return kExitReportedError;
+}
