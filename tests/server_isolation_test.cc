@@ -223,6 +223,18 @@ TEST(ServerIsolation, HostileSnapshotsFailTheirJobsWhileOthersSucceed) {
   EXPECT_TRUE(std::filesystem::is_empty(dir.path() / "data" / "tmp"));  // job directories removed
 }
 
+TEST(ServerIsolation, CalibrationOverTheLimitIsRefusedBeforeAnyWorkerRuns) {
+  testing::TempDir dir;
+  auto server = testing::ServerProcess::start(AGNX_SERVER_BINARY, dir.path() / "data", {"--max-calibration-mb", "1"});
+  ASSERT_TRUE(server.ok()) << server.status().to_string();
+  MatchingClient client((*server)->address());
+  pb::SubmitMatchingResponse ids;
+  const grpc::Status refused = client.submit(header("big"), {sound_model(), calibration(20000), "", ""}, &ids);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(refused.error_message(), "calibration: the calibration data exceeds the server's limit of 1048576 bytes");
+  EXPECT_TRUE(client.submit(header("small"), {sound_model(), calibration(64), "", ""}, &ids).ok());
+}
+
 TEST(ServerIsolation, NoWorkerOutlivesAKilledServer) {
   testing::TempDir dir;
   auto server = testing::ServerProcess::start(AGNX_SERVER_BINARY, dir.path() / "data", {"--job-time-limit", "600"});
