@@ -4,6 +4,7 @@
 #pragma once
 
 #include "agnapprox/v1/agnx.grpc.pb.h"
+#include "server/auth/authenticator.h"
 #include "server/job_runner.h"
 #include "server/library_registry.h"
 #include "store/tracking_store.h"
@@ -14,9 +15,15 @@ namespace pb = ::agnapprox::v1;
 
 class MatchingService final : public pb::Matching::Service {
  public:
+  // `authenticator` (null: none) names the creator of submitted runs; it and
+  // the other references must outlive the service.
   MatchingService(store::TrackingStore& store, LibraryRegistry& libraries, JobRunner& jobs,
-                  std::size_t max_upload_bytes)
-      : store_(store), libraries_(libraries), jobs_(jobs), max_upload_bytes_(max_upload_bytes) {}
+                  std::size_t max_upload_bytes, const Authenticator* authenticator)
+      : store_(store),
+        libraries_(libraries),
+        jobs_(jobs),
+        max_upload_bytes_(max_upload_bytes),
+        authenticator_(authenticator) {}
 
   grpc::Status SubmitMatching(grpc::ServerContext*, grpc::ServerReader<pb::SubmitMatchingRequest>*,
                               pb::SubmitMatchingResponse*) override;
@@ -33,6 +40,7 @@ class MatchingService final : public pb::Matching::Service {
   LibraryRegistry& libraries_;
   JobRunner& jobs_;
   std::size_t max_upload_bytes_;
+  const Authenticator* authenticator_;
 };
 
 }  // namespace agnx::server
