@@ -1,16 +1,19 @@
 // agnx-health: asks a gRPC server's health service whether it is serving.
 //
-//   agnx-health [--timeout SECONDS] [--service NAME] ADDR
+//   agnx-health [--timeout SECONDS] [--service NAME] [--tls-ca FILE] ADDR
 //
-// Calls grpc.health.v1.Health/Check on ADDR (plaintext) and exits 0 when the
-// answer is SERVING, 1 otherwise: unreachable, timed out, NOT_SERVING, or a
-// usage error. Meant for container HEALTHCHECKs and service monitors, where
+// Calls grpc.health.v1.Health/Check on ADDR (plain text, or TLS trusting the
+// CA certificates of --tls-ca; health checks need no token) and exits 0 when
+// the answer is SERVING, 1 otherwise: unreachable, timed out, NOT_SERVING, or
+// a usage error. Meant for container HEALTHCHECKs and service monitors, where
 // neither grpcurl nor grpc_health_probe is packaged.
 #include <CLI/CLI.hpp>
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 
 #include "grpc/health/v1/health.grpc.pb.h"
 
@@ -27,6 +30,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--service", service, "service name to check (empty: the whole server)");
+  std::string tls_ca;
+  app.add_option("--tls-ca", tls_ca, "connect with TLS, trusting the CA certificates of this PEM file")
+      ->check(CLI::ExistingFile);
   app.add_flag("-q,--quiet", quiet, "print nothing");
   try {
     app.parse(argc, argv);
@@ -35,7 +41,14 @@ int main(int argc, char** argv) {
     return e.get_exit_code() == 0 ? 0 : 1;  // Docker reserves exit status 2
   }
 
-  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (!tls_ca.empty()) {
+    std::ifstream in(tls_ca, std::ios::binary);
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    credentials = grpc::SslCredentials(ssl);
+  }
+  auto channel = grpc::CreateChannel(address, credentials);
   auto stub = grpc::health::v1::Health::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +

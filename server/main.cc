@@ -1,6 +1,7 @@
 // agnx-server: the matching engine and the tracking store behind gRPC.
 //
 //   agnx-server [--listen ADDR] [--data-dir DIR] [--workers N] ...   serve
+//               [--auth-tokens FILE] [--tls-cert FILE --tls-key FILE]
 //   agnx-server migrate [--dry-run] [--data-dir DIR]                  schema migrations
 //   agnx-server gc [--data-dir DIR]                                   collect deleted runs' artifacts
 //   agnx-server backup FILE [--data-dir DIR]                          online copy of the database
@@ -16,9 +17,11 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <functional>
 #include <thread>
 
 #include "core/lut_directory.h"
+#include "server/auth/server_security.h"
 #include "server/http/http_server.h"
 #include "server/job_runner.h"
 #include "server/library_registry.h"
@@ -44,6 +47,8 @@ struct ServeOptions {
   std::size_t job_memory_mb = 8192;
   std::vector<std::string> library_dirs;  // NAME=DIR[,signed|,unsigned]
   std::string http;                       // dashboard address; empty: no dashboard
+  std::string auth_tokens;                // tokens file; empty: no authentication
+  std::string tls_cert, tls_key;          // PEM files; empty: plain text
 };
 
 int fail(const std::string& what) {
@@ -71,36 +76,70 @@ Result<MultiplierLibrary> load_library_flag(const std::string& flag) {
   });
 }
 
-// SIGINT/SIGTERM start a clean shutdown. A handler, not a blocked mask and
-// sigwait: some threads (started by libraries before serve() runs) do not
-// block the signals, and the default action on one of them killed the process
-// at once, without letting running jobs finish. The handler runs on any thread and only posts a semaphore
-// (async-signal-safe) that wait_for_termination_signal waits on.
-sem_t termination_posted;
+// SIGINT/SIGTERM start a clean shutdown; SIGHUP re-reads the tokens file.
+// Handlers, not a blocked mask and sigwait: some threads (started by
+// libraries before serve() runs) do not block the signals, and the default
+// action on one of them killed the process at once, without letting running
+// jobs finish. The handlers run on any thread and only set a flag and post a
+// semaphore (async-signal-safe) that wait_for_termination_signal waits on.
+sem_t signal_posted;
 std::atomic<int> termination_signal{0};
+std::atomic<bool> reload_requested{false};
 
 void on_termination_signal(int signal) {
   termination_signal.store(signal);
-  sem_post(&termination_posted);
+  sem_post(&signal_posted);
 }
 
-void install_termination_handler() {
-  sem_init(&termination_posted, 0, 0);
+void on_reload_signal(int) {
+  reload_requested.store(true);
+  sem_post(&signal_posted);
+}
+
+void install_signal_handlers() {
+  sem_init(&signal_posted, 0, 0);
   struct sigaction action {};
-  action.sa_handler = on_termination_signal;
   sigemptyset(&action.sa_mask);
+  action.sa_handler = on_termination_signal;
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+  action.sa_handler = on_reload_signal;
+  sigaction(SIGHUP, &action, nullptr);
 }
 
-int wait_for_termination_signal() {
-  while (sem_wait(&termination_posted) != 0 && errno == EINTR) {
+// Returns SIGINT or SIGTERM once one arrives, calling `reload` for every
+// SIGHUP before.
+int wait_for_termination_signal(const std::function<void()>& reload) {
+  while (true) {
+    while (sem_wait(&signal_posted) != 0 && errno == EINTR) {
+    }
+    if (const int signal = termination_signal.load(); signal != 0) return signal;
+    if (reload_requested.exchange(false)) reload();
   }
-  return termination_signal.load();
+}
+
+// SIGHUP: the tokens file again. A bad file keeps the tokens in use; the
+// message names the file and line, never a token.
+void reload_tokens(const std::string& file, server::Authenticator* authenticator) {
+  if (authenticator == nullptr) {
+    std::printf("agnx-server: SIGHUP: no --auth-tokens, nothing to re-read\n");
+  } else if (auto table = server::TokenTable::load(file); !table.ok()) {
+    std::fprintf(stderr, "agnx-server: SIGHUP: --auth-tokens: %s; keeping the %zu token(s) in use\n",
+                 table.status().message().c_str(), authenticator->size());
+  } else {
+    authenticator->replace(std::move(*table));
+    std::printf("agnx-server: SIGHUP: %zu bearer token(s) from %s\n", authenticator->size(), file.c_str());
+  }
+  std::fflush(stdout);
 }
 
 int serve(const ServeOptions& options) {
-  install_termination_handler();
+  install_signal_handlers();
+  auto security = server::configure_security(
+      {options.listen, options.http, options.auth_tokens, options.tls_cert, options.tls_key});
+  if (!security.ok()) return fail(security.status().message());
+  server::Authenticator* authenticator = security->authenticator.get();
+
   store::SqliteStoreOptions store_options;
   store_options.data_dir = options.data_dir;
   auto opened = store::SqliteTrackingStore::open(store_options);
@@ -131,9 +170,9 @@ int serve(const ServeOptions& options) {
   job_options.work_dir = std::filesystem::path(options.data_dir) / "tmp";
   server::JobRunner jobs(*tracking, libraries, job_options);
   const std::size_t max_upload = options.max_upload_mb << 20;
-  server::TrackingService tracking_service(*tracking, max_upload);
+  server::TrackingService tracking_service(*tracking, max_upload, authenticator);
   server::MatchingService matching_service(*tracking, libraries, jobs,
-                                           {max_upload, options.max_calibration_mb << 20});
+                                           {max_upload, options.max_calibration_mb << 20}, authenticator);
   server::MultipliersService multipliers_service(libraries, std::filesystem::path(options.data_dir) / "tmp",
                                                  max_upload);
 
@@ -141,7 +180,7 @@ int serve(const ServeOptions& options) {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(options.listen, security->credentials, &port);
   builder.SetMaxReceiveMessageSize(64 << 20);
   builder.RegisterService(&tracking_service);
   builder.RegisterService(&matching_service);
@@ -154,6 +193,7 @@ int serve(const ServeOptions& options) {
   if (!options.http.empty()) {
     server::HttpOptions http;
     http.listen = options.http;
+    http.authenticator = security->authenticator;
     auto started = server::HttpServer::start(*tracking, http);
     if (!started.ok()) return fail("--http " + options.http + ": " + started.status().message());
     dashboard = std::move(*started);
@@ -166,10 +206,11 @@ int serve(const ServeOptions& options) {
     const std::string http_host = options.http.substr(0, options.http.rfind(':'));
     std::printf("agnx-server dashboard on http://%s:%u/\n", http_host.c_str(), dashboard->port());
   }
+  for (const auto& notice : security->notices) std::printf("agnx-server: %s\n", notice.c_str());
   std::fflush(stdout);
 
   std::thread waiter([&] {
-    const int received = wait_for_termination_signal();
+    const int received = wait_for_termination_signal([&] { reload_tokens(options.auth_tokens, authenticator); });
     std::printf("agnx-server: %s, shutting down\n", received == SIGINT ? "SIGINT" : "SIGTERM");
     std::fflush(stdout);
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
@@ -205,7 +246,10 @@ int main(int argc, char** argv) {
                "Examples:\n"
                "  agnx-server --listen 127.0.0.1:50051 --data-dir ./agnx-data\n"
                "  agnx-server --library-dir evoapprox=../shared/evoapprox,signed --workers 2\n"
-               "  agnx-server migrate --dry-run --data-dir ./agnx-data"};
+               "  agnx-server --listen 0.0.0.0:50051 --auth-tokens /etc/agnx/tokens \\\n"
+               "              --tls-cert server.pem --tls-key server.key\n"
+               "  agnx-server migrate --dry-run --data-dir ./agnx-data\n"
+               "Without --auth-tokens and --tls-cert, --listen and --http must be loopback addresses."};
   ServeOptions options;
   app.add_option("--listen", options.listen, "address to listen on (port 0: any free port)")->capture_default_str();
   app.add_option("--data-dir", options.data_dir, "SQLite database and artifacts")->capture_default_str();
@@ -225,6 +269,11 @@ int main(int argc, char** argv) {
   app.add_option("--http", options.http, "also serve the dashboard and its JSON API, e.g. 127.0.0.1:8080");
   app.add_option("--library-dir", options.library_dirs,
                  "offer a LUT directory as a library: NAME=DIR[,signed|,unsigned] (repeatable)");
+  app.add_option("--auth-tokens", options.auth_tokens,
+                 "require bearer tokens: a file of 'TOKEN USER ROLE' lines (role reader, writer or admin), "
+                 "not readable by others; SIGHUP re-reads it");
+  app.add_option("--tls-cert", options.tls_cert, "serve gRPC over TLS with this PEM certificate chain");
+  app.add_option("--tls-key", options.tls_key, "the PEM private key of --tls-cert");
 
   bool dry_run = false;
   CLI::App* migrate_command = app.add_subcommand("migrate", "apply pending schema migrations and exit");

@@ -3,12 +3,12 @@
 #include <chrono>
 
 #include "core/matching_json.h"
+#include "server/auth/grpc_auth.h"
 #include "server/clock.h"
 #include "server/grpc_status.h"
 #include "server/matching_job.h"
 #include "server/proto_convert.h"
 #include "server/submission.h"
-#include "server/tracking_service.h"
 
 namespace agnx::server {
 namespace {
@@ -125,6 +125,8 @@ pb::JobProgress to_message(int64_t job_id, const JobProgressView& view) {
 grpc::Status MatchingService::SubmitMatching(grpc::ServerContext* context,
                                              grpc::ServerReader<pb::SubmitMatchingRequest>* reader,
                                              pb::SubmitMatchingResponse* reply) {
+  std::string user;
+  if (auto status = caller_user(*context, authenticator_, &user); !status.ok()) return status;
   Submission submission;
   if (auto status = read_submission(reader, limits_.max_upload_bytes, submission); !status.ok()) return status;
   MatchingRequest request;
@@ -144,7 +146,7 @@ grpc::Status MatchingService::SubmitMatching(grpc::ServerContext* context,
     *reply = *earlier;
     return grpc::Status::OK;
   }
-  const auto stored = store_submission(store_, submission, request, *experiment, user_of(*context));
+  const auto stored = store_submission(store_, submission, request, *experiment, user);
   if (!stored.ok()) return to_grpc(stored.status());
   if (checked.ok()) {
     jobs_.enqueue(stored->job_id());

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "agnapprox/v1/agnx.grpc.pb.h"
+#include "server/auth/authenticator.h"
 #include "server/job_runner.h"
 #include "server/library_registry.h"
 #include "store/tracking_store.h"
@@ -19,9 +20,11 @@ struct SubmissionLimits {
 
 class MatchingService final : public pb::Matching::Service {
  public:
+  // `authenticator` (null: none) names the creator of submitted runs; it and
+  // the other references must outlive the service.
   MatchingService(store::TrackingStore& store, LibraryRegistry& libraries, JobRunner& jobs,
-                  const SubmissionLimits& limits)
-      : store_(store), libraries_(libraries), jobs_(jobs), limits_(limits) {}
+                  const SubmissionLimits& limits, const Authenticator* authenticator)
+      : store_(store), libraries_(libraries), jobs_(jobs), limits_(limits), authenticator_(authenticator) {}
 
   grpc::Status SubmitMatching(grpc::ServerContext*, grpc::ServerReader<pb::SubmitMatchingRequest>*,
                               pb::SubmitMatchingResponse*) override;
@@ -38,6 +41,7 @@ class MatchingService final : public pb::Matching::Service {
   LibraryRegistry& libraries_;
   JobRunner& jobs_;
   SubmissionLimits limits_;
+  const Authenticator* authenticator_;
 };
 
 }  // namespace agnx::server

@@ -1,6 +1,6 @@
 #include "server/tracking_service.h"
 
-
+#include "server/auth/grpc_auth.h"
 #include "server/clock.h"
 #include "server/grpc_status.h"
 #include "server/proto_convert.h"
@@ -23,8 +23,6 @@ grpc::Status require(bool condition, const std::string& field, const std::string
 constexpr std::size_t kChunkBytes = 1 << 20;
 
 }  // namespace
-
-std::string user_of(const grpc::ServerContext&) { return "anonymous"; }
 
 grpc::Status TrackingService::reply_experiment(int64_t experiment_id, pb::Experiment* reply) {
   const auto experiment = store_.get_experiment(experiment_id);
@@ -83,8 +81,10 @@ grpc::Status TrackingService::RestoreExperiment(grpc::ServerContext*, const pb::
 
 grpc::Status TrackingService::CreateRun(grpc::ServerContext* context, const pb::CreateRunRequest* request,
                                         pb::Run* reply) {
+  std::string user;
+  if (auto status = caller_user(*context, authenticator_, &user); !status.ok()) return status;
   const int64_t start = request->start_time() ? request->start_time() : now_ms();
-  const auto run = store_.create_run(request->experiment_id(), request->run_name(), user_of(*context), start);
+  const auto run = store_.create_run(request->experiment_id(), request->run_name(), user, start);
   if (!run.ok()) return to_grpc(run.status());
   return reply_run(run->run_id, reply);
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "agnapprox/v1/agnx.grpc.pb.h"
+#include "server/auth/authenticator.h"
 #include "store/tracking_store.h"
 
 namespace agnx::server {
@@ -11,8 +12,10 @@ namespace pb = ::agnapprox::v1;
 
 class TrackingService final : public pb::Tracking::Service {
  public:
-  TrackingService(store::TrackingStore& store, std::size_t max_upload_bytes)
-      : store_(store), max_upload_bytes_(max_upload_bytes) {}
+  // `authenticator` (null: none) names the creator of new runs; it and
+  // `store` must outlive the service.
+  TrackingService(store::TrackingStore& store, std::size_t max_upload_bytes, const Authenticator* authenticator)
+      : store_(store), max_upload_bytes_(max_upload_bytes), authenticator_(authenticator) {}
 
   grpc::Status CreateExperiment(grpc::ServerContext*, const pb::CreateExperimentRequest*, pb::Experiment*) override;
   grpc::Status GetExperiment(grpc::ServerContext*, const pb::GetExperimentRequest*, pb::Experiment*) override;
@@ -49,9 +52,7 @@ class TrackingService final : public pb::Tracking::Service {
 
   store::TrackingStore& store_;
   std::size_t max_upload_bytes_;
+  const Authenticator* authenticator_;
 };
-
-// The caller's user name (from authentication metadata later; "anonymous" now).
-std::string user_of(const grpc::ServerContext& context);
 
 }  // namespace agnx::server

@@ -176,15 +176,15 @@ def main():
         driver.save_screenshot(os.path.join(args.out, "dashboard_jobs.png"))
 
         # A server with a token: the page asks for it, keeps it in sessionStorage and sends it.
-        secured, secured_port = start_fixture(args.fixture, os.path.join(work, "data"), ["--token", "team-secret"])
+        secured, secured_port = start_fixture(args.fixture, os.path.join(work, "data"), ["--token", "team-secret-token"])
         processes.append(secured)
         driver.get(f"http://127.0.0.1:{secured_port}/#/")
         wait.until(lambda d: d.find_element(By.ID, "token-form").is_displayed())
-        driver.find_element(By.ID, "token-input").send_keys("team-secret")
+        driver.find_element(By.ID, "token-input").send_keys("team-secret-token")
         driver.find_element(By.CSS_SELECTOR, "#token-form button").click()
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#experiments-table tbody a"))
         stored = driver.execute_script("return sessionStorage.getItem('agnx-token')")
-        check(stored == "team-secret", "the token prompt stores the token in sessionStorage and the API accepts it")
+        check(stored == "team-secret-token", "the token prompt stores the token in sessionStorage and the API accepts it")
         print(f"browser test passed in {time.time() - started:.1f} s; screenshots in {args.out}")
         return 0
     finally:

@@ -17,7 +17,7 @@
 //
 // With --serve it starts the dashboard on 127.0.0.1 (ephemeral port), prints
 // "port N" on stdout and serves until stdin closes or SIGTERM/SIGINT; --token
-// makes the API require that bearer token. While serving, the RUNNING job's
+// makes the API require that bearer token (a reader's, at least 16 characters). While serving, the RUNNING job's
 // progress advances by 0.01 every 0.5 s (up to 0.99), so the jobs page has
 // live progress to show.
 // Exit code 77: ../shared is missing (the caller skips).
@@ -193,7 +193,14 @@ int run(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   server::HttpOptions options;
   options.listen = "127.0.0.1:0";
-  options.auth_token = token;
+  if (!token.empty()) {
+    auto tokens = server::TokenTable::parse(token + " dashboard reader\n", "--token");
+    if (!tokens.ok()) {
+      std::cerr << "dashboard_fixture: " << tokens.status().to_string() << "\n";
+      return 1;
+    }
+    options.authenticator = std::make_shared<server::Authenticator>(std::move(*tokens));
+  }
   auto server = server::HttpServer::start(store, options);
   if (!server.ok()) {
     std::cerr << "dashboard_fixture: " << server.status().to_string() << "\n";

@@ -24,7 +24,7 @@ struct Globals {
   std::string server = client::kDefaultAddress;
   std::string token;
   bool tls = false;
-  std::string ca_file;
+  std::string tls_ca;
   double timeout_seconds = 30.0;
 };
 
@@ -39,7 +39,7 @@ Result<Client> connect(const Globals& globals) {
   options.address = globals.server;
   options.token = globals.token;
   options.tls = globals.tls;
-  options.ca_file = globals.ca_file;
+  options.ca_file = globals.tls_ca;
   options.deadline = std::chrono::milliseconds(static_cast<int64_t>(globals.timeout_seconds * 1000.0));
   return Client::connect(options);
 }
@@ -725,9 +725,10 @@ int run(int argc, const char* const* argv, const Io& io, const std::vector<AddCo
   app.add_option("--server,-s", globals.server, "Server address host:port")
       ->envname("AGNX_SERVER")
       ->capture_default_str();
-  app.add_option("--token", globals.token, "Bearer token sent with every call")->envname("AGNX_TOKEN");
+  app.add_option("--token", globals.token, "Bearer token sent with every call (never printed)")
+      ->envname("AGNX_TOKEN");
   app.add_flag("--tls", globals.tls, "Connect with TLS (system root certificates)");
-  app.add_option("--ca-file", globals.ca_file, "TLS with this PEM CA file");
+  app.add_option("--tls-ca", globals.tls_ca, "Connect with TLS, trusting the CA certificates of this PEM file");
   app.add_option("--timeout", globals.timeout_seconds, "Deadline of each call in seconds (0: none)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
@@ -741,7 +742,8 @@ int run(int argc, const char* const* argv, const Io& io, const std::vector<AddCo
   agnx energy --experiment lenet
   agnx match --model lenet5.pt --calib calib.npy --library-dir ./evoapprox --json
 
-The server is --server, else $AGNX_SERVER, else 127.0.0.1:50051; the token --token or $AGNX_TOKEN.
+The server is --server, else $AGNX_SERVER, else 127.0.0.1:50051; the token --token or $AGNX_TOKEN
+(prefer $AGNX_TOKEN: other users can see command lines).
 Exit codes: 0 success, 1 usage error, 2 server or input error.)");
 
   Registry registry;

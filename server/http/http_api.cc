@@ -228,20 +228,6 @@ HttpResponse json_error(unsigned status, std::string_view message) {
   return response;
 }
 
-bool constant_time_equals(std::string_view a, std::string_view b) {
-  // Walks the longer length in full; a length mismatch is folded into the result.
-  const std::size_t n = std::max(a.size(), b.size());
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto x = static_cast<unsigned char>(i < a.size() ? a[i] : 0);
-    const auto y = static_cast<unsigned char>(i < b.size() ? b[i] : 0);
-    diff = static_cast<unsigned char>(diff | (x ^ y));
-  }
-  // Keep the compiler from short-circuiting the loop on the value.
-  volatile unsigned char result = diff;
-  return result == 0;
-}
-
 Result<std::string> percent_decode(std::string_view text, bool plus_is_space) {
   auto hex = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
@@ -298,16 +284,12 @@ HttpResponse DashboardHandler::handle(const HttpRequest& request) const {
 
   if (!api) return handle_static(*path);
 
-  if (!options_.auth_token.empty()) {
-    constexpr std::string_view kBearer = "Bearer ";
-    const std::string_view given = request.authorization;
-    const bool has_bearer = given.size() > kBearer.size() && given.substr(0, kBearer.size()) == kBearer;
-    if (!has_bearer || !constant_time_equals(given.substr(kBearer.size()), options_.auth_token)) {
-      HttpResponse response = json_error(
-          401, has_bearer ? "the bearer token is wrong" : "this server requires 'Authorization: Bearer <token>'");
-      response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"agnx\"");
-      return response;
-    }
+  if (options_.authenticator && !options_.authenticator->authenticate(request.authorization)) {
+    const bool has_bearer = bearer_token(request.authorization).has_value();
+    HttpResponse response = json_error(
+        401, has_bearer ? "the bearer token is wrong" : "this server requires 'Authorization: Bearer <token>'");
+    response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"agnx\"");
+    return response;
   }
 
   Query query;

@@ -53,9 +53,6 @@ struct HttpResponse {
 // A JSON error response: {"error": message}.
 HttpResponse json_error(unsigned status, std::string_view message);
 
-// True when a and b are equal; the time taken depends on their lengths only.
-bool constant_time_equals(std::string_view a, std::string_view b);
-
 // Decodes %XX escapes (and '+' as a space when `plus_is_space`).
 // Errors: a truncated or non-hex escape, a decoded NUL.
 Result<std::string> percent_decode(std::string_view text, bool plus_is_space);

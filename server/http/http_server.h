@@ -4,8 +4,9 @@
 //   GET /api/...            read-only JSON (endpoints in http_api.h and the README)
 //   GET / and /assets/...   the dashboard's static files from assets_dir, and
 //                           Chart.js from chartjs_file at /assets/vendor/chart.js
-// With a non-empty auth_token every /api/ request must carry
-// "Authorization: Bearer <auth_token>" (401 otherwise); static files are public.
+// With an authenticator every /api/ request must carry "Authorization:
+// Bearer TOKEN" with a token it knows, of any role (401 otherwise); the
+// dashboard's static files are public (the page asks for the token).
 //
 // The server runs on its own threads (a Boost.Asio io_context, Boost.Beast
 // sessions with keep-alive, a read timeout, header and body limits); a bad
@@ -25,6 +26,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "server/auth/authenticator.h"
 #include "store/tracking_store.h"
 
 namespace agnx::server {
@@ -39,8 +41,9 @@ struct HttpOptions {
   std::filesystem::path assets_dir;
   // Chart.js (UMD build); empty: Debian's libjs-chart.js file found at build time.
   std::filesystem::path chartjs_file;
-  // Required bearer token of the API; empty: no authentication.
-  std::string auth_token;
+  // The bearer tokens the API accepts (shared with the gRPC server, so a
+  // reload applies to both); null: no authentication.
+  std::shared_ptr<const Authenticator> authenticator;
   // Threads running the io_context (>= 1).
   std::size_t threads = 2;
   // Open connections at most (>= 1); further ones are closed on accept. Idle

@@ -1,11 +1,13 @@
 #include "tests/support/server_process.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 
 extern char** environ;
@@ -14,8 +16,12 @@ namespace agnx::testing {
 
 Result<std::unique_ptr<ServerProcess>> ServerProcess::start(const std::string& binary,
                                                             const std::filesystem::path& data_dir,
-                                                            const std::vector<std::string>& args) {
-  std::vector<std::string> argv_strings{binary, "--listen", "127.0.0.1:0", "--data-dir", data_dir.string()};
+                                                            const std::vector<std::string>& args,
+                                                            const std::filesystem::path& stderr_file) {
+  std::vector<std::string> argv_strings{binary, "--data-dir", data_dir.string()};
+  if (std::find(args.begin(), args.end(), "--listen") == args.end()) {
+    argv_strings.insert(argv_strings.end(), {"--listen", "127.0.0.1:0"});
+  }
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& s : argv_strings) argv.push_back(s.data());
@@ -27,6 +33,10 @@ Result<std::unique_ptr<ServerProcess>> ServerProcess::start(const std::string& b
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
   posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
+  if (!stderr_file.empty()) {
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_file.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                     0600);
+  }
   pid_t pid = 0;
   const int spawned = posix_spawn(&pid, binary.c_str(), &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
@@ -56,7 +66,29 @@ Result<std::unique_ptr<ServerProcess>> ServerProcess::start(const std::string& b
   }
   const auto end = output.find_first_of(" \n", at + marker.size());
   return std::unique_ptr<ServerProcess>(
-      new ServerProcess(pid, pipe_fds[0], output.substr(at + marker.size(), end - at - marker.size())));
+      new ServerProcess(pid, pipe_fds[0], output.substr(at + marker.size(), end - at - marker.size()), output));
+}
+
+void ServerProcess::send_signal(int signal) {
+  if (pid_ > 0) ::kill(pid_, signal);
+}
+
+bool ServerProcess::read_stdout(std::chrono::milliseconds timeout) {
+  pollfd fd{output_, POLLIN, 0};
+  if (poll(&fd, 1, static_cast<int>(timeout.count())) <= 0) return true;
+  char buffer[4096];
+  const ssize_t n = read(output_, buffer, sizeof buffer);
+  if (n <= 0) return false;
+  stdout_text_.append(buffer, static_cast<std::size_t>(n));
+  return true;
+}
+
+std::string ServerProcess::wait_for_output(const std::string& text, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (stdout_text_.find(text) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    if (!read_stdout(std::chrono::milliseconds(100))) break;
+  }
+  return stdout_text_;
 }
 
 int ServerProcess::kill_and_wait(int signal) {
