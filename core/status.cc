@@ -12,6 +12,7 @@ const char* status_code_name(StatusCode code) {
     case StatusCode::kInternal: return "internal";
     case StatusCode::kAlreadyExists: return "already_exists";
     case StatusCode::kResourceExhausted: return "resource_exhausted";
+    case StatusCode::kUnavailable: return "unavailable";
   }
   return "unknown";
 }

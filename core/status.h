@@ -25,7 +25,8 @@ enum class StatusCode {
   kIoError,            // reading or writing a file failed
   kInternal,           // a broken invariant inside agnx
   kAlreadyExists,      // an entity with that name or key already exists
-  kResourceExhausted,  // a size or count limit was exceeded
+  kResourceExhausted,  // a size or count limit was exceeded, or the disk is full
+  kUnavailable,        // a transient condition (a busy database): the same call may succeed later
 };
 
 // Returns a stable lower-case name of `code` ("invalid_argument", ...).
@@ -52,6 +53,7 @@ class Status {
   static Status resource_exhausted(std::string message) {
     return {StatusCode::kResourceExhausted, std::move(message)};
   }
+  static Status unavailable(std::string message) { return {StatusCode::kUnavailable, std::move(message)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

@@ -55,6 +55,7 @@ grpc::Status to_grpc(const Status& status) {
     case StatusCode::kAlreadyExists: return {grpc::StatusCode::ALREADY_EXISTS, status.message()};
     case StatusCode::kFailedPrecondition: return {grpc::StatusCode::FAILED_PRECONDITION, status.message()};
     case StatusCode::kResourceExhausted: return {grpc::StatusCode::RESOURCE_EXHAUSTED, status.message()};
+    case StatusCode::kUnavailable: return {grpc::StatusCode::UNAVAILABLE, status.message()};
     case StatusCode::kIoError:
     case StatusCode::kInternal: return {grpc::StatusCode::INTERNAL, status.message()};
   }
