@@ -44,7 +44,11 @@ class SqliteTrackingStore final : public TrackingStore {
   // The database file within a data directory.
   static std::filesystem::path database_path(const std::filesystem::path& data_dir);
 
-  Result<int64_t> create_experiment(const std::string& name) override;
+  using TrackingStore::create_experiment;
+  using TrackingStore::create_run;
+  using TrackingStore::log_batch;
+
+  Result<int64_t> create_experiment(const std::string& name, const WriteOptions& options) override;
   Result<Experiment> get_experiment(int64_t experiment_id) override;
   Result<Experiment> get_experiment_by_name(const std::string& name) override;
   Result<std::vector<Experiment>> list_experiments(ViewType view) override;
@@ -52,14 +56,14 @@ class SqliteTrackingStore final : public TrackingStore {
   Status restore_experiment(int64_t experiment_id) override;
 
   Result<RunInfo> create_run(int64_t experiment_id, const std::string& run_name, const std::string& user_id,
-                             int64_t start_time) override;
+                             int64_t start_time, const WriteOptions& options) override;
   Result<Run> get_run(const std::string& run_id) override;
   Status update_run(const std::string& run_id, RunStatus status, std::optional<int64_t> end_time) override;
   Status delete_run(const std::string& run_id) override;
   Status restore_run(const std::string& run_id) override;
   Result<RunPage> search_runs(const SearchRunsRequest& request) override;
 
-  Status log_batch(const std::string& run_id, const RunBatch& batch) override;
+  Status log_batch(const std::string& run_id, const RunBatch& batch, const WriteOptions& options) override;
   Result<std::vector<Metric>> get_metric_history(const std::string& run_id, const std::string& key) override;
 
   Status log_matching(const std::string& run_id, const MatchingRecord& record, const RunBatch& batch) override;
