@@ -482,8 +482,10 @@ Result<std::unique_ptr<SqliteTrackingStore>> SqliteTrackingStore::open(const Sql
   AGNX_ASSIGN_OR_RETURN(auto connection, Connection::open(database, Connection::Mode::kReadWrite,
                                                           options.busy_timeout_ms, options.synchronous_full));
   AGNX_RETURN_IF_ERROR(apply_migrations(*connection, embedded_migrations()).status());
-  auto writer = std::make_unique<GroupCommitWriter>(std::move(connection), options.max_group);
-  AGNX_ASSIGN_OR_RETURN(auto readers, ReaderPool::open(database, options.readers, options.busy_timeout_ms));
+  const std::chrono::milliseconds busy_deadline(options.busy_deadline_ms);
+  auto writer = std::make_unique<GroupCommitWriter>(std::move(connection), options.max_group, busy_deadline);
+  AGNX_ASSIGN_OR_RETURN(auto readers,
+                        ReaderPool::open(database, options.readers, options.busy_timeout_ms, busy_deadline));
   return std::unique_ptr<SqliteTrackingStore>(new SqliteTrackingStore(
       std::move(writer), std::move(readers), ArtifactFiles(options.data_dir / "artifacts")));
 }
@@ -728,16 +730,19 @@ Result<std::vector<EnergyPoint>> SqliteTrackingStore::energy_points(int64_t expe
 Result<ArtifactInfo> SqliteTrackingStore::log_artifact(const std::string& run_id, const std::string& path,
                                                        std::string_view content) {
   AGNX_RETURN_IF_ERROR(validate_artifact_path(path));
+  const std::string context = "storing artifact '" + path + "' of run '" + run_id + "'";
   std::shared_lock lock(artifact_gc_mutex_);
   ArtifactInfo info{path, static_cast<int64_t>(content.size()), {}};
-  AGNX_ASSIGN_OR_RETURN(info.sha256, artifacts_.put(content));
+  const Result<std::string> sha256 = artifacts_.put(content);
+  if (!sha256.ok()) return sha256.status().with_context(context);
+  info.sha256 = *sha256;
   const Status written = writer_->submit([&](Connection& db) -> Status {
     AGNX_RETURN_IF_ERROR(require_active_run(db, run_id));
     AGNX_ASSIGN_OR_RETURN(Statement upsert, db.prepare("INSERT OR REPLACE INTO artifacts (run_id, path, size, sha256) "
                                                        "VALUES (?1, ?2, ?3, ?4)"));
     return upsert.bind(1, run_id).bind(2, path).bind(3, info.size).bind(4, info.sha256).run();
   });
-  if (!written.ok()) return written;
+  if (!written.ok()) return written.with_context(context);
   return info;
 }
 
@@ -889,6 +894,7 @@ Result<int64_t> SqliteTrackingStore::gc() {
   std::unique_lock lock(artifact_gc_mutex_);
   std::set<std::string> referenced;
   const Status written = writer_->submit([&](Connection& db) -> Status {
+    referenced.clear();
     AGNX_RETURN_IF_ERROR(db.run("DELETE FROM runs WHERE lifecycle_stage = 'deleted'"));
     AGNX_RETURN_IF_ERROR(db.run("DELETE FROM experiments WHERE lifecycle_stage = 'deleted' AND NOT EXISTS "
                                 "(SELECT 1 FROM runs WHERE runs.experiment_id = experiments.experiment_id)"));

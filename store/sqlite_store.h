@@ -11,7 +11,13 @@
 // caller acknowledged after COMMIT); reads use a pool of read-only
 // connections, each read inside one transaction (a consistent snapshot).
 // Prepared statements are cached per connection. Foreign keys are enforced
-// and a busy timeout covers other processes (e.g. `migrate`).
+// and a busy timeout covers other processes (e.g. `migrate`); a transaction
+// still locked out after it is retried with backoff until busy_deadline_ms.
+//
+// Faults: an artifact file that cannot be written whole is removed again
+// (kResourceExhausted when the disk is full, naming the artifact); a write
+// transaction that fails (disk full, I/O error) is rolled back, and the
+// other writes of its group are committed without it.
 //
 // Thread safety: every member may be called from any number of threads.
 // Several processes may open the same directory; gc must then run in one.
@@ -33,7 +39,10 @@ struct SqliteStoreOptions {
   std::filesystem::path data_dir;  // created if missing
   std::size_t readers = 4;         // read connections
   std::size_t max_group = 1024;    // writes per transaction at most
-  int busy_timeout_ms = 10000;
+  int busy_timeout_ms = 10000;  // SQLite's wait for a lock, per attempt
+  // How long a read or a write locked out by another process is retried in
+  // all before it fails with kUnavailable.
+  int busy_deadline_ms = 30000;
   // FULL: a commit survives power loss; NORMAL: it survives a process crash.
   bool synchronous_full = true;
 };

@@ -17,6 +17,12 @@
 // (a crash, a lost connection) without writing twice. Reusing a key for
 // another kind of write or another target is kInvalidArgument.
 //
+// Faults. A write that finds the disk full fails with kResourceExhausted and
+// leaves nothing of itself behind; later writes succeed once space returns.
+// A database locked by another process is waited for (and retried) up to a
+// backend's deadline, then the call fails with kUnavailable, having written
+// nothing.
+//
 // Filter grammar of search_runs (a subset of MLflow's):
 //   filter     := comparison ( "AND" comparison )*        (keywords any case)
 //   comparison := entity "." key op value
