@@ -1,8 +1,13 @@
 // The store under faults: a database locked by another connection beyond the
 // busy timeout (writes wait and are written once, or fail UNAVAILABLE having
-// written nothing), and a disk that fills up (RLIMIT_FSIZE: the kernel fails
-// writes with EFBIG) while an artifact is written or a transaction commits.
+// written nothing), and a disk that fills up while an artifact is written or
+// a transaction commits: RLIMIT_FSIZE (the kernel fails writes with EFBIG),
+// and, where the test may mount one, a small tmpfs (ENOSPC).
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -186,6 +191,69 @@ TEST(StoreFaults, ACommitThatDoesNotFitFailsWholeWhileOtherWritesCommitAndTheSto
   auto integrity = (*check)->prepare("PRAGMA integrity_check");
   ASSERT_TRUE(integrity.ok() && integrity->step().ok());
   EXPECT_EQ(integrity->text(0), "ok");
+}
+
+// Mounts a tmpfs of `megabytes` on `dir` in a mount namespace of this
+// thread's own (so it never shows outside and vanishes with the process).
+// Returns "" or why the kernel refused (not root, no CAP_SYS_ADMIN).
+std::string mount_private_tmpfs(const std::filesystem::path& dir, int megabytes) {
+  if (::unshare(CLONE_NEWNS) != 0) return std::string("unshare(CLONE_NEWNS): ") + std::strerror(errno);
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    return std::string("making / private: ") + std::strerror(errno);
+  }
+  const std::string size = "size=" + std::to_string(megabytes) + "m";
+  if (::mount("tmpfs", dir.c_str(), "tmpfs", 0, size.c_str()) != 0) {
+    return std::string("mounting a tmpfs: ") + std::strerror(errno);
+  }
+  return {};
+}
+
+// Writes `path` until the file system is full.
+void fill_up(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  const std::string chunk(64 << 10, 'f');
+  while (::write(fd, chunk.data(), chunk.size()) > 0) {
+  }
+  EXPECT_EQ(errno, ENOSPC);
+  ::close(fd);
+}
+
+TEST(StoreFaults, AFullDiskFailsWritesWholeWithNoSpaceAndTheStoreRecoversWhenSpaceReturns) {
+  testing::TempDir dir;
+  if (const std::string refused = mount_private_tmpfs(dir.path(), 8); !refused.empty()) {
+    GTEST_SKIP() << "a private tmpfs needs root (CAP_SYS_ADMIN); " << refused;
+  }
+  const auto data = dir.path() / "data";
+  auto store = open_store(data);
+  const std::string run_id = store->create_run(*store->create_experiment("e"), "r", "u", 0)->run_id;
+  ASSERT_TRUE(store->log_batch(run_id, one_metric(0)).ok());
+  RunBatch big;
+  for (int i = 0; i < 100; ++i) big.params[std::to_string(1000 + i)] = std::string(4 << 10, 'v');
+  const std::string content(256 << 10, 'a');
+
+  const auto filler = dir.path() / "filler";
+  fill_up(filler);
+  const auto stored = store->log_artifact(run_id, "big.bin", content);
+  EXPECT_EQ(stored.status().code(), StatusCode::kResourceExhausted) << stored.status().to_string();
+  EXPECT_NE(stored.status().message().find(std::strerror(ENOSPC)), std::string::npos) << stored.status().message();
+  EXPECT_EQ(files_under(data / "artifacts"), 0u) << "a partial artifact file stayed behind";
+  const Status batch = store->log_batch(run_id, big);
+  EXPECT_EQ(batch.code(), StatusCode::kResourceExhausted) << batch.to_string();
+  EXPECT_NE(batch.message().find("out of space"), std::string::npos) << batch.message();
+  EXPECT_TRUE(store->get_run(run_id)->params.empty());
+  EXPECT_TRUE(store->list_artifacts(run_id)->empty());
+
+  std::filesystem::remove(filler);  // space returns
+  ASSERT_TRUE(store->log_artifact(run_id, "big.bin", content).ok());
+  const Status logged = store->log_batch(run_id, big);
+  ASSERT_TRUE(logged.ok()) << logged.to_string();
+  store.reset();
+  store = open_store(data);
+  EXPECT_EQ(store->get_run(run_id)->params.size(), 100u);
+  EXPECT_EQ(*store->read_artifact(run_id, "big.bin"), content);
+  store.reset();
+  ::umount2(dir.path().c_str(), MNT_DETACH);
 }
 
 }  // namespace
