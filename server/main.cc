@@ -96,6 +96,9 @@ int wait_for_termination_signal() {
 
 int serve(const ServeOptions& options) {
   install_termination_handler();
+  // A write beyond a file size limit (RLIMIT_FSIZE) then fails with EFBIG,
+  // which the store reports like a full disk, instead of killing the server.
+  std::signal(SIGXFSZ, SIG_IGN);
   store::SqliteStoreOptions store_options;
   store_options.data_dir = options.data_dir;
   auto opened = store::SqliteTrackingStore::open(store_options);

@@ -14,8 +14,9 @@ namespace agnx::testing {
 
 Result<std::unique_ptr<ServerProcess>> ServerProcess::start(const std::string& binary,
                                                             const std::filesystem::path& data_dir,
-                                                            const std::vector<std::string>& args) {
-  std::vector<std::string> argv_strings{binary, "--listen", "127.0.0.1:0", "--data-dir", data_dir.string()};
+                                                            const std::vector<std::string>& args,
+                                                            const std::string& listen) {
+  std::vector<std::string> argv_strings{binary, "--listen", listen, "--data-dir", data_dir.string()};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& s : argv_strings) argv.push_back(s.data());

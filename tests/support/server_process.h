@@ -16,17 +16,20 @@ namespace agnx::testing {
 
 class ServerProcess {
  public:
-  // Runs `binary --listen 127.0.0.1:0 --data-dir DATA_DIR ARGS...` and waits
-  // (up to 60 s) for its "listening on HOST:PORT" line.
+  // Runs `binary --listen LISTEN --data-dir DATA_DIR ARGS...` and waits (up
+  // to 60 s) for its "listening on HOST:PORT" line. The default LISTEN is an
+  // ephemeral loopback port.
   static Result<std::unique_ptr<ServerProcess>> start(const std::string& binary,
                                                       const std::filesystem::path& data_dir,
-                                                      const std::vector<std::string>& args = {});
+                                                      const std::vector<std::string>& args = {},
+                                                      const std::string& listen = "127.0.0.1:0");
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   // "127.0.0.1:PORT".
   const std::string& address() const { return address_; }
+  pid_t pid() const { return pid_; }
   // Sends `signal` and waits for the process; returns its wait status.
   int kill_and_wait(int signal);
 
