@@ -1,6 +1,9 @@
 #include "client/client.h"
 
+#include <algorithm>
 #include <fstream>
+#include <random>
+#include <thread>
 #include <utility>
 
 #include <grpcpp/grpcpp.h>
@@ -81,14 +84,35 @@ struct Client::Impl {
     return ctx;
   }
 
-  // Runs one unary call `call(context, response)`.
+  // Runs one unary call `call(context, response)`, retried as options.retry says.
   template <typename Response, typename Call>
   Result<Response> unary(Call&& call) const {
-    auto ctx = context();
-    Response response;
-    const grpc::Status status = call(ctx.get(), &response);
-    if (!status.ok()) return Status::from_grpc(status);
-    return response;
+    std::chrono::milliseconds backoff = options.retry.initial_backoff;
+    for (int attempt = 1;; ++attempt) {
+      auto ctx = context();
+      // A retry waits for the server to be back (bounded by the deadline).
+      if (attempt > 1 && options.deadline.count() > 0) ctx->set_wait_for_ready(true);
+      Response response;
+      const grpc::Status status = call(ctx.get(), &response);
+      if (status.ok()) return response;
+      const bool retryable = status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                             status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+      if (!retryable || attempt >= options.retry.max_attempts) return Status::from_grpc(status);
+      std::this_thread::sleep_for(jittered(backoff));
+      backoff = std::min(backoff * 2, options.retry.max_backoff);
+    }
+  }
+
+  // `given`, or with retries on and `given` empty, a new idempotency key.
+  std::string idempotency_key(const std::string& given) const {
+    return given.empty() && options.retry.max_attempts > 1 ? new_idempotency_key() : given;
+  }
+
+  // A pause between half and all of `backoff`, so clients do not retry in step.
+  static std::chrono::milliseconds jittered(std::chrono::milliseconds backoff) {
+    thread_local std::mt19937_64 random(std::random_device{}());
+    return std::chrono::milliseconds(
+        std::uniform_int_distribution<int64_t>(backoff.count() / 2, backoff.count())(random));
   }
 
   // Runs a client-streaming call: `open(context, response)` gives the writer,
@@ -127,6 +151,21 @@ Status write_chunks(grpc::ClientWriter<Request>& writer, const UploadSource& sou
 
 }  // namespace
 
+std::string new_idempotency_key() {
+  thread_local std::mt19937_64 random(std::random_device{}());
+  static constexpr char kHex[] = "0123456789abcdef";
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch()).count();
+  std::string key(32, '0');
+  const auto put = [&](std::size_t begin, std::size_t digits, uint64_t bits) {
+    for (std::size_t i = begin + digits; i-- > begin; bits >>= 4) key[i] = kHex[bits & 0xf];
+  };
+  put(0, 12, static_cast<uint64_t>(now));
+  put(12, 4, random());
+  put(16, 16, random());
+  return key;
+}
+
 Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Client::Client(Client&&) noexcept = default;
 Client& Client::operator=(Client&&) noexcept = default;
@@ -149,10 +188,20 @@ Result<Client> Client::connect(const ClientOptions& options) {
   } else {
     credentials = grpc::InsecureChannelCredentials();
   }
+  if (options.retry.max_attempts < 1 || options.retry.initial_backoff.count() < 1 ||
+      options.retry.max_backoff < options.retry.initial_backoff) {
+    return Status(grpc::StatusCode::INVALID_ARGUMENT,
+                  "retry policy: max_attempts >= 1 and 1 ms <= initial_backoff <= max_backoff are required");
+  }
   grpc::ChannelArguments args;
   // Chunks are 1 MiB; answers such as a MatchingResult with every candidate
   // can be larger than gRPC's 4 MiB default.
   args.SetMaxReceiveMessageSize(64 << 20);
+  // A retrying client reconnects to a restarted server at least as often as
+  // it retries (gRPC's own reconnect backoff grows to 120 s).
+  if (options.retry.max_attempts > 1) {
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(options.retry.max_backoff.count()));
+  }
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->channel = grpc::CreateCustomChannel(options.address, credentials, args);
@@ -169,6 +218,7 @@ const ClientOptions& Client::options() const { return impl_->options; }
 Result<pb::Experiment> Client::create_experiment(const std::string& name) const {
   pb::CreateExperimentRequest request;
   request.set_name(name);
+  request.set_idempotency_key(impl_->idempotency_key(""));
   return impl_->unary<pb::Experiment>(
       [&](auto* ctx, auto* response) { return impl_->tracking->CreateExperiment(ctx, request, response); });
 }
@@ -189,10 +239,12 @@ Result<std::vector<pb::Experiment>> Client::list_experiments(pb::ViewType view) 
   return std::vector<pb::Experiment>(response->experiments().begin(), response->experiments().end());
 }
 
-Result<pb::Run> Client::create_run(int64_t experiment_id, const std::string& run_name) const {
+Result<pb::Run> Client::create_run(int64_t experiment_id, const std::string& run_name,
+                                   const std::string& idempotency_key) const {
   pb::CreateRunRequest request;
   request.set_experiment_id(experiment_id);
   request.set_run_name(run_name);
+  request.set_idempotency_key(impl_->idempotency_key(idempotency_key));
   return impl_->unary<pb::Run>([&](auto* ctx, auto* r) { return impl_->tracking->CreateRun(ctx, request, r); });
 }
 
@@ -248,6 +300,7 @@ Status Client::log_metric(const std::string& run_id, const std::string& key, dou
   metric->set_value(value);
   metric->set_step(step);
   metric->set_timestamp(timestamp);
+  request.set_idempotency_key(impl_->idempotency_key(""));
   return impl_->unary<pb::LogResponse>([&](auto* ctx, auto* r) { return impl_->tracking->LogMetric(ctx, request, r); })
       .status();
 }
@@ -262,7 +315,9 @@ Status Client::set_tag(const std::string& run_id, const std::string& key, const 
 }
 
 Status Client::log_batch(const pb::LogBatchRequest& request) const {
-  return impl_->unary<pb::LogResponse>([&](auto* ctx, auto* r) { return impl_->tracking->LogBatch(ctx, request, r); })
+  pb::LogBatchRequest keyed = request;
+  keyed.set_idempotency_key(impl_->idempotency_key(request.idempotency_key()));
+  return impl_->unary<pb::LogResponse>([&](auto* ctx, auto* r) { return impl_->tracking->LogBatch(ctx, keyed, r); })
       .status();
 }
 

@@ -11,6 +11,16 @@
 // DEADLINE_EXCEEDED when the call's deadline passed, or a local error naming
 // the file that could not be read for an upload. Nothing throws.
 //
+// Retries (ClientOptions::retry, off by default): a unary call that failed
+// with UNAVAILABLE or DEADLINE_EXCEEDED is sent again after a pause, waiting
+// for the server to be back (up to the call's deadline). Every unary call is
+// safe to repeat: reads and the naturally idempotent writes do no harm, and
+// create_experiment, create_run, log_metric and log_batch carry an
+// idempotency key, the same in every attempt (the caller's, or one generated
+// per call), so the server applies such a write exactly once even when an
+// answer was lost to a crash or a broken connection. Streaming calls
+// (uploads, downloads, submit_matching, watch_job) are not retried.
+//
 // Uploads (model snapshots, calibration and test data, multiplier tables)
 // are streamed in chunks of kChunkSize bytes; files are read piece by piece
 // while sending, never loaded whole.
@@ -80,6 +90,17 @@ struct MatchingInputs {
   std::optional<UploadSource> test_y;
 };
 
+struct RetryPolicy {
+  int max_attempts = 1;  // of a unary call, >= 1; 1: no retries
+  // The pause before the second attempt; it doubles up to max_backoff, and
+  // each pause is drawn between half and all of it.
+  std::chrono::milliseconds initial_backoff{100};
+  std::chrono::milliseconds max_backoff{2000};
+};
+
+// A fresh idempotency key: 32 hex digits, the first 12 the time in ms.
+std::string new_idempotency_key();
+
 struct ClientOptions {
   std::string address = kDefaultAddress;  // host:port
   // Deadline of every call but watch_job, which lasts until its job ends.
@@ -91,6 +112,7 @@ struct ClientOptions {
   // when it is set (which implies TLS).
   bool tls = false;
   std::filesystem::path ca_file;
+  RetryPolicy retry;
 };
 
 class Client {
@@ -113,7 +135,10 @@ class Client {
   Result<pb::Experiment> get_experiment_by_name(const std::string& name) const;
   Result<std::vector<pb::Experiment>> list_experiments(pb::ViewType view = pb::ACTIVE_ONLY) const;
 
-  Result<pb::Run> create_run(int64_t experiment_id, const std::string& run_name) const;
+  // With retries on, an empty `idempotency_key` gets a generated one; a key of
+  // the caller's makes the write once-only across the caller's own restarts.
+  Result<pb::Run> create_run(int64_t experiment_id, const std::string& run_name,
+                             const std::string& idempotency_key = "") const;
   Result<pb::Run> get_run(const std::string& run_id) const;
   Result<pb::Run> update_run(const std::string& run_id, const std::string& status) const;
   // One page of runs.
@@ -127,6 +152,7 @@ class Client {
   Status log_metric(const std::string& run_id, const std::string& key, double value, int64_t step = 0,
                     int64_t timestamp = 0) const;
   Status set_tag(const std::string& run_id, const std::string& key, const std::string& value) const;
+  // With retries on, a request without idempotency_key gets a generated one.
   Status log_batch(const pb::LogBatchRequest& request) const;
   Result<std::vector<pb::Metric>> get_metric_history(const std::string& run_id, const std::string& key) const;
 

@@ -13,12 +13,13 @@ const char* status_code_name(StatusCode code) {
     case StatusCode::kAlreadyExists: return "already_exists";
     case StatusCode::kResourceExhausted: return "resource_exhausted";
     case StatusCode::kAborted: return "aborted";
+    case StatusCode::kUnavailable: return "unavailable";
   }
   return "unknown";
 }
 
 std::optional<StatusCode> status_code_from_name(std::string_view name) {
-  for (int code = 0; code <= static_cast<int>(StatusCode::kAborted); ++code) {
+  for (int code = 0; code <= static_cast<int>(StatusCode::kUnavailable); ++code) {
     if (name == status_code_name(static_cast<StatusCode>(code))) return static_cast<StatusCode>(code);
   }
   return std::nullopt;

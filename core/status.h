@@ -27,14 +27,16 @@ enum class StatusCode {
   kIoError,            // reading or writing a file failed
   kInternal,           // a broken invariant inside agnx
   kAlreadyExists,      // an entity with that name or key already exists
-  kResourceExhausted,  // a size or count limit was exceeded
+  kResourceExhausted,  // a size or count limit was exceeded, or the disk is full
   kAborted,            // the work stopped abnormally: its worker process crashed or overran a limit
+  kUnavailable,        // a transient condition (a busy database): the same call may succeed later
 };
 
 // Returns a stable lower-case name of `code` ("invalid_argument", ...).
 const char* status_code_name(StatusCode code);
 
-// The code whose status_code_name is `name`, or nullopt.
+// The code whose status_code_name is `name`, or nullopt. Keep kUnavailable
+// the last code (status.cc walks them up to it).
 std::optional<StatusCode> status_code_from_name(std::string_view name);
 
 class Status {
@@ -59,6 +61,7 @@ class Status {
     return {StatusCode::kResourceExhausted, std::move(message)};
   }
   static Status aborted(std::string message) { return {StatusCode::kAborted, std::move(message)}; }
+  static Status unavailable(std::string message) { return {StatusCode::kUnavailable, std::move(message)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

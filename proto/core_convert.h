@@ -16,7 +16,8 @@ void to_proto(const MatchingInfo& in, agnapprox::v1::MatchingInfo* out);
 // The one mapping of agnx's Status codes to gRPC's: kInvalidArgument ->
 // INVALID_ARGUMENT, kNotFound -> NOT_FOUND, kAlreadyExists -> ALREADY_EXISTS,
 // kFailedPrecondition -> FAILED_PRECONDITION, kResourceExhausted ->
-// RESOURCE_EXHAUSTED, kIoError and kInternal -> INTERNAL; the message is kept.
+// RESOURCE_EXHAUSTED, kUnavailable -> UNAVAILABLE, kIoError and kInternal ->
+// INTERNAL; the message is kept.
 grpc::Status to_grpc(const Status& status);
 
 }  // namespace agnx

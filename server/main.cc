@@ -135,6 +135,9 @@ void reload_tokens(const std::string& file, server::Authenticator* authenticator
 
 int serve(const ServeOptions& options) {
   install_signal_handlers();
+  // A write beyond a file size limit (RLIMIT_FSIZE) then fails with EFBIG,
+  // which the store reports like a full disk, instead of killing the server.
+  std::signal(SIGXFSZ, SIG_IGN);
   auto security = server::configure_security(
       {options.listen, options.http, options.auth_tokens, options.tls_cert, options.tls_key});
   if (!security.ok()) return fail(security.status().message());

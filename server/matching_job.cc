@@ -56,7 +56,7 @@ Status run_matching_job(const JobContext& context, const std::string& run_id) {
   store::RunBatch batch;
   batch.metrics = result_metrics(info);
   const Status logged = context.store.log_matching(run_id, {request.lambda, info}, batch);
-  if (!logged.ok() && logged.code() != StatusCode::kAlreadyExists) return logged;
+  if (!logged.ok() && logged.code() != StatusCode::kAlreadyExists) return logged.with_context("saving the result");
   report(context, "saving", 1, 1);
   return {};
 }

@@ -41,7 +41,7 @@ grpc::Status TrackingService::reply_run(const std::string& run_id, pb::Run* repl
 grpc::Status TrackingService::CreateExperiment(grpc::ServerContext*, const pb::CreateExperimentRequest* request,
                                                pb::Experiment* reply) {
   if (auto s = require(!request->name().empty(), "name", "must not be empty"); !s.ok()) return s;
-  const auto id = store_.create_experiment(request->name());
+  const auto id = store_.create_experiment(request->name(), {request->idempotency_key()});
   if (!id.ok()) return to_grpc(id.status());
   return reply_experiment(*id, reply);
 }
@@ -84,7 +84,8 @@ grpc::Status TrackingService::CreateRun(grpc::ServerContext* context, const pb::
   std::string user;
   if (auto status = caller_user(*context, authenticator_, &user); !status.ok()) return status;
   const int64_t start = request->start_time() ? request->start_time() : now_ms();
-  const auto run = store_.create_run(request->experiment_id(), request->run_name(), user, start);
+  const auto run = store_.create_run(request->experiment_id(), request->run_name(), user, start,
+                                     {request->idempotency_key()});
   if (!run.ok()) return to_grpc(run.status());
   return reply_run(run->run_id, reply);
 }
@@ -134,7 +135,9 @@ grpc::Status TrackingService::LogParam(grpc::ServerContext*, const pb::LogParamR
 }
 
 grpc::Status TrackingService::LogMetric(grpc::ServerContext*, const pb::LogMetricRequest* request, pb::LogResponse*) {
-  return to_grpc(store_.log_metric(request->run_id(), from_proto(request->metric(), now_ms())));
+  store::RunBatch batch;
+  batch.metrics.push_back(from_proto(request->metric(), now_ms()));
+  return to_grpc(store_.log_batch(request->run_id(), batch, {request->idempotency_key()}));
 }
 
 grpc::Status TrackingService::SetTag(grpc::ServerContext*, const pb::SetTagRequest* request, pb::LogResponse*) {
@@ -147,7 +150,7 @@ grpc::Status TrackingService::LogBatch(grpc::ServerContext*, const pb::LogBatchR
   for (const auto& m : request->metrics()) batch.metrics.push_back(from_proto(m, now));
   batch.params.insert(request->params().begin(), request->params().end());
   batch.tags.insert(request->tags().begin(), request->tags().end());
-  return to_grpc(store_.log_batch(request->run_id(), batch));
+  return to_grpc(store_.log_batch(request->run_id(), batch, {request->idempotency_key()}));
 }
 
 grpc::Status TrackingService::GetMetricHistory(grpc::ServerContext*, const pb::GetMetricHistoryRequest* request,

@@ -14,15 +14,23 @@
 namespace agnx::store {
 namespace {
 
-Status errno_error(const std::string& what) { return Status::io_error(what + ": " + std::strerror(errno)); }
+// The error of a failed system call (errno) on `what`: kResourceExhausted
+// when the disk, a quota or the file size limit is full, else kIoError.
+Status errno_error(const std::string& what) {
+  const int error = errno;
+  const std::string message = what + ": " + std::strerror(error);
+  if (error == ENOSPC || error == EDQUOT || error == EFBIG) {
+    return Status::resource_exhausted("out of space " + message);
+  }
+  return Status::io_error(message);
+}
 
 Status fsync_path(const std::filesystem::path& path, int flags) {
   const int fd = ::open(path.c_str(), flags);
   if (fd < 0) return errno_error("opening " + path.string());
-  const int rc = ::fsync(fd);
+  const Status synced = ::fsync(fd) == 0 ? Status() : errno_error("syncing " + path.string());
   ::close(fd);
-  if (rc != 0) return errno_error("fsync " + path.string());
-  return {};
+  return synced;
 }
 
 Status write_file_durably(const std::filesystem::path& path, std::string_view content) {
@@ -33,14 +41,18 @@ Status write_file_durably(const std::filesystem::path& path, std::string_view co
     const ssize_t n = ::write(fd, content.data() + written, content.size() - written);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
+      Status status = errno_error("writing " + path.string());
       ::close(fd);
-      return errno_error("writing " + path.string());
+      return status;
     }
     written += static_cast<std::size_t>(n);
   }
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return errno_error("fsync " + path.string());
+  if (::fsync(fd) != 0) {
+    Status status = errno_error("syncing " + path.string());
+    ::close(fd);
+    return status;
+  }
+  if (::close(fd) != 0) return errno_error("closing " + path.string());
   return {};
 }
 
@@ -79,15 +91,18 @@ Result<std::string> ArtifactFiles::put(std::string_view content) const {
   std::error_code ec;
   if (std::filesystem::exists(target, ec)) return sha;
   const std::filesystem::path tmp_dir = root_ / "tmp";
-  std::filesystem::create_directories(tmp_dir, ec);
-  std::filesystem::create_directories(target.parent_path(), ec);
-  if (ec) return Status::io_error("creating " + target.parent_path().string() + ": " + ec.message());
+  for (const std::filesystem::path& dir : {tmp_dir, target.parent_path()}) {
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Status::io_error("creating " + dir.string() + ": " + ec.message());
+  }
   const std::filesystem::path tmp = tmp_dir / (sha + "." + unique_suffix());
-  AGNX_RETURN_IF_ERROR(write_file_durably(tmp, content));
-  if (::rename(tmp.c_str(), target.c_str()) != 0) {
-    Status status = errno_error("renaming " + tmp.string() + " to " + target.string());
-    std::filesystem::remove(tmp, ec);
-    return status;
+  Status written = write_file_durably(tmp, content);
+  if (written.ok() && ::rename(tmp.c_str(), target.c_str()) != 0) {
+    written = errno_error("renaming " + tmp.string() + " to " + target.string());
+  }
+  if (!written.ok()) {
+    std::filesystem::remove(tmp, ec);  // a partial file must not stay behind
+    return written;
   }
   AGNX_RETURN_IF_ERROR(fsync_path(target.parent_path(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   return sha;

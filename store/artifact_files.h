@@ -1,7 +1,8 @@
 // ArtifactFiles: the bytes of artifacts, content-addressed by sha256 under
 // <root>/<sha[0:2]>/<sha>. A new file is written to <root>/tmp, fsynced,
 // renamed into place and its directory fsynced, so a file under its name is
-// always complete. Equal contents share one file.
+// always complete. Equal contents share one file. A file that cannot be
+// written whole (disk full, I/O error) is removed again.
 //
 // Thread safety: put/get from any number of threads; remove_unreferenced must
 // not overlap a put whose reference is not committed yet (the store excludes it).
@@ -25,7 +26,9 @@ class ArtifactFiles {
  public:
   explicit ArtifactFiles(std::filesystem::path root) : root_(std::move(root)) {}
 
-  // Stores `content` durably; returns its sha256.
+  // Stores `content` durably; returns its sha256. Errors leave no file
+  // behind: kResourceExhausted when the disk, a quota or the file size limit
+  // is full, kIoError otherwise; both name the file and the OS error.
   Result<std::string> put(std::string_view content) const;
   // The content of `sha256`, verified against it.
   Result<std::string> get(const std::string& sha256) const;

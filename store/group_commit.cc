@@ -1,6 +1,9 @@
 #include "store/group_commit.h"
 
+#include <algorithm>
 #include <future>
+
+#include "store/busy_retry.h"
 
 namespace agnx::store {
 
@@ -10,8 +13,12 @@ struct GroupCommitWriter::Request {
   std::promise<Status> done;
 };
 
-GroupCommitWriter::GroupCommitWriter(std::unique_ptr<Connection> connection, std::size_t max_group)
-    : connection_(std::move(connection)), max_group_(max_group < 1 ? 1 : max_group), thread_([this] { run(); }) {}
+GroupCommitWriter::GroupCommitWriter(std::unique_ptr<Connection> connection, std::size_t max_group,
+                                     std::chrono::milliseconds busy_deadline)
+    : connection_(std::move(connection)),
+      max_group_(max_group < 1 ? 1 : max_group),
+      busy_deadline_(busy_deadline),
+      thread_([this] { run(); }) {}
 
 GroupCommitWriter::~GroupCommitWriter() {
   {
@@ -35,7 +42,7 @@ Status GroupCommitWriter::submit(Write write) {
 
 void GroupCommitWriter::run() {
   while (true) {
-    std::deque<Request*> group;
+    std::vector<Request*> group;
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
@@ -45,32 +52,58 @@ void GroupCommitWriter::run() {
         queue_.pop_front();
       }
     }
-    commit_group(group);
+    commit_group(std::move(group));
   }
 }
 
-void GroupCommitWriter::commit_group(std::deque<Request*>& group) {
+void GroupCommitWriter::commit_group(std::vector<Request*> group) {
+  // Answers every request: its own write's status once committed, else `failure`.
+  const auto answer = [&](const Status& failure) {
+    for (Request* request : group) request->done.set_value(failure.ok() ? request->status : failure);
+  };
+  BusyRetry retry(busy_deadline_);
+  while (true) {
+    const Outcome outcome = run_transaction(group);
+    const Status& failure = outcome.failure;
+    if (failure.ok()) return answer({});
+    if (retry.again(failure)) continue;
+    if (failure.code() == StatusCode::kUnavailable || group.size() == 1) return answer(retry.given_up(failure));
+    if (outcome.culprit == nullptr) {  // COMMIT failed: commit each write on its own
+      for (Request* request : group) commit_group({request});
+      return;
+    }
+    std::erase(group, outcome.culprit);  // the others run again without it
+    outcome.culprit->done.set_value(failure);
+  }
+}
+
+GroupCommitWriter::Outcome GroupCommitWriter::run_transaction(const std::vector<Request*>& group) {
   Connection& db = *connection_;
-  Status failure = db.run("BEGIN IMMEDIATE").with_context("starting a write transaction");
+  const auto abandon = [&](Status failure, Request* culprit) {
+    if (sqlite3_get_autocommit(db.handle()) == 0) db.exec("ROLLBACK");
+    return Outcome{std::move(failure), culprit};
+  };
+  if (Status begun = db.run("BEGIN IMMEDIATE"); !begun.ok()) {
+    return abandon(begun.with_context("starting a write transaction"), nullptr);
+  }
   for (Request* request : group) {
-    if (!failure.ok()) break;
-    failure = db.run("SAVEPOINT write");
-    if (!failure.ok()) break;
+    if (Status saved = db.run("SAVEPOINT write"); !saved.ok()) return abandon(saved, nullptr);
     request->status = request->write(db);
     if (sqlite3_get_autocommit(db.handle()) != 0) {
       // SQLite rolled the whole transaction back (disk full, I/O error).
-      failure = request->status.ok() ? Status::internal("write transaction ended unexpectedly") : request->status;
-      break;
+      return abandon(request->status.ok() ? Status::internal("write transaction ended unexpectedly") : request->status,
+                     request);
     }
-    if (!request->status.ok()) failure = db.run("ROLLBACK TO write");
-    if (failure.ok()) failure = db.run("RELEASE write");
+    if (request->status.code() == StatusCode::kUnavailable) return abandon(request->status, request);
+    if (!request->status.ok()) {
+      if (Status undone = db.run("ROLLBACK TO write"); !undone.ok()) return abandon(undone, request);
+    }
+    if (Status released = db.run("RELEASE write"); !released.ok()) return abandon(released, nullptr);
   }
-  if (failure.ok()) failure = db.run("COMMIT").with_context("committing a write transaction");
-  if (!failure.ok() && sqlite3_get_autocommit(db.handle()) == 0) db.exec("ROLLBACK");
-  for (Request* request : group) {
-    if (!failure.ok() && request->status.ok()) request->status = failure;
-    request->done.set_value(request->status);
+  if (Status committed = db.run("COMMIT"); !committed.ok()) {
+    return abandon(committed.with_context("committing a write transaction"), nullptr);
   }
+  return {};
 }
 
 }  // namespace agnx::store

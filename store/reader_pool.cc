@@ -3,8 +3,8 @@
 namespace agnx::store {
 
 Result<std::unique_ptr<ReaderPool>> ReaderPool::open(const std::filesystem::path& database, std::size_t size,
-                                                     int busy_timeout_ms) {
-  std::unique_ptr<ReaderPool> pool(new ReaderPool());
+                                                     int busy_timeout_ms, std::chrono::milliseconds busy_deadline) {
+  std::unique_ptr<ReaderPool> pool(new ReaderPool(busy_deadline));
   for (std::size_t i = 0; i < std::max<std::size_t>(size, 1); ++i) {
     AGNX_ASSIGN_OR_RETURN(auto connection,
                           Connection::open(database, Connection::Mode::kReadOnly, busy_timeout_ms, false));

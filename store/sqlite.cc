@@ -1,5 +1,8 @@
 #include "store/sqlite.h"
 
+#include <cerrno>
+#include <cstring>
+
 namespace agnx::store {
 
 Statement::~Statement() {
@@ -50,12 +53,7 @@ Result<bool> Statement::step() {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  sqlite3* db = sqlite3_db_handle(stmt_);
-  const int primary = sqlite3_extended_errcode(db) & 0xff;
-  std::string message = std::string("sqlite: ") + sqlite3_errmsg(db);
-  if (primary == SQLITE_BUSY || primary == SQLITE_IOERR || primary == SQLITE_FULL) return Status::io_error(message);
-  if (primary == SQLITE_CONSTRAINT) return Status::invalid_argument(message);
-  return Status::internal(message);
+  return sqlite_error(sqlite3_db_handle(stmt_), "");
 }
 
 Status Statement::run() {
@@ -91,6 +89,29 @@ std::optional<int64_t> Statement::optional_int64(int column) const {
   return int64(column);
 }
 
+Status sqlite_error(sqlite3* db, const std::string& what) {
+  const int errno_after_call = errno;  // read first: the calls below may change it
+  if (db == nullptr) return Status::internal(what + ": sqlite: out of memory");
+  const int primary = sqlite3_extended_errcode(db) & 0xff;
+  // A failed write during COMMIT leaves sqlite3_system_errno at 0; errno
+  // still holds the OS error right after the call.
+  int os_error = sqlite3_system_errno(db);
+  if (os_error == 0 && primary == SQLITE_IOERR) os_error = errno_after_call;
+  const bool no_space =
+      primary == SQLITE_FULL ||
+      (primary == SQLITE_IOERR && (os_error == ENOSPC || os_error == EDQUOT || os_error == EFBIG));
+  std::string message = (what.empty() ? "" : what + ": ") + (no_space ? "out of space: " : "") + "sqlite: " +
+                        sqlite3_errmsg(db);
+  if (os_error != 0 && (primary == SQLITE_IOERR || primary == SQLITE_FULL || primary == SQLITE_CANTOPEN)) {
+    message += std::string(" (") + std::strerror(os_error) + ")";
+  }
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return Status::unavailable(message);
+  if (no_space) return Status::resource_exhausted(message);
+  if (primary == SQLITE_IOERR) return Status::io_error(message);
+  if (primary == SQLITE_CONSTRAINT) return Status::invalid_argument(message);
+  return Status::internal(message);
+}
+
 Result<std::unique_ptr<Connection>> Connection::open(const std::filesystem::path& path, Mode mode,
                                                      int busy_timeout_ms, bool synchronous_full) {
   const int flags = (mode == Mode::kReadOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
@@ -116,11 +137,8 @@ Connection::~Connection() {
 }
 
 Status Connection::exec(const std::string& sql) {
-  char* message = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) == SQLITE_OK) return {};
-  Status status = Status::internal(std::string("sqlite: ") + (message != nullptr ? message : "unknown error"));
-  sqlite3_free(message);
-  return status;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK) return {};
+  return error("");
 }
 
 Result<Statement> Connection::prepare(const std::string& sql) {
@@ -138,10 +156,6 @@ Result<Statement> Connection::prepare(const std::string& sql) {
 Status Connection::run(const std::string& sql) {
   AGNX_ASSIGN_OR_RETURN(Statement stmt, prepare(sql));
   return stmt.run();
-}
-
-Status Connection::error(const std::string& what) const {
-  return Status::internal(what + ": sqlite: " + (db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory"));
 }
 
 }  // namespace agnx::store

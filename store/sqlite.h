@@ -58,6 +58,14 @@ class Statement {
   bool owned_;
 };
 
+// The error of the last failed call on `db` ("<what>: sqlite: <message>",
+// with the OS error if there is one): kUnavailable when another connection
+// holds a lock (SQLITE_BUSY, SQLITE_LOCKED), kResourceExhausted when the disk
+// or the file size limit is full (SQLITE_FULL, or an I/O error with ENOSPC,
+// EDQUOT or EFBIG), kIoError for other I/O errors, kInvalidArgument for a
+// violated constraint, kInternal otherwise.
+Status sqlite_error(sqlite3* db, const std::string& what);
+
 class Connection {
  public:
   enum class Mode { kReadWrite, kReadOnly };
@@ -80,8 +88,8 @@ class Connection {
   Status run(const std::string& sql);
 
   sqlite3* handle() const { return db_; }
-  // The current SQLite error message prefixed by `what`.
-  Status error(const std::string& what) const;
+  // sqlite_error of this connection.
+  Status error(const std::string& what) const { return sqlite_error(db_, what); }
 
  private:
   static constexpr std::size_t kMaxCachedStatements = 256;

@@ -221,6 +221,39 @@ Status validate_matching(const MatchingRecord& record) {
   return {};
 }
 
+Status validate_options(const WriteOptions& options) {
+  if (options.idempotency_key.empty()) return {};
+  return validate_idempotency_key(options.idempotency_key);
+}
+
+// ---- idempotency keys -------------------------------------------------------
+
+// The result the first write with `key` recorded, or nullopt when no write
+// used it (or the key is empty). kInvalidArgument when it named another kind
+// of write or another target.
+Result<std::optional<std::string>> earlier_result(Connection& db, const std::string& key, const std::string& kind,
+                                                  const std::string& target) {
+  if (key.empty()) return std::optional<std::string>();
+  AGNX_ASSIGN_OR_RETURN(Statement stmt, db.prepare("SELECT kind, target, result FROM idempotency_keys WHERE key = ?1"));
+  stmt.bind(1, key);
+  AGNX_ASSIGN_OR_RETURN(const bool found, stmt.step());
+  if (!found) return std::optional<std::string>();
+  if (stmt.text(0) != kind || stmt.text(1) != target) {
+    return Status::invalid_argument("idempotency key '" + key + "' was used for " + stmt.text(0) + " of '" +
+                                    stmt.text(1) + "', not for " + kind + " of '" + target + "'");
+  }
+  return std::optional<std::string>(stmt.text(2));
+}
+
+// Records that the write with `key` (if any) returned `result`.
+Status record_key(Connection& db, const std::string& key, const std::string& kind, const std::string& target,
+                  const std::string& result) {
+  if (key.empty()) return {};
+  AGNX_ASSIGN_OR_RETURN(Statement insert, db.prepare("INSERT INTO idempotency_keys (key, kind, target, result, "
+                                                     "creation_time) VALUES (?1, ?2, ?3, ?4, ?5)"));
+  return insert.bind(1, key).bind(2, kind).bind(3, target).bind(4, result).bind(5, now_ms()).run();
+}
+
 // ---- writes ---------------------------------------------------------------
 
 Status write_params(Connection& db, const std::string& run_id, const std::map<std::string, std::string>& params) {
@@ -449,18 +482,27 @@ Result<std::unique_ptr<SqliteTrackingStore>> SqliteTrackingStore::open(const Sql
   AGNX_ASSIGN_OR_RETURN(auto connection, Connection::open(database, Connection::Mode::kReadWrite,
                                                           options.busy_timeout_ms, options.synchronous_full));
   AGNX_RETURN_IF_ERROR(apply_migrations(*connection, embedded_migrations()).status());
-  auto writer = std::make_unique<GroupCommitWriter>(std::move(connection), options.max_group);
-  AGNX_ASSIGN_OR_RETURN(auto readers, ReaderPool::open(database, options.readers, options.busy_timeout_ms));
+  const std::chrono::milliseconds busy_deadline(options.busy_deadline_ms);
+  auto writer = std::make_unique<GroupCommitWriter>(std::move(connection), options.max_group, busy_deadline);
+  AGNX_ASSIGN_OR_RETURN(auto readers,
+                        ReaderPool::open(database, options.readers, options.busy_timeout_ms, busy_deadline));
   return std::unique_ptr<SqliteTrackingStore>(new SqliteTrackingStore(
       std::move(writer), std::move(readers), ArtifactFiles(options.data_dir / "artifacts")));
 }
 
 // ---- experiments ----------------------------------------------------------
 
-Result<int64_t> SqliteTrackingStore::create_experiment(const std::string& name) {
+Result<int64_t> SqliteTrackingStore::create_experiment(const std::string& name, const WriteOptions& options) {
   if (name.empty()) return Status::invalid_argument("experiment name is empty");
+  AGNX_RETURN_IF_ERROR(validate_options(options));
+  const std::string& key = options.idempotency_key;
   int64_t id = 0;
   const Status written = writer_->submit([&](Connection& db) -> Status {
+    AGNX_ASSIGN_OR_RETURN(const auto earlier, earlier_result(db, key, "create_experiment", name));
+    if (earlier) {
+      id = std::stoll(*earlier);
+      return {};
+    }
     AGNX_ASSIGN_OR_RETURN(const auto existing, select_experiments(db, "WHERE name = ?1",
                                                                   [&](Statement& s) { s.bind(1, name); }));
     if (!existing.empty()) {
@@ -471,7 +513,7 @@ Result<int64_t> SqliteTrackingStore::create_experiment(const std::string& name) 
                                                        "last_update_time) VALUES (?1, ?2, ?2)"));
     AGNX_RETURN_IF_ERROR(insert.bind(1, name).bind(2, now_ms()).run());
     id = sqlite3_last_insert_rowid(db.handle());
-    return {};
+    return record_key(db, key, "create_experiment", name, std::to_string(id));
   });
   if (!written.ok()) return written;
   return id;
@@ -520,7 +562,11 @@ Status SqliteTrackingStore::restore_experiment(int64_t experiment_id) {
 // ---- runs -----------------------------------------------------------------
 
 Result<RunInfo> SqliteTrackingStore::create_run(int64_t experiment_id, const std::string& run_name,
-                                                const std::string& user_id, int64_t start_time) {
+                                                const std::string& user_id, int64_t start_time,
+                                                const WriteOptions& options) {
+  AGNX_RETURN_IF_ERROR(validate_options(options));
+  const std::string& key = options.idempotency_key;
+  const std::string target = std::to_string(experiment_id);
   RunInfo info;
   info.run_id = new_run_id();
   info.experiment_id = experiment_id;
@@ -528,13 +574,20 @@ Result<RunInfo> SqliteTrackingStore::create_run(int64_t experiment_id, const std
   info.user_id = user_id;
   info.start_time = start_time;
   const Status written = writer_->submit([&](Connection& db) -> Status {
+    AGNX_ASSIGN_OR_RETURN(const auto earlier, earlier_result(db, key, "create_run", target));
+    if (earlier) {
+      AGNX_ASSIGN_OR_RETURN(info, select_run_info(db, *earlier));
+      return {};
+    }
     AGNX_ASSIGN_OR_RETURN(const Experiment experiment, require_experiment(db, experiment_id));
     if (experiment.lifecycle != Lifecycle::kActive) {
       return Status::failed_precondition("experiment " + std::to_string(experiment_id) + " is deleted");
     }
     AGNX_ASSIGN_OR_RETURN(Statement insert, db.prepare("INSERT INTO runs (run_id, experiment_id, run_name, user_id, "
                                                        "status, start_time) VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5)"));
-    return insert.bind(1, info.run_id).bind(2, experiment_id).bind(3, run_name).bind(4, user_id).bind(5, start_time).run();
+    insert.bind(1, info.run_id).bind(2, experiment_id).bind(3, run_name).bind(4, user_id).bind(5, start_time);
+    AGNX_RETURN_IF_ERROR(insert.run());
+    return record_key(db, key, "create_run", target, info.run_id);
   });
   if (!written.ok()) return written;
   return info;
@@ -603,9 +656,16 @@ Result<RunPage> SqliteTrackingStore::search_runs(const SearchRunsRequest& reques
 
 // ---- run data -------------------------------------------------------------
 
-Status SqliteTrackingStore::log_batch(const std::string& run_id, const RunBatch& batch) {
+Status SqliteTrackingStore::log_batch(const std::string& run_id, const RunBatch& batch, const WriteOptions& options) {
   AGNX_RETURN_IF_ERROR(validate_batch(batch));
-  return writer_->submit([&](Connection& db) { return write_batch(db, run_id, batch); });
+  AGNX_RETURN_IF_ERROR(validate_options(options));
+  const std::string& key = options.idempotency_key;
+  return writer_->submit([&](Connection& db) -> Status {
+    AGNX_ASSIGN_OR_RETURN(const auto earlier, earlier_result(db, key, "log_batch", run_id));
+    if (earlier) return {};
+    AGNX_RETURN_IF_ERROR(write_batch(db, run_id, batch));
+    return record_key(db, key, "log_batch", run_id, "");
+  });
 }
 
 Result<std::vector<Metric>> SqliteTrackingStore::get_metric_history(const std::string& run_id,
@@ -670,16 +730,19 @@ Result<std::vector<EnergyPoint>> SqliteTrackingStore::energy_points(int64_t expe
 Result<ArtifactInfo> SqliteTrackingStore::log_artifact(const std::string& run_id, const std::string& path,
                                                        std::string_view content) {
   AGNX_RETURN_IF_ERROR(validate_artifact_path(path));
+  const std::string context = "storing artifact '" + path + "' of run '" + run_id + "'";
   std::shared_lock lock(artifact_gc_mutex_);
   ArtifactInfo info{path, static_cast<int64_t>(content.size()), {}};
-  AGNX_ASSIGN_OR_RETURN(info.sha256, artifacts_.put(content));
+  const Result<std::string> sha256 = artifacts_.put(content);
+  if (!sha256.ok()) return sha256.status().with_context(context);
+  info.sha256 = *sha256;
   const Status written = writer_->submit([&](Connection& db) -> Status {
     AGNX_RETURN_IF_ERROR(require_active_run(db, run_id));
     AGNX_ASSIGN_OR_RETURN(Statement upsert, db.prepare("INSERT OR REPLACE INTO artifacts (run_id, path, size, sha256) "
                                                        "VALUES (?1, ?2, ?3, ?4)"));
     return upsert.bind(1, run_id).bind(2, path).bind(3, info.size).bind(4, info.sha256).run();
   });
-  if (!written.ok()) return written;
+  if (!written.ok()) return written.with_context(context);
   return info;
 }
 
@@ -831,9 +894,12 @@ Result<int64_t> SqliteTrackingStore::gc() {
   std::unique_lock lock(artifact_gc_mutex_);
   std::set<std::string> referenced;
   const Status written = writer_->submit([&](Connection& db) -> Status {
+    referenced.clear();
     AGNX_RETURN_IF_ERROR(db.run("DELETE FROM runs WHERE lifecycle_stage = 'deleted'"));
     AGNX_RETURN_IF_ERROR(db.run("DELETE FROM experiments WHERE lifecycle_stage = 'deleted' AND NOT EXISTS "
                                 "(SELECT 1 FROM runs WHERE runs.experiment_id = experiments.experiment_id)"));
+    AGNX_ASSIGN_OR_RETURN(Statement keys, db.prepare("DELETE FROM idempotency_keys WHERE creation_time < ?1"));
+    AGNX_RETURN_IF_ERROR(keys.bind(1, now_ms() - kIdempotencyKeyRetentionMs).run());
     AGNX_ASSIGN_OR_RETURN(Statement shas, db.prepare("SELECT DISTINCT sha256 FROM artifacts"));
     while (true) {
       AGNX_ASSIGN_OR_RETURN(const bool row, shas.step());

@@ -11,7 +11,13 @@
 // caller acknowledged after COMMIT); reads use a pool of read-only
 // connections, each read inside one transaction (a consistent snapshot).
 // Prepared statements are cached per connection. Foreign keys are enforced
-// and a busy timeout covers other processes (e.g. `migrate`).
+// and a busy timeout covers other processes (e.g. `migrate`); a transaction
+// still locked out after it is retried with backoff until busy_deadline_ms.
+//
+// Faults: an artifact file that cannot be written whole is removed again
+// (kResourceExhausted when the disk is full, naming the artifact); a write
+// transaction that fails (disk full, I/O error) is rolled back, and the
+// other writes of its group are committed without it.
 //
 // Thread safety: every member may be called from any number of threads.
 // Several processes may open the same directory; gc must then run in one.
@@ -33,7 +39,10 @@ struct SqliteStoreOptions {
   std::filesystem::path data_dir;  // created if missing
   std::size_t readers = 4;         // read connections
   std::size_t max_group = 1024;    // writes per transaction at most
-  int busy_timeout_ms = 10000;
+  int busy_timeout_ms = 10000;  // SQLite's wait for a lock, per attempt
+  // How long a read or a write locked out by another process is retried in
+  // all before it fails with kUnavailable.
+  int busy_deadline_ms = 30000;
   // FULL: a commit survives power loss; NORMAL: it survives a process crash.
   bool synchronous_full = true;
 };
@@ -44,7 +53,11 @@ class SqliteTrackingStore final : public TrackingStore {
   // The database file within a data directory.
   static std::filesystem::path database_path(const std::filesystem::path& data_dir);
 
-  Result<int64_t> create_experiment(const std::string& name) override;
+  using TrackingStore::create_experiment;
+  using TrackingStore::create_run;
+  using TrackingStore::log_batch;
+
+  Result<int64_t> create_experiment(const std::string& name, const WriteOptions& options) override;
   Result<Experiment> get_experiment(int64_t experiment_id) override;
   Result<Experiment> get_experiment_by_name(const std::string& name) override;
   Result<std::vector<Experiment>> list_experiments(ViewType view) override;
@@ -52,14 +65,14 @@ class SqliteTrackingStore final : public TrackingStore {
   Status restore_experiment(int64_t experiment_id) override;
 
   Result<RunInfo> create_run(int64_t experiment_id, const std::string& run_name, const std::string& user_id,
-                             int64_t start_time) override;
+                             int64_t start_time, const WriteOptions& options) override;
   Result<Run> get_run(const std::string& run_id) override;
   Status update_run(const std::string& run_id, RunStatus status, std::optional<int64_t> end_time) override;
   Status delete_run(const std::string& run_id) override;
   Status restore_run(const std::string& run_id) override;
   Result<RunPage> search_runs(const SearchRunsRequest& request) override;
 
-  Status log_batch(const std::string& run_id, const RunBatch& batch) override;
+  Status log_batch(const std::string& run_id, const RunBatch& batch, const WriteOptions& options) override;
   Result<std::vector<Metric>> get_metric_history(const std::string& run_id, const std::string& key) override;
 
   Status log_matching(const std::string& run_id, const MatchingRecord& record, const RunBatch& batch) override;

@@ -43,6 +43,27 @@ Result<std::vector<EnergyPoint>> TrackingStore::pareto_front(int64_t experiment_
   return store::pareto_front(std::move(points));
 }
 
+Status validate_idempotency_key(const std::string& key) {
+  static constexpr std::size_t kMaxLength = 128;
+  static constexpr const char* kAllowed = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-";
+  if (key.empty() || key.size() > kMaxLength || key.find_first_not_of(kAllowed) != std::string::npos) {
+    return Status::invalid_argument("idempotency key '" + key.substr(0, kMaxLength) +
+                                    "' is not 1-128 letters, digits and . _ : -");
+  }
+  return {};
+}
+
+Result<int64_t> TrackingStore::create_experiment(const std::string& name) { return create_experiment(name, {}); }
+
+Result<RunInfo> TrackingStore::create_run(int64_t experiment_id, const std::string& run_name,
+                                          const std::string& user_id, int64_t start_time) {
+  return create_run(experiment_id, run_name, user_id, start_time, {});
+}
+
+Status TrackingStore::log_batch(const std::string& run_id, const RunBatch& batch) {
+  return log_batch(run_id, batch, {});
+}
+
 Status TrackingStore::log_metric(const std::string& run_id, const Metric& metric) {
   RunBatch batch;
   batch.metrics.push_back(metric);

@@ -9,6 +9,20 @@
 // again is fine, a different one is an error (kInvalidArgument). Writes to a
 // deleted run or a missing run fail (kFailedPrecondition / kNotFound).
 //
+// Idempotent writes. create_experiment, create_run and log_batch take
+// WriteOptions: with an idempotency key, the first call that commits records
+// the key in its own transaction, and every later call with that key writes
+// nothing and returns the first call's result (the experiment, the run as it
+// is now, OK). So a client may retry such a write after losing the answer
+// (a crash, a lost connection) without writing twice. Reusing a key for
+// another kind of write or another target is kInvalidArgument.
+//
+// Faults. A write that finds the disk full fails with kResourceExhausted and
+// leaves nothing of itself behind; later writes succeed once space returns.
+// A database locked by another process is waited for (and retried) up to a
+// backend's deadline, then the call fails with kUnavailable, having written
+// nothing.
+//
 // Filter grammar of search_runs (a subset of MLflow's):
 //   filter     := comparison ( "AND" comparison )*        (keywords any case)
 //   comparison := entity "." key op value
@@ -57,6 +71,17 @@ struct SearchRunsRequest {
   std::string page_token;
 };
 
+struct WriteOptions {
+  // Empty, or 1-128 letters, digits and . _ : - (see "Idempotent writes").
+  std::string idempotency_key;
+};
+
+// kInvalidArgument unless `key` is a well-formed idempotency key.
+Status validate_idempotency_key(const std::string& key);
+
+// gc forgets idempotency keys older than this.
+inline constexpr int64_t kIdempotencyKeyRetentionMs = int64_t{7} * 24 * 3600 * 1000;
+
 struct RunPage {
   std::vector<Run> runs;
   std::string next_page_token;  // empty on the last page
@@ -73,7 +98,8 @@ class TrackingStore {
   virtual ~TrackingStore() = default;
 
   // Experiments. Names are unique among all experiments (kAlreadyExists).
-  virtual Result<int64_t> create_experiment(const std::string& name) = 0;
+  virtual Result<int64_t> create_experiment(const std::string& name, const WriteOptions& options) = 0;
+  Result<int64_t> create_experiment(const std::string& name);  // no idempotency key
   virtual Result<Experiment> get_experiment(int64_t experiment_id) = 0;
   virtual Result<Experiment> get_experiment_by_name(const std::string& name) = 0;
   virtual Result<std::vector<Experiment>> list_experiments(ViewType view) = 0;  // by id
@@ -82,7 +108,9 @@ class TrackingStore {
 
   // Runs. create_run starts a RUNNING run in an active experiment.
   virtual Result<RunInfo> create_run(int64_t experiment_id, const std::string& run_name, const std::string& user_id,
-                                     int64_t start_time) = 0;
+                                     int64_t start_time, const WriteOptions& options) = 0;
+  Result<RunInfo> create_run(int64_t experiment_id, const std::string& run_name, const std::string& user_id,
+                             int64_t start_time);  // no idempotency key
   virtual Result<Run> get_run(const std::string& run_id) = 0;
   // Sets the status and, for a terminal status, the end time.
   virtual Status update_run(const std::string& run_id, RunStatus status, std::optional<int64_t> end_time) = 0;
@@ -92,7 +120,8 @@ class TrackingStore {
 
   // Run data. log_batch is the one write primitive; at most 1000 metrics,
   // 100 params and 100 tags per call. Keys are non-empty.
-  virtual Status log_batch(const std::string& run_id, const RunBatch& batch) = 0;
+  virtual Status log_batch(const std::string& run_id, const RunBatch& batch, const WriteOptions& options) = 0;
+  Status log_batch(const std::string& run_id, const RunBatch& batch);  // no idempotency key
   Status log_metric(const std::string& run_id, const Metric& metric);
   Status log_param(const std::string& run_id, const std::string& key, const std::string& value);
   Status set_tag(const std::string& run_id, const std::string& key, const std::string& value);
@@ -127,8 +156,9 @@ class TrackingStore {
   virtual Result<StoredLibrary> get_library(const std::string& name) = 0;
   virtual Result<std::vector<std::string>> list_libraries() = 0;  // names, sorted
 
-  // Maintenance. gc removes deleted runs (and deleted experiments) for good
-  // and then the artifact files no run references; it returns the number of
+  // Maintenance. gc removes deleted runs (and deleted experiments) for good,
+  // forgets idempotency keys older than kIdempotencyKeyRetentionMs, and then
+  // removes the artifact files no run references; it returns the number of
   // files removed. backup writes a consistent copy of the database while the
   // store stays online.
   virtual Result<int64_t> gc() = 0;

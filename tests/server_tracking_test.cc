@@ -168,6 +168,66 @@ TEST_F(ServerTest, ExperimentsAndRuns) {
   }
 }
 
+TEST_F(ServerTest, RetriedWritesWithAnIdempotencyKeyHappenOnce) {
+  using Stub = pb::Tracking::Stub;
+  const auto call = [&](auto rpc, const auto& request, auto* reply) {
+    grpc::ClientContext context;
+    return (tracking_.get()->*rpc)(&context, request, reply);
+  };
+
+  pb::CreateExperimentRequest new_experiment;
+  new_experiment.set_name("retried");
+  new_experiment.set_idempotency_key("e-1");
+  pb::Experiment experiment, experiment_again;
+  ASSERT_TRUE(call(&Stub::CreateExperiment, new_experiment, &experiment).ok());
+  ASSERT_TRUE(call(&Stub::CreateExperiment, new_experiment, &experiment_again).ok());
+  EXPECT_EQ(experiment_again.experiment_id(), experiment.experiment_id());
+
+  pb::CreateRunRequest new_run;
+  new_run.set_experiment_id(experiment.experiment_id());
+  new_run.set_run_name("once");
+  new_run.set_idempotency_key("r-1");
+  pb::Run run, run_again;
+  ASSERT_TRUE(call(&Stub::CreateRun, new_run, &run).ok());
+  ASSERT_TRUE(call(&Stub::CreateRun, new_run, &run_again).ok());
+  EXPECT_EQ(run_again.info().run_id(), run.info().run_id());
+
+  pb::LogResponse logged;
+  pb::LogMetricRequest metric;
+  metric.set_run_id(run.info().run_id());
+  metric.mutable_metric()->set_key("loss");
+  metric.set_idempotency_key("m-1");
+  pb::LogBatchRequest batch;
+  batch.set_run_id(run.info().run_id());
+  batch.add_metrics()->set_key("loss");
+  batch.set_idempotency_key("b-1");
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    ASSERT_TRUE(call(&Stub::LogMetric, metric, &logged).ok());
+    ASSERT_TRUE(call(&Stub::LogBatch, batch, &logged).ok());
+  }
+  pb::GetMetricHistoryRequest history_request;
+  history_request.set_run_id(run.info().run_id());
+  history_request.set_key("loss");
+  pb::GetMetricHistoryResponse history;
+  ASSERT_TRUE(call(&Stub::GetMetricHistory, history_request, &history).ok());
+  EXPECT_EQ(history.metrics_size(), 2);
+
+  pb::SearchRunsRequest search;
+  search.add_experiment_ids(experiment.experiment_id());
+  pb::SearchRunsResponse runs;
+  ASSERT_TRUE(call(&Stub::SearchRuns, search, &runs).ok());
+  EXPECT_EQ(runs.runs_size(), 1);
+
+  new_run.set_idempotency_key("b-1");  // a batch's key on another kind of write
+  const grpc::Status reused = call(&Stub::CreateRun, new_run, &run_again);
+  EXPECT_EQ(reused.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << reused.error_message();
+  EXPECT_NE(reused.error_message().find("'b-1' was used for log_batch"), std::string::npos) << reused.error_message();
+  new_run.set_idempotency_key("no spaces allowed");
+  const grpc::Status malformed = call(&Stub::CreateRun, new_run, &run_again);
+  EXPECT_EQ(malformed.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(malformed.error_message().find("idempotency key"), std::string::npos) << malformed.error_message();
+}
+
 TEST_F(ServerTest, UnknownIdsAreNotFound) {
   grpc::ClientContext c1, c2, c3;
   pb::GetRunRequest run;
@@ -335,9 +395,9 @@ TEST(ServerMaintenance, MigrateBackupAndGcSubcommands) {
   };
   const auto pending = run({"migrate", "--dry-run"});
   EXPECT_EQ(pending.exit_code, 0) << pending.err;
-  EXPECT_NE(pending.out.find("pending: 3 migration(s)"), std::string::npos) << pending.out;
-  EXPECT_NE(pending.out.find("0003_capture_details"), std::string::npos);
-  EXPECT_NE(run({"migrate"}).out.find("applied 3 migration(s)"), std::string::npos);
+  EXPECT_NE(pending.out.find("pending: 4 migration(s)"), std::string::npos) << pending.out;
+  EXPECT_NE(pending.out.find("0004_idempotency_keys"), std::string::npos);
+  EXPECT_NE(run({"migrate"}).out.find("applied 4 migration(s)"), std::string::npos);
   EXPECT_NE(run({"migrate", "--dry-run"}).out.find("pending: 0 migration(s)"), std::string::npos);
   const std::string backup = (dir.path() / "copy.db").string();
   EXPECT_EQ(run({"backup", backup}).exit_code, 0);

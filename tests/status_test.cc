@@ -31,6 +31,7 @@ TEST(Status, OkAndErrors) {
   EXPECT_EQ(error.with_context("library y").message(), "library y: multiplier x");
   EXPECT_TRUE(Status().with_context("ignored").ok());
   EXPECT_EQ(Status::already_exists("experiment 'a'").to_string(), "already_exists: experiment 'a'");
+  EXPECT_EQ(Status::unavailable("database locked").to_string(), "unavailable: database locked");
 }
 
 TEST(Status, MacrosPropagate) {

@@ -22,10 +22,11 @@ Result<std::unique_ptr<Connection>> open_db(const std::filesystem::path& path) {
 
 TEST(Migrations, EmbeddedInOrderWithSql) {
   const auto& migrations = embedded_migrations();
-  ASSERT_GE(migrations.size(), 3u);
+  ASSERT_GE(migrations.size(), 4u);
   EXPECT_EQ(migrations[0].label(), "0001_tracking");
   EXPECT_EQ(migrations[1].label(), "0002_matching");
   EXPECT_EQ(migrations[2].label(), "0003_capture_details");
+  EXPECT_EQ(migrations[3].label(), "0004_idempotency_keys");
   for (std::size_t i = 0; i < migrations.size(); ++i) {
     EXPECT_EQ(migrations[i].version, static_cast<int>(i + 1));
     EXPECT_TRUE(migrations[i].sql.find("CREATE TABLE") != std::string::npos ||
@@ -64,7 +65,8 @@ TEST(Migrations, UpgradeFromOlderSchemaKeepsData) {
     ASSERT_TRUE(connection->exec("INSERT INTO experiments (name, creation_time, last_update_time) "
                                  "VALUES ('kept', 1, 1)").ok());
   }
-  EXPECT_EQ(labels(*pending_migrations(db)), (std::vector<std::string>{"0002_matching", "0003_capture_details"}));
+  EXPECT_EQ(labels(*pending_migrations(db)),
+            (std::vector<std::string>{"0002_matching", "0003_capture_details", "0004_idempotency_keys"}));
 
   SqliteStoreOptions options;
   options.data_dir = dir.path() / "data";

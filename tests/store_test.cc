@@ -157,6 +157,86 @@ TEST_F(StoreTest, FailingBatchLeavesNothingBehind) {
   EXPECT_EQ(store_->log_batch(run_id, too_big).code(), StatusCode::kInvalidArgument);
 }
 
+TEST_F(StoreTest, IdempotencyKeysMakeRetriedWritesHappenOnce) {
+  const auto first = store_->create_run(experiment_, "r", "alice", 1000, {"run-key"});
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  const auto again = store_->create_run(experiment_, "r", "alice", 2000, {"run-key"});
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_EQ(again->run_id, first->run_id);
+  EXPECT_EQ(again->start_time, 1000);
+  SearchRunsRequest search;
+  search.experiment_ids = {experiment_};
+  EXPECT_EQ(store_->search_runs(search)->runs.size(), 1u);
+
+  RunBatch batch;
+  batch.metrics = {{"loss", 0.5, 10, 1}};
+  ASSERT_TRUE(store_->log_batch(first->run_id, batch, {"batch-key"}).ok());
+  ASSERT_TRUE(store_->log_batch(first->run_id, batch, {"batch-key"}).ok());
+  ASSERT_TRUE(store_->log_batch(first->run_id, batch).ok());  // no key: a second row
+  EXPECT_EQ(store_->get_metric_history(first->run_id, "loss")->size(), 2u);
+
+  const auto experiment = store_->create_experiment("keyed", {"experiment-key"});
+  ASSERT_TRUE(experiment.ok()) << experiment.status().to_string();
+  EXPECT_EQ(*store_->create_experiment("keyed", {"experiment-key"}), *experiment);
+  EXPECT_EQ(store_->create_experiment("keyed").status().code(), StatusCode::kAlreadyExists);
+}
+
+TEST_F(StoreTest, IdempotencyKeysAreValidatedAndNotShared) {
+  const std::string run_id = new_run();
+  const std::string other_run = new_run();
+  const RunBatch batch{{{"m", 1.0, 1, 0}}, {}, {}};
+  for (const std::string& bad : {std::string("has space"), std::string("slash/"), std::string(129, 'k'),
+                                 std::string("nul\0", 4)}) {
+    const Status status = store_->log_batch(run_id, batch, {bad});
+    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(status.message().find("idempotency key"), std::string::npos) << status.message();
+  }
+  EXPECT_TRUE(store_->log_batch(run_id, batch, {std::string(128, 'k')}).ok());
+  ASSERT_TRUE(store_->log_batch(run_id, batch, {"k:1"}).ok());
+  const Status other_target = store_->log_batch(other_run, batch, {"k:1"});
+  EXPECT_EQ(other_target.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(other_target.message().find("'k:1' was used for log_batch of '" + run_id + "'"), std::string::npos)
+      << other_target.message();
+  EXPECT_EQ(store_->create_run(experiment_, "r", "u", 1, {"k:1"}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(store_->get_metric_history(other_run, "m")->empty());
+}
+
+TEST_F(StoreTest, AFailedWriteDoesNotRecordItsKey) {
+  const std::string run_id = new_run();
+  ASSERT_TRUE(store_->delete_run(run_id).ok());
+  const RunBatch batch{{{"m", 1.0, 1, 0}}, {}, {}};
+  EXPECT_EQ(store_->log_batch(run_id, batch, {"retry-me"}).code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(store_->restore_run(run_id).ok());
+  ASSERT_TRUE(store_->log_batch(run_id, batch, {"retry-me"}).ok());
+  EXPECT_EQ(store_->get_metric_history(run_id, "m")->size(), 1u);
+}
+
+TEST_F(StoreTest, IdempotencyKeysOutliveTheProcessUntilGcForgetsThem) {
+  const std::string run_id = new_run();
+  const RunBatch batch{{{"m", 1.0, 1, 0}}, {}, {}};
+  ASSERT_TRUE(store_->log_batch(run_id, batch, {"old-key"}).ok());
+  ASSERT_TRUE(store_->log_batch(run_id, batch, {"new-key"}).ok());
+  store_.reset();
+  {
+    auto db = Connection::open(SqliteTrackingStore::database_path(dir_.path() / "data"), Connection::Mode::kReadWrite,
+                               1000, false);
+    ASSERT_TRUE(db.ok());
+    const std::string sql = "UPDATE idempotency_keys SET creation_time = creation_time - " +
+                            std::to_string(kIdempotencyKeyRetentionMs + 1000) + " WHERE key = 'old-key'";
+    ASSERT_TRUE((*db)->exec(sql).ok());
+  }
+  SqliteStoreOptions options;
+  options.data_dir = dir_.path() / "data";
+  store_ = std::move(*SqliteTrackingStore::open(options));
+  ASSERT_TRUE(store_->log_batch(run_id, batch, {"new-key"}).ok());
+  ASSERT_TRUE(store_->log_batch(run_id, batch, {"old-key"}).ok());
+  EXPECT_EQ(store_->get_metric_history(run_id, "m")->size(), 2u);  // both keys still known
+  ASSERT_TRUE(store_->gc().ok());
+  ASSERT_TRUE(store_->log_batch(run_id, batch, {"new-key"}).ok());
+  ASSERT_TRUE(store_->log_batch(run_id, batch, {"old-key"}).ok());  // forgotten: written again
+  EXPECT_EQ(store_->get_metric_history(run_id, "m")->size(), 3u);
+}
+
 TEST_F(StoreTest, SearchFiltersAndOrders) {
   std::vector<std::string> ids;
   for (int i = 0; i < 6; ++i) {

@@ -4,7 +4,6 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
-#include <random>
 #include <set>
 #include <string>
 
@@ -130,15 +129,6 @@ void print_run(const Io& io, const pb::Run& run) {
   }
 }
 
-std::string random_key() {
-  std::random_device device;
-  std::mt19937_64 rng((uint64_t{device()} << 32) ^ device());
-  static const char* hex = "0123456789abcdef";
-  std::string key;
-  for (int i = 0; i < 32; ++i) key += hex[rng() % 16];
-  return key;
-}
-
 // ------------------------------------------------------------------ submit
 
 void add_submit(CLI::App& app, Registry& registry, const Globals& globals, const Io& io) {
@@ -185,7 +175,7 @@ Progress goes to stderr: one redrawn line on a terminal, one line per stage othe
     header.set_num_samples(o->samples);
     header.set_seed(o->seed);
     for (const auto& layer : split_list(o->pin_exact)) header.add_pin_exact(layer);
-    header.set_idempotency_key(random_key());
+    header.set_idempotency_key(client::new_idempotency_key());
     client::MatchingInputs inputs;
     inputs.model = client::UploadSource::file(o->model);
     inputs.calibration = client::UploadSource::file(o->calib);

@@ -206,6 +206,51 @@ TEST(Client, NoServerIsUnavailable) {
   EXPECT_EQ(run.status().code(), grpc::StatusCode::UNAVAILABLE) << run.status().to_string();
 }
 
+Client retrying_client(const FakeServer& server, int max_attempts) {
+  ClientOptions options;
+  options.address = server.address();
+  options.deadline = std::chrono::seconds(10);
+  options.retry = {max_attempts, std::chrono::milliseconds(1), std::chrono::milliseconds(4)};
+  return std::move(*Client::connect(options));
+}
+
+TEST(ClientRetry, AnUnavailableWriteIsSentAgainWithTheSameIdempotencyKey) {
+  FakeServer server;
+  server.state().unavailable_log_metrics = 2;
+  ASSERT_TRUE(retrying_client(server, 3).log_metric("run-2", "loss", 0.5, 1).ok());
+  const auto& attempts = server.state().logged_metrics;
+  ASSERT_EQ(attempts.size(), 3u);
+  EXPECT_EQ(attempts[0].idempotency_key().size(), 32u);
+  EXPECT_EQ(attempts[1].idempotency_key(), attempts[0].idempotency_key());
+  EXPECT_EQ(attempts[2].idempotency_key(), attempts[0].idempotency_key());
+  EXPECT_EQ(server.state().runs.at("run-2").metrics_size(), 1);
+
+  ASSERT_TRUE(retrying_client(server, 3).log_metric("run-2", "loss", 0.4, 2).ok());
+  EXPECT_NE(attempts.back().idempotency_key(), attempts[0].idempotency_key()) << "each call has a key of its own";
+}
+
+TEST(ClientRetry, GivesUpAfterMaxAttemptsAndNeverRetriesOtherErrors) {
+  FakeServer server;
+  server.state().unavailable_log_metrics = 5;
+  EXPECT_EQ(retrying_client(server, 3).log_metric("run-2", "loss", 0.5).code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(server.state().logged_metrics.size(), 3u);
+  EXPECT_EQ(retrying_client(server, 3).get_run("nope").status().code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(server.state().authorization.size(), 4u) << "NOT_FOUND was sent once";
+}
+
+TEST(ClientRetry, OffByDefaultWithoutKeys) {
+  FakeServer server;
+  server.state().unavailable_log_metrics = 1;
+  EXPECT_EQ(connect_to(server).log_metric("run-2", "loss", 0.5).code(), grpc::StatusCode::UNAVAILABLE);
+  ASSERT_EQ(server.state().logged_metrics.size(), 1u);
+  EXPECT_TRUE(server.state().logged_metrics[0].idempotency_key().empty());
+
+  ClientOptions options;
+  options.address = server.address();
+  options.retry.max_attempts = 0;
+  EXPECT_EQ(Client::connect(options).status().code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 TEST(Client, WatchJobDeliversEveryProgressMessageAndReturnsTheFinalOne) {
   FakeServer server;
   const Client client = connect_to(server);

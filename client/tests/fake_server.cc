@@ -155,6 +155,10 @@ class TrackingService final : public pb::Tracking::Service {
     const auto it = state_->runs.find(request->run_id());
     if (it == state_->runs.end()) return not_found("run '" + request->run_id() + "'");
     state_->logged_metrics.push_back(*request);
+    if (state_->unavailable_log_metrics > 0) {
+      --state_->unavailable_log_metrics;
+      return {StatusCode::UNAVAILABLE, "the server is restarting"};
+    }
     *it->second.add_metrics() = request->metric();
     return Status::OK;
   }

@@ -58,7 +58,8 @@ struct FakeState {
 
   pb::SearchRunsRequest last_search;
   pb::ReselectRequest last_reselect;
-  std::vector<pb::LogMetricRequest> logged_metrics;
+  std::vector<pb::LogMetricRequest> logged_metrics;  // every attempt, also failed ones
+  int unavailable_log_metrics = 0;  // the next this many LogMetric calls fail UNAVAILABLE
   std::vector<int64_t> cancelled_jobs;
 };
 

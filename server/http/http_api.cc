@@ -38,6 +38,8 @@ unsigned http_status(const Status& status) {
       return 400;
     case StatusCode::kNotFound:
       return 404;
+    case StatusCode::kUnavailable:
+      return 503;
     default:
       return 500;
   }

@@ -31,6 +31,7 @@ class ServerProcess {
 
   // "HOST:PORT" as the server printed it: "127.0.0.1:PORT" by default.
   const std::string& address() const { return address_; }
+  pid_t pid() const { return pid_; }
   // Sends `signal` and waits for the process; returns its wait status.
   int kill_and_wait(int signal);
   // Sends `signal` and returns at once.
