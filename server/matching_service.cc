@@ -15,36 +15,6 @@ namespace {
 constexpr const char* kIdempotencyTag = "agnx.idempotency_key";
 constexpr const char* kJobTag = "agnx.job_id";
 
-// Reads the submission stream, enforcing the upload limit.
-grpc::Status read_submission(grpc::ServerReader<pb::SubmitMatchingRequest>* reader, std::size_t limit,
-                             Submission& submission) {
-  pb::SubmitMatchingRequest message;
-  if (!reader->Read(&message) || !message.has_header()) {
-    return invalid_field("header", "the first message must be the matching header");
-  }
-  submission.header = message.header();
-  std::size_t total = 0;
-  while (reader->Read(&message)) {
-    std::string* target = nullptr;
-    const std::string* data = nullptr;
-    switch (message.part_case()) {
-      case pb::SubmitMatchingRequest::kModel: target = &submission.model, data = &message.model(); break;
-      case pb::SubmitMatchingRequest::kCalibration:
-        target = &submission.calibration, data = &message.calibration();
-        break;
-      case pb::SubmitMatchingRequest::kTestX: target = &submission.test_x, data = &message.test_x(); break;
-      case pb::SubmitMatchingRequest::kTestY: target = &submission.test_y, data = &message.test_y(); break;
-      default: return invalid_field("header", "only the first message may be the header");
-    }
-    total += data->size();
-    if (total > limit) {
-      return upload_too_large("upload", "submission", limit);
-    }
-    target->append(*data);
-  }
-  return grpc::Status::OK;
-}
-
 // The run and job of an earlier submission with the same idempotency key.
 std::optional<pb::SubmitMatchingResponse> earlier_submission(store::TrackingStore& store, int64_t experiment_id,
                                                              const std::string& key) {
@@ -125,7 +95,8 @@ grpc::Status MatchingService::SubmitMatching(grpc::ServerContext* context,
                                              grpc::ServerReader<pb::SubmitMatchingRequest>* reader,
                                              pb::SubmitMatchingResponse* reply) {
   Submission submission;
-  if (auto status = read_submission(reader, max_upload_bytes_, submission); !status.ok()) return status;
+  const auto next = [reader](pb::SubmitMatchingRequest& message) { return reader->Read(&message); };
+  if (auto status = read_submission(next, max_upload_bytes_, submission); !status.ok()) return status;
   MatchingRequest request;
   if (auto status = validate_submission(submission, libraries_, request); !status.ok()) return status;
   const auto experiment = experiment_named(store_, submission.header.experiment());

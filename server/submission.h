@@ -10,18 +10,11 @@
 #include "agnapprox/v1/agnx.pb.h"
 #include "server/library_registry.h"
 #include "server/matching_job.h"
+#include "server/submission_stream.h"
 
 namespace agnx::server {
 
-struct Submission {
-  agnapprox::v1::MatchingHeader header;
-  std::string model;
-  std::string calibration;
-  std::string test_x;
-  std::string test_y;
-};
-
-// Validates the header (experiment, lambda, sigma, library, samples) and the
+// Validates the header (check_header, and the library exists) and the
 // inputs (the snapshot loads, the calibration data runs through it, sigma and
 // pinned layers exist, test inputs and labels match) and returns the request
 // to store. INVALID_ARGUMENT or NOT_FOUND naming the field otherwise.
