@@ -46,7 +46,9 @@ for target in npy lut_table lut_directory run_filter matching_request; do
     echo "fuzz_$target: PASS ($executions executions in $((SECONDS - start)) s," \
          "corpus $(ls "$work/$target" | wc -l) inputs)"
   else
-    tail -n 60 "$log"
+    # The report from its first line (sanitizer, libFuzzer or AGNX_FUZZ_CHECK), else the log's end.
+    first=$(grep -n -m1 -E '==ERROR|runtime error|AGNX_FUZZ_CHECK failed' "$log" | cut -d: -f1 || true)
+    if [[ -n $first ]]; then tail -n "+$first" "$log" | head -n 150; else tail -n 60 "$log"; fi
     echo "fuzz_$target: FAIL (input saved in $artifacts; rerun it with $build_dir/fuzz_$target FILE)"
     failed=1
   fi
