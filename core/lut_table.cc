@@ -15,12 +15,9 @@ namespace {
 
 constexpr int64_t kSide = 256;
 
-Result<std::vector<int32_t>> read_bin(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::not_found(path.string() + ": cannot open the product table");
-  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+Result<std::vector<int32_t>> parse_bin(std::string_view bytes, const std::string& source) {
   if (bytes.size() != kTableSize * sizeof(int32_t)) {
-    return Status::invalid_argument(path.string() + ": " + std::to_string(bytes.size()) +
+    return Status::invalid_argument(source + ": " + std::to_string(bytes.size()) +
                                     " bytes, expected 262144 (256x256 little-endian int32)");
   }
   std::vector<int32_t> table(kTableSize);
@@ -32,18 +29,18 @@ bool fits_int32(int64_t value) {
   return value >= std::numeric_limits<int32_t>::min() && value <= std::numeric_limits<int32_t>::max();
 }
 
-Result<std::vector<int32_t>> read_npy_table(const std::filesystem::path& path) {
-  AGNX_ASSIGN_OR_RETURN(const NpyArray array, read_npy(path));
+Result<std::vector<int32_t>> parse_npy_table(std::string_view bytes, const std::string& source) {
+  AGNX_ASSIGN_OR_RETURN(const NpyArray array, parse_npy(bytes, source));
   if (array.shape != std::vector<int64_t>{kSide, kSide}) {
     std::string shape;
     for (int64_t d : array.shape) (shape += shape.empty() ? "" : ", ") += std::to_string(d);
-    return Status::invalid_argument(path.string() + ": shape (" + shape + "), expected (256, 256)");
+    return Status::invalid_argument(source + ": shape (" + shape + "), expected (256, 256)");
   }
-  AGNX_ASSIGN_OR_RETURN(const std::vector<int64_t> values, array.to_int64(path.string()));
+  AGNX_ASSIGN_OR_RETURN(const std::vector<int64_t> values, array.to_int64(source));
   std::vector<int32_t> table(kTableSize);
   for (std::size_t i = 0; i < values.size(); ++i) {
     if (!fits_int32(values[i])) {
-      return Status::invalid_argument(path.string() + ": entry [" + std::to_string(i / 256) + ", " +
+      return Status::invalid_argument(source + ": entry [" + std::to_string(i / 256) + ", " +
                                       std::to_string(i % 256) + "] = " + std::to_string(values[i]) +
                                       " does not fit an int32");
     }
@@ -62,16 +59,15 @@ bool parse_integer(const std::string& text, int32_t& value) {
   return true;
 }
 
-Result<std::vector<int32_t>> read_text(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) return Status::not_found(path.string() + ": cannot open the product table");
+Result<std::vector<int32_t>> parse_text(std::string_view bytes, const std::string& source) {
+  std::istringstream in{std::string(bytes)};
   std::vector<int32_t> table;
   table.reserve(kTableSize);
   std::string line;
   std::size_t rows = 0;
   for (std::size_t line_number = 1; std::getline(in, line); ++line_number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::string where = path.string() + ": line " + std::to_string(line_number);
+    const std::string where = source + ": line " + std::to_string(line_number);
     if (++rows > kSide) return Status::invalid_argument(where + ": more than 256 rows, expected 256");
     std::istringstream entries(line);
     std::string entry;
@@ -89,7 +85,7 @@ Result<std::vector<int32_t>> read_text(const std::filesystem::path& path) {
     }
   }
   if (rows != kSide) {
-    return Status::invalid_argument(path.string() + ": " + std::to_string(rows) +
+    return Status::invalid_argument(source + ": " + std::to_string(rows) +
                                     " rows, expected 256 (one per first operand)");
   }
   return table;
@@ -114,13 +110,23 @@ Result<LutFormat> parse_lut_format(std::string_view name) {
   return Status::invalid_argument("unknown LUT format '" + std::string(name) + "', expected bin, npy or txt");
 }
 
-Result<std::vector<int32_t>> read_lut_table(const std::filesystem::path& path, LutFormat format) {
+Result<std::vector<int32_t>> parse_lut_table(std::string_view bytes, LutFormat format, std::string_view source) {
+  const std::string where(source);
   switch (format) {
-    case LutFormat::kBin: return read_bin(path);
-    case LutFormat::kNpy: return read_npy_table(path);
-    case LutFormat::kText: return read_text(path);
+    case LutFormat::kBin: return parse_bin(bytes, where);
+    case LutFormat::kNpy: return parse_npy_table(bytes, where);
+    case LutFormat::kText: return parse_text(bytes, where);
   }
   return Status::internal("unknown LUT format");
+}
+
+Result<std::vector<int32_t>> read_lut_table(const std::filesystem::path& path, LutFormat format) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::not_found(path.string() + ": cannot open the product table");
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  if (in.bad()) return Status::io_error(path.string() + ": cannot read the product table");
+  return parse_lut_table(contents.str(), format, path.string());
 }
 
 Status write_lut_table(const std::filesystem::path& path, LutFormat format, std::span<const int32_t> table) {

@@ -31,7 +31,12 @@ const char* lut_format_extension(LutFormat format);
 // InvalidArgument naming the accepted names.
 Result<LutFormat> parse_lut_format(std::string_view name);
 
-// Reads the 65,536 products of `path`, row-major.
+// Parses `bytes`, the contents of a table file in `format`, into its 65,536
+// products, row-major. `source` names the file in error messages.
+Result<std::vector<int32_t>> parse_lut_table(std::string_view bytes, LutFormat format, std::string_view source);
+
+// Reads the 65,536 products of `path`, row-major: parse_lut_table of its
+// contents. A file that cannot be opened is kNotFound naming it.
 Result<std::vector<int32_t>> read_lut_table(const std::filesystem::path& path, LutFormat format);
 
 // Writes `table` (REQUIRES: 65,536 entries) to `path`, replacing it: int32

@@ -17,6 +17,8 @@ PACKAGES=(
   libsqlite3-dev libssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3-numpy
+  # the parsers' fuzz targets (fuzz/, scripts/fuzz.sh): clang with libFuzzer and its sanitizers
+  clang-14 libfuzzer-14-dev
   # the client's TLS test makes its certificate with the openssl tool
   openssl
   # the dashboard: Chart.js served locally (no CDN); its browser test: headless Chromium + Selenium

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs every test of agnx (benchmarks excluded).
-#   ./scripts/test.sh            # Release build in ./build
-#   BUILD_DIR=/tmp/b ./scripts/test.sh
+# Sets up, builds and runs every test of agnx (benchmarks excluded), then
+# fuzzes each parser for a short bounded time (scripts/fuzz.sh, ~2 min).
+#   ./scripts/test.sh            # Release build in ./build, fuzz targets in ./build-fuzz
+#   BUILD_DIR=/tmp/b FUZZ_BUILD_DIR=/tmp/bf ./scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,3 +15,5 @@ cmake --build "$build_dir" --parallel "${JOBS:-2}"
 # The demo's pieces (label `demo`, e.g. training the example model) too:
 #   ctest --test-dir build -L demo --output-on-failure
 ctest --test-dir "$build_dir" -j "${JOBS:-2}" -LE 'benchmark|demo' --output-on-failure
+# Each parser's fuzz target, 20 s over its seed corpus (FUZZ_SECONDS, at most 30).
+./scripts/fuzz.sh

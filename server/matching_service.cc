@@ -16,36 +16,6 @@ namespace {
 constexpr const char* kIdempotencyTag = "agnx.idempotency_key";
 constexpr const char* kJobTag = "agnx.job_id";
 
-// Reads the submission stream, enforcing the upload limit.
-grpc::Status read_submission(grpc::ServerReader<pb::SubmitMatchingRequest>* reader, std::size_t limit,
-                             Submission& submission) {
-  pb::SubmitMatchingRequest message;
-  if (!reader->Read(&message) || !message.has_header()) {
-    return invalid_field("header", "the first message must be the matching header");
-  }
-  submission.header = message.header();
-  std::size_t total = 0;
-  while (reader->Read(&message)) {
-    std::string* target = nullptr;
-    const std::string* data = nullptr;
-    switch (message.part_case()) {
-      case pb::SubmitMatchingRequest::kModel: target = &submission.model, data = &message.model(); break;
-      case pb::SubmitMatchingRequest::kCalibration:
-        target = &submission.calibration, data = &message.calibration();
-        break;
-      case pb::SubmitMatchingRequest::kTestX: target = &submission.test_x, data = &message.test_x(); break;
-      case pb::SubmitMatchingRequest::kTestY: target = &submission.test_y, data = &message.test_y(); break;
-      default: return invalid_field("header", "only the first message may be the header");
-    }
-    total += data->size();
-    if (total > limit) {
-      return upload_too_large("upload", "submission", limit);
-    }
-    target->append(*data);
-  }
-  return grpc::Status::OK;
-}
-
 // The run and job of an earlier submission with the same idempotency key.
 std::optional<pb::SubmitMatchingResponse> earlier_submission(store::TrackingStore& store, int64_t experiment_id,
                                                              const std::string& key) {
@@ -128,7 +98,8 @@ grpc::Status MatchingService::SubmitMatching(grpc::ServerContext* context,
   std::string user;
   if (auto status = caller_user(*context, authenticator_, &user); !status.ok()) return status;
   Submission submission;
-  if (auto status = read_submission(reader, limits_.max_upload_bytes, submission); !status.ok()) return status;
+  const auto next = [reader](pb::SubmitMatchingRequest& message) { return reader->Read(&message); };
+  if (auto status = read_submission(next, limits_.max_upload_bytes, submission); !status.ok()) return status;
   MatchingRequest request;
   if (auto status = validate_submission(submission, libraries_, limits_.max_calibration_bytes, request);
       !status.ok()) {

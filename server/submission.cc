@@ -1,29 +1,13 @@
 #include "server/submission.h"
 
-#include <cmath>
-
 #include "server/grpc_status.h"
 
 namespace agnx::server {
 namespace {
 
-constexpr uint32_t kMaxSamples = 1'000'000;
-
 grpc::Status validate_header(const agnapprox::v1::MatchingHeader& header, const LibraryRegistry& libraries,
                              MatchingRequest& request) {
-  if (header.experiment().empty()) return invalid_field("header.experiment", "must name an experiment");
-  if (!std::isfinite(header.lambda())) return invalid_field("header.lambda", "must be a finite number");
-  for (const auto& [layer, sigma] : header.sigma()) {
-    if (!std::isfinite(sigma)) return invalid_field("header.sigma[" + layer + "]", "must be a finite number");
-  }
-  if (header.num_samples() > kMaxSamples) {
-    return invalid_field("header.num_samples", "at most " + std::to_string(kMaxSamples));
-  }
-  const std::string& key = header.idempotency_key();
-  if (key.size() > 128 || key.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") !=
-                              std::string::npos) {
-    return invalid_field("header.idempotency_key", "at most 128 letters, digits and . _ : -");
-  }
+  if (auto status = check_header(header); !status.ok()) return status;
   request.lambda = header.lambda();
   request.library = header.library().empty() ? "builtin" : header.library();
   if (const auto library = libraries.find(request.library); !library.ok()) {

@@ -14,23 +14,16 @@
 
 #include "agnapprox/v1/agnx.pb.h"
 #include "server/library_registry.h"
+#include "server/submission_stream.h"
 #include "server/worker/request.h"
 
 namespace agnx::server {
 
-struct Submission {
-  agnapprox::v1::MatchingHeader header;
-  std::string model;
-  std::string calibration;
-  std::string test_x;
-  std::string test_y;
-};
-
-// Validates the header (experiment, lambda, sigma, library, samples,
-// idempotency key), that a model and calibration data were uploaded, the
-// calibration size (RESOURCE_EXHAUSTED over `max_calibration_bytes`) and that
-// test inputs and labels come together, and fills the request to store.
-// INVALID_ARGUMENT or NOT_FOUND naming the field otherwise.
+// Validates the header (check_header, and the library exists), that a model
+// and calibration data were uploaded, the calibration size
+// (RESOURCE_EXHAUSTED over `max_calibration_bytes`) and that test inputs and
+// labels come together, and fills the request to store. INVALID_ARGUMENT or
+// NOT_FOUND naming the field otherwise.
 grpc::Status validate_submission(const Submission& submission, const LibraryRegistry& libraries,
                                  std::size_t max_calibration_bytes, MatchingRequest& request);
 

@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <optional>
 #include <tuple>
 #include <utility>
@@ -101,6 +102,7 @@ class Parser {
     if (ec != std::errc() || (end < text_.data() + text_.size() && is_key_char(*end))) {
       return error("a value: a quoted string or a number");
     }
+    if (std::isnan(number)) return error("a number, not NaN (no run's value compares with it)");
     pos_ += static_cast<std::size_t>(end - begin);
     return std::variant<std::string, double>(number);
   }

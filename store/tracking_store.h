@@ -30,7 +30,7 @@
 //   key        := [A-Za-z0-9_./:-]+ | "`" any but "`" "`"
 //                 attributes keys: status, run_name, start_time
 //   op         := "=" | "!=" | "<" | "<=" | ">" | ">=" | "LIKE"
-//   value      := "'" string "'" | '"' string '"' | number
+//   value      := "'" string "'" | '"' string '"' | number   (inf allowed, NaN not)
 // metrics.* and attributes.start_time take numbers and every op but LIKE;
 // params.*, tags.*, attributes.status and attributes.run_name take strings
 // and =, !=, LIKE (case-sensitive, % and _ wildcards). A run without the

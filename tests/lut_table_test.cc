@@ -51,6 +51,29 @@ TEST(LutTable, RoundTripsEveryFormat) {
   }
 }
 
+TEST(LutTable, ParsesBytesAndNamesTheSource) {
+  const std::vector<int32_t> table = sample_table();
+  const std::string bin(reinterpret_cast<const char*>(table.data()), table.size() * sizeof(int32_t));
+  const auto parsed = parse_lut_table(bin, LutFormat::kBin, "upload m.bin");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().to_string();
+  EXPECT_EQ(*parsed, table);
+  EXPECT_NE(parse_lut_table(bin.substr(4), LutFormat::kBin, "upload m.bin")
+                .status()
+                .message()
+                .find("upload m.bin: 262140 bytes, expected 262144"),
+            std::string::npos);
+  EXPECT_NE(parse_lut_table(text_matrix(2, 256), LutFormat::kText, "m.txt").status().message().find("m.txt: 2 rows"),
+            std::string::npos);
+}
+
+TEST(LutTable, MissingFileIsNotFound) {
+  for (LutFormat format : {LutFormat::kBin, LutFormat::kNpy, LutFormat::kText}) {
+    const auto missing = read_lut_table("/nonexistent/dir/m", format);
+    EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+    EXPECT_NE(missing.status().message().find("/nonexistent/dir/m: cannot open"), std::string::npos);
+  }
+}
+
 TEST(LutTable, ParsesFormatNames) {
   EXPECT_EQ(*parse_lut_format("npy"), LutFormat::kNpy);
   EXPECT_EQ(*parse_lut_format(".txt"), LutFormat::kText);

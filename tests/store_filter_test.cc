@@ -76,6 +76,8 @@ TEST(SearchFilter, ErrorsPointAtTheOffendingPosition) {
   expect_error_at("attributes.owner = 'me'", 11, "status, run_name or start_time");
   expect_error_at("tags.`` = 'x'", 5, "a non-empty key");
   expect_error_at("metrics.acc > 1x", 14, "a value");
+  expect_error_at("metrics.acc > nan", 14, "a number, not NaN");
+  expect_error_at("attributes.start_time != -NaN", 25, "a number, not NaN");
 }
 
 TEST(SearchFilter, OrderBy) {
