@@ -17,7 +17,9 @@
 #include "server/library_registry.h"
 #include "server/matching_job.h"
 #include "store/sqlite_store.h"
+#include "tests/support/data_dir_files.h"
 #include "tests/support/file_size_limit.h"
+#include "tests/support/matching_client.h"
 #include "tests/support/server_process.h"
 #include "tests/support/shared_data.h"
 #include "tests/support/temp_dir.h"
@@ -25,28 +27,9 @@
 namespace agnx {
 namespace {
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-std::size_t files_under(const std::filesystem::path& dir) {
-  std::error_code ec;
-  std::size_t count = 0;
-  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec); it != decltype(it)(); ++it) {
-    if (it->is_regular_file()) ++count;
-  }
-  return count;
-}
-
-// The size of the larger of the database and its WAL: writes below it (plus
-// what a test adds) stay within a file size limit set from it.
-uintmax_t largest_database_file(const std::filesystem::path& data_dir) {
-  const std::filesystem::path db = store::SqliteTrackingStore::database_path(data_dir);
-  std::error_code ec;
-  const uintmax_t wal = std::filesystem::file_size(db.string() + "-wal", ec);
-  return std::max(std::filesystem::file_size(db), ec ? 0 : wal);
-}
+using testing::files_under;
+using testing::largest_database_file;
+using testing::read_file;
 
 client::Client connect(const std::string& address) {
   client::ClientOptions options;

@@ -16,6 +16,7 @@
 
 #include "store/reader_pool.h"
 #include "store/sqlite_store.h"
+#include "tests/support/data_dir_files.h"
 #include "tests/support/file_size_limit.h"
 #include "tests/support/temp_dir.h"
 
@@ -23,6 +24,8 @@ namespace agnx::store {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::files_under;
+using testing::largest_database_file;
 
 std::unique_ptr<SqliteTrackingStore> open_store(const std::filesystem::path& dir, int busy_timeout_ms = 10000,
                                                 int busy_deadline_ms = 30000) {
@@ -45,23 +48,6 @@ std::unique_ptr<Connection> lock_database(const std::filesystem::path& dir) {
 }
 
 RunBatch one_metric(int64_t step) { return {{{"m", 1.0, 1, step}}, {}, {}}; }
-
-std::size_t files_under(const std::filesystem::path& dir) {
-  std::error_code ec;
-  std::size_t count = 0;
-  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec); it != decltype(it)(); ++it) {
-    if (it->is_regular_file()) ++count;
-  }
-  return count;
-}
-
-uintmax_t largest_database_file(const std::filesystem::path& dir) {
-  const std::filesystem::path db = SqliteTrackingStore::database_path(dir);
-  std::error_code ec;
-  uintmax_t largest = std::filesystem::file_size(db);
-  const uintmax_t wal = std::filesystem::file_size(db.string() + "-wal", ec);
-  return ec ? largest : std::max(largest, wal);
-}
 
 TEST(StoreFaults, AWriteLockedOutBeyondTheBusyTimeoutWaitsAndIsWrittenOnce) {
   testing::TempDir dir;
