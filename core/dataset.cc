@@ -4,9 +4,8 @@
 #include <torch/serialize.h>
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
+#include "core/file_contents.h"
 #include "core/model_internal.h"
 #include "core/npy.h"
 
@@ -31,14 +30,6 @@ Result<at::Tensor> parse_torch_tensor(std::string_view bytes, std::string_view s
   });
   if (!status.ok()) return status.with_context(std::string(source));
   return tensor;
-}
-
-Result<std::string> read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::io_error(path.string() + ": cannot open");
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
 }
 
 Status check_finite(const FloatTensor& tensor, std::string_view source) {

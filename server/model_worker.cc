@@ -7,10 +7,10 @@
 #include <fstream>
 #include <optional>
 #include <random>
-#include <sstream>
 #include <thread>
 
 #include "core/builtin_library.h"
+#include "core/file_contents.h"
 #include "core/lut_directory.h"
 #include "core/matching_json.h"
 #include "server/subprocess.h"
@@ -28,14 +28,6 @@ Status write_file(const fs::path& path, std::string_view bytes) {
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   if (!out.flush()) return Status::io_error("cannot write " + path.string());
   return {};
-}
-
-Result<std::string> read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::io_error("cannot open " + path.string());
-  std::ostringstream content;
-  content << in.rdbuf();
-  return std::move(content).str();
 }
 
 // The last non-empty line of the worker's log, shortened, for failure reasons.

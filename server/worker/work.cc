@@ -1,27 +1,17 @@
 #include "server/worker/work.h"
 
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "core/capture.h"
 #include "core/dataset.h"
 #include "core/deploy.h"
+#include "core/file_contents.h"
 #include "core/model.h"
 #include "server/worker/protocol.h"
 #include "server/worker/request.h"
 
 namespace agnx::server::worker {
 namespace {
-
-Result<std::string> read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::not_found("cannot open " + path.string());
-  std::ostringstream content;
-  content << in.rdbuf();
-  if (in.bad()) return Status::io_error("cannot read " + path.string());
-  return std::move(content).str();
-}
 
 Status field_error(const std::string& field, const Status& status) {
   return Status::invalid_argument(field + ": " + status.message());
