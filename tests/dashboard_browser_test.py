@@ -3,12 +3,15 @@
 through Debian's python3-selenium.
 
 Starts tests/dashboard_fixture (a store holding real LeNet5 matching runs at four
-lambdas, served on an ephemeral port), loads the dashboard and checks that the runs table
-shows every run, that the energy plot has one point per run (from the DOM: the canvas's
-data-point-count, the hidden data table and Chart.js's own dataset), the filter, the run
-page's per-layer bars and candidates, the jobs page and the token prompt. Screenshots go
-to --out. Exit code 77 (a skip for ctest) when Chromium, chromedriver, Selenium or
-../shared is missing.
+lambdas, and three more created within a second, served on an ephemeral port), loads the
+dashboard and checks that the runs table shows every run, that the energy plot has one
+point per run (from the DOM: the canvas's data-point-count, the hidden data table and
+Chart.js's own dataset), one precision per metric column, the filter, the run page's
+per-layer bars and candidates, the jobs page and the token prompt. Of the runs created
+within a second (ids sharing a long prefix): their rows' labels are distinct, params show
+as given ("1e-7", "0.8"), and the scatter tells runs on and off the Pareto front apart and
+names a run on hover. Screenshots go to --out. Exit code 77 (a skip for ctest) when
+Chromium, chromedriver, Selenium or ../shared is missing.
 
   /usr/bin/python3 tests/dashboard_browser_test.py --fixture build/tests/dashboard_fixture --out build/dashboard
 """
@@ -67,6 +70,91 @@ def check(condition, message):
     print("ok: " + message)
 
 
+def decimals(text):
+    """How many digits a number's text has after its decimal point."""
+    return len(text.split(".")[1]) if "." in text else 0
+
+
+def check_metric_precision(driver):
+    """Every metric column of the runs table shows its values with one number of decimals."""
+    columns = driver.execute_script(
+        "const heads=[...document.querySelectorAll('#runs-table th')];"
+        "return heads.map((th,i)=>[th.dataset.order,[...document.querySelectorAll('#runs-table tbody tr')]"
+        ".map(tr=>tr.children[i].textContent)]).filter(([ref])=>ref&&ref.startsWith('metrics.'));")
+    for ref, texts in columns:
+        check(len({decimals(t) for t in texts if t}) == 1, f"{ref} shows one precision ({texts})")
+
+
+def check_burst_run_labels(driver, load, base, experiment_id):
+    """Runs created within a second: distinct row labels, the full id on hover and on the run
+    page. Returns run id -> the row's label."""
+    from selenium.webdriver.common.by import By
+    runs = json.load(urllib.request.urlopen(f"{base}/api/experiments/{experiment_id}/runs"))["runs"]
+    ids = [r["info"]["run_id"] for r in runs]
+    starts = [r["info"]["start_time"] for r in runs]
+    shared = len(os.path.commonprefix(ids))
+    check(len(ids) == 3 and max(starts) - min(starts) < 1000 and shared >= 8,
+          f"3 runs created within a second, their ids share {shared} leading characters")
+    load(f"/experiments/{experiment_id}")
+    rows = driver.find_elements(By.CSS_SELECTOR, "#runs-table tbody tr")
+    labels = {r.get_attribute("data-run-id"): r.find_element(By.CSS_SELECTOR, "td.run").text for r in rows}
+    check(len(rows) == 3 and len(set(labels.values())) == 3, f"the 3 rows' visible labels are distinct ({labels})")
+    hover = {r.get_attribute("data-run-id"): r.find_element(By.CSS_SELECTOR, "td.run .run-id").get_attribute("title")
+             for r in rows}
+    check(all(run_id == title for run_id, title in hover.items()), "each row's id shows the full run id on hover")
+    load(f"/runs/{ids[0]}")
+    check(ids[0] in driver.find_element(By.CSS_SELECTOR, "dl.kv").text, "the run page shows the full run id")
+    return labels
+
+
+def check_params_as_given(driver, load, experiment_id):
+    """The lambdas given as "1e-7" and "0.8" show exactly so, right-aligned, in the table and on the run page."""
+    from selenium.webdriver.common.by import By
+    load(f"/experiments/{experiment_id}")
+    column = driver.execute_script(
+        "const i=[...document.querySelectorAll('#runs-table th')].findIndex(th=>th.dataset.order==='params.lambda');"
+        "return [...document.querySelectorAll('#runs-table tbody tr')].map(tr=>"
+        "[tr.dataset.runId, tr.children[i].textContent, getComputedStyle(tr.children[i]).textAlign]);")
+    shown = sorted(text for _, text, _ in column)
+    check(shown == ["0.01", "0.8", "1e-7"], f"the lambda column shows the params as given ({shown})")
+    check(all(align == "right" for _, _, align in column), "the numeric lambda column is right-aligned")
+    tiny = next(run_id for run_id, text, _ in column if text == "1e-7")
+    load(f"/runs/{tiny}")
+    params = driver.execute_script(
+        "return Object.fromEntries([...document.querySelectorAll('dl.kv')[1].querySelectorAll('dt')]"
+        ".map(dt=>[dt.textContent, dt.nextElementSibling.textContent]));")
+    check(params.get("lambda") == "1e-7", f"the 1e-7 run's page shows lambda 1e-7 ({params.get('lambda')})")
+
+
+def check_scatter_front(driver, load, base, experiment_id, labels, out):
+    """The scatter draws runs off the Pareto front unlike those on it (and says so in the
+    legend), and hovering the run off the front names it as its row does."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    points = json.load(urllib.request.urlopen(f"{base}/api/experiments/{experiment_id}/energy"))["points"]
+    off_front = [p["run_id"] for p in points if not p["pareto"]]
+    check(len(off_front) == 1, f"the API puts one run off the Pareto front ({off_front})")
+    load(f"/experiments/{experiment_id}")
+    WebDriverWait(driver, 10).until(lambda d: d.execute_script("return !!Chart.getChart('energy-accuracy-plot')"))
+    chart = "Chart.getChart('energy-accuracy-plot')"
+    sets = driver.execute_script(f"return {chart}.data.datasets.map(d=>[d.data.length, d.pointStyle, d.backgroundColor])")
+    legend = driver.execute_script(f"return {chart}.legend.legendItems.map(i=>[i.text, i.pointStyle])")
+    check([n for n, _, _ in sets] == [1, 2] and sets[0][1] != sets[1][1] and sets[0][2] != sets[1][2],
+          f"1 run off the front and 2 on it, in other shapes and colours ({sets})")
+    check([text for text, _ in legend] == ["off the Pareto front", "on the Pareto front"] and legend[0][1] != legend[1][1],
+          f"the legend names both with their shapes ({legend})")
+    canvas = driver.find_element(By.ID, "energy-accuracy-plot")
+    x, y = driver.execute_script(f"const p={chart}.getDatasetMeta(0).data[0]; return [p.x, p.y]")
+    ActionChains(driver).move_to_element_with_offset(canvas, int(x - canvas.size["width"] / 2),
+                                                     int(y - canvas.size["height"] / 2)).perform()
+    WebDriverWait(driver, 5).until(lambda d: d.execute_script(f"return {chart}.tooltip.opacity > 0"))
+    lines = driver.execute_script(f"return {chart}.tooltip.body.flatMap(b=>b.lines)")
+    expected = labels[off_front[0]] + ": λ=1e-7,"
+    check(len(lines) == 1 and lines[0].startswith(expected), f"hovering the point off the front names its run ({lines})")
+    driver.save_screenshot(os.path.join(out, "dashboard_burst.png"))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--fixture", required=True)
@@ -96,7 +184,8 @@ def main():
         print(f"fixture serving on port {port} after {time.time() - started:.1f} s")
         base = f"http://127.0.0.1:{port}"
         experiments = json.load(urllib.request.urlopen(base + "/api/experiments"))["experiments"]
-        experiment_id = experiments[0]["experiment_id"]
+        by_name = {e["name"]: e["experiment_id"] for e in experiments}
+        experiment_id, burst_id = by_name["lenet5_fmnist"], by_name["lenet5_fmnist_burst"]
         points = json.load(urllib.request.urlopen(f"{base}/api/experiments/{experiment_id}/energy"))["points"]
         check(len(points) == 4, f"the API has 4 energy points ({len(points)})")
 
@@ -115,7 +204,7 @@ def main():
         # Experiments.
         load("/")
         names = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "#experiments-table tbody a")]
-        check(names == ["lenet5_fmnist"], f"the experiments page lists the experiment ({names})")
+        check(sorted(names) == ["lenet5_fmnist", "lenet5_fmnist_burst"], f"the experiments page lists both experiments ({names})")
 
         # The experiment: runs table and plots.
         load(f"/experiments/{experiment_id}")
@@ -130,10 +219,11 @@ def main():
         wait.until(lambda d: d.execute_script("return typeof Chart !== 'undefined' && !!Chart.getChart('energy-accuracy-plot')"))
         drawn = driver.execute_script("return Chart.getChart('energy-accuracy-plot').data.datasets.map(d => d.data.length)")
         front = int(canvas.get_attribute("data-pareto-count"))
-        check(drawn[0] == 4 and drawn[1] == front and front >= 1,
-              f"Chart.js (served locally) drew 4 runs and the Pareto front ({drawn}, front {front})")
+        check(drawn == [4 - front, front] and front >= 1,
+              f"Chart.js (served locally) drew the 4 runs off and on the Pareto front ({drawn}, front {front})")
         check(driver.find_element(By.ID, "energy-lambda-plot").get_attribute("data-point-count") == "4",
               "the lambda plot has 4 points")
+        check_metric_precision(driver)
         full_page_screenshot(driver, os.path.join(args.out, "dashboard_experiment.png"))
 
         # Sorting by a column, then the filter (the store's syntax), then a bad filter.
@@ -163,6 +253,11 @@ def main():
         check(len(candidates) == 5, "one candidates table per layer")
         driver.execute_script("document.getElementById('cand-1').open = true")
         full_page_screenshot(driver, os.path.join(args.out, "dashboard_run.png"))
+
+        # Three runs created within a second: labels, params as given, the front on the scatter.
+        labels = check_burst_run_labels(driver, load, base, burst_id)
+        check_params_as_given(driver, load, burst_id)
+        check_scatter_front(driver, load, base, burst_id, labels, args.out)
 
         # Jobs, with live progress.
         load("/jobs")

@@ -9,11 +9,16 @@
 // sigma (learned at lambda 0.5) is scaled by lambda / 0.5, core's selection
 // runs over the signed EvoApprox library, and the result is evaluated on the
 // first N test images (float, quantized and approximate top-1/top-5). Each
-// becomes a FINISHED run of experiment "lenet5_fmnist" with params (lambda,
-// sigma_scale, model, library), metrics (the accuracies, relative_energy) and
-// its matching result. Two job rows (one RUNNING, one SUCCEEDED) are added so
-// the jobs page has something to show. A store that already holds the
-// experiment is served as it is.
+// becomes a FINISHED run "lambda=L" of experiment "lenet5_fmnist" with params
+// (lambda as given, sigma_scale, model, library, test_images), metrics (the
+// accuracies, relative_energy) and its matching result. Experiment
+// "lenet5_fmnist_burst" holds three more such runs, all created before the
+// first is matched (as the server stores submissions before their jobs run),
+// so their ids share a long prefix: two named "lenet5" at lambda "0.8" and
+// "0.01", one unnamed at lambda "1e-7", which the lambda 0.01 run dominates
+// (off the Pareto front). Two job rows (one RUNNING,
+// one SUCCEEDED) are added so the jobs page has something to show. A store
+// that already holds the experiment "lenet5_fmnist" is served as it is.
 //
 // With --serve it starts the dashboard on 127.0.0.1 (ephemeral port), prints
 // "port N" on stdout and serves until stdin closes or SIGTERM/SIGINT; --token
@@ -50,17 +55,27 @@ int64_t now_ms() {
       .count();
 }
 
-Status fill(store::TrackingStore& store, const std::filesystem::path& shared, const std::vector<double>& lambdas,
-            int64_t test_images) {
+// The LeNet5 fixture, captured once: every run matches and evaluates it at its own lambda.
+struct LeNet5 {
+  Model model;
+  MultiplierLibrary library;
+  std::vector<LayerCapture> captures;
+  CaptureOptions options;
+  FloatTensor test_x;
+  std::vector<int64_t> test_y;
+};
+
+constexpr double kTrainedLambda = 0.5;  // models/lenet5_fmnist.json "lambda"
+
+Result<LeNet5> load_lenet5(const std::filesystem::path& shared, int64_t test_images) {
   const auto reference = testing::read_json_file(shared / "reference/lenet5_fmnist/lenet5_fmnist.matching.json");
-  constexpr double kTrainedLambda = 0.5;  // models/lenet5_fmnist.json "lambda"
   CaptureOptions options;
   options.num_threads = 2;
   options.num_samples = reference.at("num_samples").get<std::size_t>();
   for (const auto& layer : reference.at("layers")) {
     options.sample_rows[layer.at("name").get<std::string>()] = layer.at("sample_rows").get<std::vector<uint64_t>>();
   }
-  AGNX_ASSIGN_OR_RETURN(const Model model, Model::load_file(shared / "models/lenet5_fmnist_stdev.pt"));
+  AGNX_ASSIGN_OR_RETURN(Model model, Model::load_file(shared / "models/lenet5_fmnist_stdev.pt"));
   AGNX_ASSIGN_OR_RETURN(FloatTensor calibration, load_inputs(shared / "models/lenet5_fmnist_calib.npy"));
   const int64_t image = static_cast<int64_t>(calibration.values.size()) / calibration.batch();
   calibration.shape[0] = 64;
@@ -73,59 +88,91 @@ Status fill(store::TrackingStore& store, const std::filesystem::path& shared, co
     test_y.resize(static_cast<std::size_t>(test_images));
   }
   AGNX_ASSIGN_OR_RETURN(const MultiplierLibrary all, load_lut_directory(shared / "evoapprox"));
-  const MultiplierLibrary library = all.filtered(all.name() + " signed", [](const auto& m) { return m.is_signed(); });
+  MultiplierLibrary library = all.filtered(all.name() + " signed", [](const auto& m) { return m.is_signed(); });
+  AGNX_ASSIGN_OR_RETURN(std::vector<LayerCapture> captures, capture_layers(model, calibration, options));
+  return LeNet5{std::move(model), std::move(library), std::move(captures), std::move(options), std::move(test_x),
+                std::move(test_y)};
+}
 
-  AGNX_ASSIGN_OR_RETURN(const std::vector<LayerCapture> captures, capture_layers(model, calibration, options));
+// Matches the fixture at `lambda_text` (the param as a user gave it), evaluates
+// the result and logs it to `run_id`, which it finishes.
+Status match_into_run(store::TrackingStore& store, const LeNet5& lenet, const std::string& run_id,
+                      const std::string& lambda_text) {
+  const auto started = now_ms();
+  const double lambda = std::stod(lambda_text);
+  const double scale = lambda / kTrainedLambda;
+  std::vector<LayerStats> stats;
+  for (const auto& capture : lenet.captures) {
+    stats.push_back(capture.stats);
+    stats.back().sigma *= scale;
+  }
+  AGNX_ASSIGN_OR_RETURN(MatchingInfo info, select_multipliers(stats, lenet.library, {.num_threads = 2}));
+  info.seed = lenet.options.seed;
+  info.num_samples = lenet.options.num_samples;
+  for (std::size_t i = 0; i < lenet.captures.size(); ++i) {
+    const LayerCapture& capture = lenet.captures[i];
+    info.layers[i].rows = capture.rows;
+    info.layers[i].input_scale = capture.input_scale;
+    info.layers[i].weight_scale = capture.weight_scale;
+    info.layers[i].x_dist_global.assign(capture.x_dist_global.begin(), capture.x_dist_global.end());
+  }
+  AGNX_ASSIGN_OR_RETURN(const ModelAccuracy accuracy,
+                        evaluate_accuracy(lenet.model, info, lenet.library, lenet.test_x, lenet.test_y,
+                                          {.batch_size = 250, .num_threads = 2, .on_progress = {}}));
+  info.accuracy = accuracy;
+
+  store::RunBatch batch;
+  std::ostringstream scale_text;
+  scale_text << scale;
+  batch.params = {{"lambda", lambda_text},
+                  {"sigma_scale", scale_text.str()},
+                  {"model", "lenet5_fmnist"},
+                  {"library", lenet.library.name()},
+                  {"test_images", std::to_string(lenet.test_x.batch())}};
+  const int64_t t = now_ms();
+  for (const auto& [key, value] :
+       {std::pair{"float_top1", accuracy.float_top1}, {"float_top5", accuracy.float_top5},
+        {"quantized_top1", accuracy.quantized_top1}, {"quantized_top5", accuracy.quantized_top5},
+        {"approximate_top1", accuracy.approximate_top1}, {"approximate_top5", accuracy.approximate_top5},
+        {"relative_energy", info.relative_energy_consumption()}}) {
+    batch.metrics.push_back({key, value, t, 0});
+  }
+  AGNX_RETURN_IF_ERROR(store.log_matching(run_id, {lambda, info}, batch));
+  AGNX_RETURN_IF_ERROR(store.update_run(run_id, store::RunStatus::kFinished, now_ms()));
+  std::cerr << "dashboard_fixture: lambda " << lambda_text << ": relative energy "
+            << info.relative_energy_consumption() << ", approximate top-1 " << accuracy.approximate_top1 << " ("
+            << now_ms() - started << " ms)\n";
+  return {};
+}
+
+// Three runs created back to back, as from submissions moments apart: their
+// ids share their leading digits. Two carry the same name; lambda 1e-7 (the
+// exact multipliers) is dominated by lambda 0.01, so it lies off the front.
+Status fill_burst(store::TrackingStore& store, const LeNet5& lenet) {
+  AGNX_ASSIGN_OR_RETURN(const int64_t experiment, store.create_experiment("lenet5_fmnist_burst"));
+  const std::pair<std::string, std::string> submissions[] = {{"lenet5", "0.8"}, {"lenet5", "0.01"}, {"", "1e-7"}};
+  std::vector<std::string> run_ids;
+  for (const auto& [name, lambda] : submissions) {
+    AGNX_ASSIGN_OR_RETURN(const store::RunInfo run, store.create_run(experiment, name, "fixture", now_ms()));
+    run_ids.push_back(run.run_id);
+  }
+  for (std::size_t i = 0; i < run_ids.size(); ++i) {
+    AGNX_RETURN_IF_ERROR(match_into_run(store, lenet, run_ids[i], submissions[i].second));
+  }
+  return {};
+}
+
+Status fill(store::TrackingStore& store, const std::filesystem::path& shared, const std::vector<std::string>& lambdas,
+            int64_t test_images) {
+  AGNX_ASSIGN_OR_RETURN(const LeNet5 lenet, load_lenet5(shared, test_images));
   AGNX_ASSIGN_OR_RETURN(const int64_t experiment, store.create_experiment("lenet5_fmnist"));
   std::vector<std::string> run_ids;
-  for (const double lambda : lambdas) {
-    const auto started = now_ms();
-    const double scale = lambda / kTrainedLambda;
-    std::vector<LayerStats> stats;
-    for (const auto& capture : captures) {
-      stats.push_back(capture.stats);
-      stats.back().sigma *= scale;
-    }
-    AGNX_ASSIGN_OR_RETURN(MatchingInfo info, select_multipliers(stats, library, {.num_threads = 2}));
-    info.seed = options.seed;
-    info.num_samples = options.num_samples;
-    for (std::size_t i = 0; i < captures.size(); ++i) {
-      info.layers[i].rows = captures[i].rows;
-      info.layers[i].input_scale = captures[i].input_scale;
-      info.layers[i].weight_scale = captures[i].weight_scale;
-      info.layers[i].x_dist_global.assign(captures[i].x_dist_global.begin(), captures[i].x_dist_global.end());
-    }
-    AGNX_ASSIGN_OR_RETURN(const ModelAccuracy accuracy,
-                          evaluate_accuracy(model, info, library, test_x, test_y,
-                                            {.batch_size = 250, .num_threads = 2, .on_progress = {}}));
-    info.accuracy = accuracy;
-
-    std::ostringstream name;
-    name << "lambda=" << lambda;
-    AGNX_ASSIGN_OR_RETURN(const store::RunInfo run, store.create_run(experiment, name.str(), "fixture", started));
-    store::RunBatch batch;
-    std::ostringstream lambda_text, scale_text;
-    lambda_text << lambda;
-    scale_text << scale;
-    batch.params = {{"lambda", lambda_text.str()},
-                    {"sigma_scale", scale_text.str()},
-                    {"model", "lenet5_fmnist"},
-                    {"library", library.name()},
-                    {"test_images", std::to_string(test_x.batch())}};
-    const int64_t t = now_ms();
-    for (const auto& [key, value] :
-         {std::pair{"float_top1", accuracy.float_top1}, {"float_top5", accuracy.float_top5},
-          {"quantized_top1", accuracy.quantized_top1}, {"quantized_top5", accuracy.quantized_top5},
-          {"approximate_top1", accuracy.approximate_top1}, {"approximate_top5", accuracy.approximate_top5},
-          {"relative_energy", info.relative_energy_consumption()}}) {
-      batch.metrics.push_back({key, value, t, 0});
-    }
-    AGNX_RETURN_IF_ERROR(store.log_matching(run.run_id, {lambda, info}, batch));
-    AGNX_RETURN_IF_ERROR(store.update_run(run.run_id, store::RunStatus::kFinished, now_ms()));
+  for (const std::string& lambda : lambdas) {
+    AGNX_ASSIGN_OR_RETURN(const store::RunInfo run, store.create_run(experiment, "lambda=" + lambda, "fixture", now_ms()));
+    AGNX_RETURN_IF_ERROR(match_into_run(store, lenet, run.run_id, lambda));
     run_ids.push_back(run.run_id);
-    std::cerr << "dashboard_fixture: lambda " << lambda << ": relative energy " << info.relative_energy_consumption()
-              << ", approximate top-1 " << accuracy.approximate_top1 << " (" << now_ms() - started << " ms)\n";
   }
+  AGNX_RETURN_IF_ERROR(fill_burst(store, lenet));
   AGNX_ASSIGN_OR_RETURN(const int64_t done_job, store.create_job("matching", run_ids.front()));
   AGNX_RETURN_IF_ERROR(store.update_job(done_job, {store::JobState::kRunning, 0.0, std::nullopt}));
   AGNX_RETURN_IF_ERROR(store.update_job(done_job, {store::JobState::kSucceeded, 1.0, std::nullopt}));
@@ -138,7 +185,7 @@ int run(int argc, char** argv) {
   bool serve = false;
   std::string token;
   int64_t test_images = 1000;
-  std::vector<double> lambdas = {0.1, 0.25, 0.5, 1.0};
+  std::vector<std::string> lambdas = {"0.1", "0.25", "0.5", "1"};
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const bool has_value = i + 1 < argc;
@@ -153,7 +200,10 @@ int run(int argc, char** argv) {
     } else if (arg == "--lambdas" && has_value) {
       lambdas.clear();
       std::stringstream list(argv[++i]);
-      for (std::string item; std::getline(list, item, ',');) lambdas.push_back(std::stod(item));
+      for (std::string item; std::getline(list, item, ',');) {
+        (void)std::stod(item);  // throws on a non-number before anything is stored
+        lambdas.push_back(item);
+      }
     } else {
       std::cerr << "usage: dashboard_fixture --data DIR [--serve] [--token T] [--test-images N] [--lambdas a,b,...]\n";
       return 2;

@@ -38,6 +38,57 @@ function fmt(v, digits = 4) {
   const a = Math.abs(v);
   return a !== 0 && (a < 1e-3 || a >= 1e6) ? v.toExponential(digits - 1) : v.toPrecision(digits);
 }
+
+// Formats a column of numbers alike: the same number of decimals for every
+// value (4 significant digits of the largest magnitude), exponents when the
+// column is tiny or huge, integers as they are. Returns value -> text.
+function columnFormat(values) {
+  const finite = values.filter((v) => typeof v === 'number' && Number.isFinite(v));
+  if (finite.every((v) => Number.isInteger(v))) return (v) => fmt(v);
+  const largest = Math.max(...finite.map(Math.abs));
+  if (largest < 1e-3 || largest >= 1e6) return (v) => (Number.isFinite(v) ? v.toExponential(3) : fmt(v));
+  const decimals = Math.max(0, 3 - Math.floor(Math.log10(largest)));
+  return (v) => (Number.isFinite(v) ? v.toFixed(decimals) : fmt(v));
+}
+
+// True for text that reads as one decimal number ("0.8", "1e-7", "-3").
+const isNumberText = (text) => /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(text);
+
+// Fewest characters of an id shown, as git's shortest abbreviations.
+const MIN_ID_CHARS = 4;
+
+// The shortest cut of at least MIN_ID_CHARS characters that tells every id
+// in `ids` apart, like git's abbreviated hashes: the suffix, or the prefix
+// when that is shorter (run ids start with their creation time, so runs made
+// close together share their leading digits). Returns id -> label, with '…'
+// on the side that was cut off.
+function abbreviateIds(ids) {
+  const unique = [...new Set(ids)];
+  const longest = unique.reduce((most, id) => Math.max(most, id.length), MIN_ID_CHARS);
+  const distinctAt = (cut) => {
+    for (let n = MIN_ID_CHARS; n < longest; n++) {
+      if (new Set(unique.map((id) => cut(id, n))).size === unique.length) return n;
+    }
+    return longest;
+  };
+  const suffix = distinctAt((id, n) => id.slice(-n)), prefix = distinctAt((id, n) => id.slice(0, n));
+  const label = prefix < suffix
+    ? (id) => (id.length > prefix ? id.slice(0, prefix) + '…' : id)
+    : (id) => (id.length > suffix ? '…' + id.slice(-suffix) : id);
+  return new Map(unique.map((id) => [id, label(id)]));
+}
+
+// A run as the page names it: its name (if any) and its abbreviated id.
+const runLabel = (name, id, abbrev) => (name ? `${name} ${abbrev.get(id)}` : abbrev.get(id));
+
+// A run's name linked to its page, then its abbreviated id (for a run without
+// a name the abbreviated id is the link); the full id on hover.
+function runLink(name, id, abbrev) {
+  const short = h('code', { class: 'run-id', title: id }, abbrev.get(id));
+  const href = `#/runs/${encodeURIComponent(id)}`;
+  return name ? [h('a', { href, title: id, class: 'run-name' }, name), ' ', short] : h('a', { href, class: 'run-name' }, short);
+}
+
 const pct = (v) => (v === undefined || v === null ? '' : (100 * v).toFixed(2) + ' %');
 const time = (ms) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '');
 
@@ -169,12 +220,13 @@ async function experimentPage(id, params) {
   const filterForm = h('form', { class: 'filter', onsubmit: (e) => { e.preventDefault(); go({ filter: filterInput.value.trim(), pages: '' }); } },
     filterInput, h('button', { type: 'submit' }, 'Filter'), h('button', { type: 'button', onclick: () => go({ filter: '', pages: '' }) }, 'Clear'));
 
-  const content = [h('h1', {}, `Experiment ${experiment.name}`), plotsSection(energy.points)];
+  const abbrev = abbreviateIds([...energy.points.map((p) => p.run_id), ...(page ? page.runs.map((r) => r.info.run_id) : [])]);
+  const content = [h('h1', {}, `Experiment ${experiment.name}`), plotsSection(energy.points, abbrev)];
   content.push(h('h2', {}, 'Runs'), filterForm);
   if (runsError) {
     content.push(errorBox(runsError));
   } else {
-    content.push(runsTable(page.runs, order, (o) => go({ order: o, pages: '' })));
+    content.push(runsTable(page.runs, abbrev, order, (o) => go({ order: o, pages: '' })));
     const pageNo = tokens.length + 1;
     content.push(h('div', { class: 'pager' },
       h('button', { disabled: tokens.length === 0, onclick: () => go({ pages: tokens.slice(0, -1).join(',') }) }, '← Previous'),
@@ -184,13 +236,17 @@ async function experimentPage(id, params) {
   main.replaceChildren(...content);
 }
 
-function runsTable(runs, order, setOrder) {
+// The runs table: a run's link (runLink), params as stored (right-aligned when
+// every value of the column is a number), metrics with one precision per column.
+function runsTable(runs, abbrev, order, setOrder) {
   const paramKeys = new Set(), metricKeys = new Set();
   for (const r of runs) {
     Object.keys(r.params).forEach((k) => paramKeys.add(k));
     Object.keys(r.metrics).forEach((k) => metricKeys.add(k));
   }
   const params = [...paramKeys].sort().slice(0, 6), metrics = [...metricKeys].sort().slice(0, 8);
+  const numericParams = new Set(params.filter((k) => runs.every((r) => r.params[k] === undefined || isNumberText(r.params[k]))));
+  const metricFormats = new Map(metrics.map((k) => [k, columnFormat(runs.map((r) => r.metrics[k]?.value))]));
   const sortable = (label, ref, numeric) => {
     const [current, dir] = order.split(' ');
     const active = current === ref;
@@ -199,12 +255,13 @@ function runsTable(runs, order, setOrder) {
       label + (active ? (dir === 'DESC' ? ' ▼' : ' ▲') : ''));
   };
   const headers = [sortable('run', 'attributes.run_name'), sortable('status', 'attributes.status'), sortable('started', 'attributes.start_time'),
-    ...params.map((k) => sortable(k, keyRef('params', k))), ...metrics.map((k) => sortable(k, keyRef('metrics', k), true))];
+    ...params.map((k) => sortable(k, keyRef('params', k), numericParams.has(k))), ...metrics.map((k) => sortable(k, keyRef('metrics', k), true))];
   const rows = runs.map((r) => h('tr', { 'data-run-id': r.info.run_id },
-    h('td', {}, h('a', { href: `#/runs/${r.info.run_id}` }, r.info.run_name || r.info.run_id.slice(0, 8))),
+    h('td', { class: 'run' }, runLink(r.info.run_name, r.info.run_id, abbrev)),
     h('td', {}, r.info.status), h('td', {}, time(r.info.start_time)),
-    params.map((k) => h('td', {}, r.params[k] ?? '')),
-    metrics.map((k) => h('td', { class: 'num' }, r.metrics[k] ? fmt(r.metrics[k].value) : ''))));
+    params.map((k) => h('td', { class: numericParams.has(k) ? 'num' : null }, r.params[k] ?? '')),
+    metrics.map((k) => h('td', { class: 'num', title: r.metrics[k] ? String(r.metrics[k].value) : null },
+      r.metrics[k] ? metricFormats.get(k)(r.metrics[k].value) : ''))));
   return h('div', { class: 'scroll' }, table(headers, rows, { id: 'runs-table' }));
 }
 
@@ -215,40 +272,47 @@ function accuracyKey(points) {
   return [...keys].sort()[0] || null;
 }
 
-function plotsSection(points) {
+// The scatter of relative energy vs accuracy (runs off the Pareto front as
+// blue dots, runs on it as orange diamonds joined by the front's line) and the
+// vs-lambda plot; hovering a point names its run (runLabel).
+function plotsSection(points, abbrev) {
   if (points.length === 0) {
     return h('p', { class: 'muted', id: 'no-energy' }, 'No finished runs with a matching result yet.');
   }
   const acc = accuracyKey(points);
   const withAcc = acc ? points.filter((p) => p.accuracies[acc] !== undefined) : [];
   const front = withAcc.filter((p) => p.pareto).sort((a, b) => a.relative_energy - b.relative_energy);
+  const offFront = withAcc.filter((p) => !p.pareto);
   const cols = [['run', (p) => p.run_name], ['run_id', (p) => p.run_id], ['lambda', (p) => p.lambda],
     ['relative_energy', (p) => p.relative_energy], [acc || 'accuracy', (p) => (acc ? p.accuracies[acc] : null)], ['pareto', (p) => p.pareto]];
 
   const scatter = chartBox('energy-accuracy-plot', withAcc, cols);
   scatter.canvas.setAttribute('data-pareto-count', front.length);
   const byLambda = chartBox('energy-lambda-plot', points, cols);
-  const label = (p) => `${p.run_name || p.run_id.slice(0, 8)}: λ=${fmt(p.lambda)}, energy ${pct(p.relative_energy)}` +
+  const label = (p) => `${runLabel(p.run_name, p.run_id, abbrev)}: λ=${p.lambda}, energy ${pct(p.relative_energy)}` +
     (acc && p.accuracies[acc] !== undefined ? `, ${acc} ${pct(p.accuracies[acc])}` : '');
 
   const section = h('div', { class: 'grid' },
     h('div', { class: 'card' }, h('h2', {}, `Relative energy vs ${acc || 'accuracy'}`), scatter.box, scatter.data,
-      h('p', { class: 'hint' }, `${withAcc.length} runs; the line is the Pareto front (${front.length} runs). Click a point to open its run.`)),
+      h('p', { class: 'hint' }, `${withAcc.length} runs: ${front.length} on the Pareto front (◆, the line), ${offFront.length} off it (●). ` +
+        'Hover a point to see its run, click it to open the run.')),
     h('div', { class: 'card' }, h('h2', {}, 'Relative energy and accuracy vs λ'), byLambda.box, byLambda.data));
 
   setTimeout(() => {
-    const lists = [withAcc, front];
+    const lists = [offFront, front];
+    const xy = (p) => ({ x: p.relative_energy, y: p.accuracies[acc] });
     makeChart(scatter.canvas, {
       type: 'scatter',
       data: { datasets: [
-        { label: 'runs', data: withAcc.map((p) => ({ x: p.relative_energy, y: p.accuracies[acc] })), backgroundColor: COLORS[0], pointRadius: 4 },
-        { label: 'Pareto front', data: front.map((p) => ({ x: p.relative_energy, y: p.accuracies[acc] })), showLine: true,
-          borderColor: COLORS[1], backgroundColor: COLORS[1], pointRadius: 5, pointStyle: 'rectRot' }] },
+        { label: 'off the Pareto front', data: offFront.map(xy), backgroundColor: COLORS[0], pointRadius: 4, pointStyle: 'circle' },
+        { label: 'on the Pareto front', data: front.map(xy), showLine: true,
+          borderColor: COLORS[1], backgroundColor: COLORS[1], pointRadius: 6, pointStyle: 'rectRot' }] },
       options: {
         parsing: false, normalized: true,
         onClick: (event, elements) => { if (elements.length) location.hash = `#/runs/${lists[elements[0].datasetIndex][elements[0].index].run_id}`; },
         scales: { x: { title: { display: true, text: 'relative energy' } }, y: { title: { display: true, text: acc || 'accuracy' } } },
-        plugins: { tooltip: { callbacks: { label: (ctx) => label(lists[ctx.datasetIndex][ctx.dataIndex]) } } } },
+        plugins: { legend: { labels: { usePointStyle: true } },
+          tooltip: { callbacks: { label: (ctx) => label(lists[ctx.datasetIndex][ctx.dataIndex]) } } } },
     });
     const datasets = [{ label: 'relative energy', data: points.map((p) => ({ x: p.lambda, y: p.relative_energy })), backgroundColor: COLORS[0], yAxisID: 'y' }];
     if (acc) datasets.push({ label: acc, data: withAcc.map((p) => ({ x: p.lambda, y: p.accuracies[acc] })), backgroundColor: COLORS[2], pointStyle: 'triangle', yAxisID: 'y1' });
@@ -345,10 +409,11 @@ function candidatesBlock(layer, index, metric) {
 async function jobsPage() {
   const render = async () => {
     const { jobs } = await api('/api/jobs');
+    const abbrev = abbreviateIds(jobs.filter((j) => j.run_id).map((j) => j.run_id));
     const rows = jobs.slice().reverse().map((j) => h('tr', { 'data-job-id': j.job_id, 'data-state': j.state },
       h('td', { class: 'num' }, j.job_id), h('td', {}, j.kind), h('td', {}, j.state),
       h('td', {}, h('span', { class: 'progress', title: pct(j.progress) }, h('div', { style: `width:${(100 * j.progress).toFixed(1)}%` })), ' ', pct(j.progress)),
-      h('td', {}, j.run_id ? h('a', { href: `#/runs/${j.run_id}` }, j.run_id.slice(0, 8)) : ''),
+      h('td', {}, j.run_id ? runLink('', j.run_id, abbrev) : ''),
       h('td', { class: 'num' }, j.attempts), h('td', {}, time(j.creation_time)), h('td', {}, time(j.update_time)), h('td', {}, j.error)));
     main.replaceChildren(h('h1', {}, 'Jobs'),
       h('p', { class: 'hint' }, `${jobs.filter((j) => j.state === 'RUNNING' || j.state === 'QUEUED').length} running or queued; refreshed every 2 s.`),
