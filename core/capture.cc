@@ -53,14 +53,8 @@ class ScalePass final : public LayerInterceptor {
     max_abs_[call.layer] = std::max(max_abs_[call.layer], call.input.abs().max().item<float>());
     at::Tensor output = float_forward(call);
     LayerGeometry& g = geometry_[call.layer];
-    const int64_t batch = call.input.size(0);
-    if (call.conv) {
-      g.fan_in = call.weight.size(1) * call.weight.size(2) * call.weight.size(3);
-      g.opcount = output.size(1) * output.size(2) * output.size(3) * g.fan_in;
-    } else {
-      g.fan_in = call.weight.size(1);
-      g.opcount = g.fan_in * call.weight.size(0) * (call.input.numel() / g.fan_in / batch);
-    }
+    g.fan_in = call.weight[0].numel();
+    g.opcount = opcount_per_sample(call, output);
     g.rows += rows_of(call, output);
     return output;
   }

@@ -49,6 +49,12 @@ std::vector<int8_t> ReceptiveFields::group_matrix(int64_t group) const {
   return matrix;
 }
 
+int64_t opcount_per_sample(const LayerCall& call, const at::Tensor& output) {
+  const int64_t fan_in = call.weight[0].numel();
+  if (call.conv) return output.size(1) * output.size(2) * output.size(3) * fan_in;
+  return fan_in * call.weight.size(0) * (call.input.numel() / fan_in / call.input.size(0));
+}
+
 at::Tensor exact_outputs(const LayerCall& call, const at::Tensor& quantized_input, const at::Tensor& weight_q_double) {
   const at::Tensor x = quantized_input.to(torch::kFloat64);
   if (!call.conv) return at::matmul(x, weight_q_double.t());

@@ -40,6 +40,10 @@ class ReceptiveFields {
   int64_t samples_, channels_, kernel_h_, kernel_w_, out_h_, out_w_;
 };
 
+// Multiplications of the layer for ONE input sample (spec "Layers":
+// opcount), from a call and its output.
+int64_t opcount_per_sample(const LayerCall& call, const at::Tensor& output);
+
 // The layer's exact integer outputs sum(x_q * w_q), no bias, as float64
 // (exact for any realistic fan_in), shaped like the layer's output.
 at::Tensor exact_outputs(const LayerCall& call, const at::Tensor& quantized_input, const at::Tensor& weight_q_double);

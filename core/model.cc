@@ -230,11 +230,12 @@ at::Tensor batch_of(const FloatTensor& tensor, int64_t first, int64_t count) {
   return as_torch(tensor).narrow(0, first, count);
 }
 
-Result<at::Tensor> Model::Impl::run(const at::Tensor& input, LayerInterceptor& interceptor) const {
+Result<at::Tensor> Model::Impl::run(const at::Tensor& input, LayerInterceptor& interceptor,
+                                    bool record_gradients) const {
   at::Tensor output;
   const Status status = guard_torch([&]() -> Status {
     InterceptorScope scope(interceptor);
-    torch::NoGradGuard no_grad;
+    torch::AutoGradMode grad_mode(record_gradients);
     std::vector<c10::IValue> stack{module._ivalue(), input};
     jit::InterpreterState(*code).run(stack);
     if (stack.size() != 1 || !stack[0].isTensor()) return Status::invalid_argument("forward must return one tensor");
@@ -297,6 +298,37 @@ Result<double> Model::stdev(const std::string& name) const {
   });
   if (!status.ok()) return status.with_context("layer " + name);
   return std::abs(value);
+}
+
+Status Model::set_stdev(const std::string& name, double sigma) {
+  const auto& layers = impl_->layers;
+  if (std::none_of(layers.begin(), layers.end(), [&](const auto& l) { return l.name == name; })) {
+    return Status::not_found("model " + impl_->source + " has no layer " + name);
+  }
+  const Status status = guard_torch([&]() -> Status {
+    torch::jit::Module owner = impl_->submodule(name);
+    const auto value = static_cast<float>(std::abs(sigma));
+    if (!owner.hasattr("stdev")) {
+      owner.register_buffer("stdev", torch::tensor(value));
+      return {};
+    }
+    const c10::IValue current = owner.attr("stdev");
+    if (!current.isTensor()) return Status::invalid_argument("stdev is not a tensor");
+    torch::NoGradGuard no_grad;
+    current.toTensor().fill_(value);
+    return {};
+  });
+  return status.with_context("layer " + name);
+}
+
+Result<std::string> Model::save_bytes() const {
+  std::ostringstream out;
+  const Status status = guard_torch([&]() -> Status {
+    impl_->module.save(out);
+    return {};
+  });
+  if (!status.ok()) return status.with_context("cannot save model " + impl_->source);
+  return std::move(out).str();
 }
 
 Result<std::size_t> Model::set_all(const std::string& attribute, double value) {

@@ -55,6 +55,17 @@ class Model {
   // returns how many submodules were changed.
   Result<std::size_t> set_all(const std::string& attribute, double value);
 
+  // Sets layer `name`'s `stdev` to |sigma|: an existing stdev tensor is
+  // filled, otherwise a 0-d float32 buffer `stdev` is added to the submodule
+  // (as examples/train_lenet_agn.py exports it). Errors: an unknown layer, a
+  // stdev attribute that is not a tensor.
+  Status set_stdev(const std::string& name, double sigma);
+
+  // The snapshot as TorchScript bytes (torch.jit.save format) with its
+  // current weights and buffers; torch.jit.load and Model::load_bytes read
+  // it back.
+  Result<std::string> save_bytes() const;
+
   // Runs the float model in eval mode on `input` [N, ...] in batches and
   // returns its outputs [N, ...]. Errors name the source and the bad shape.
   Result<FloatTensor> forward(const FloatTensor& input, std::size_t batch_size) const;

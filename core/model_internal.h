@@ -62,8 +62,11 @@ struct Model::Impl {
 
   // Runs the rewritten forward on `input` with every layer call going to
   // `interceptor` (installed for this thread for the duration of the call).
-  // Errors name the source; nothing thrown by LibTorch escapes.
-  Result<at::Tensor> run(const at::Tensor& input, LayerInterceptor& interceptor) const;
+  // Without `record_gradients` no autograd graph is built. The module's
+  // train/eval mode is the caller's. Errors name the source; nothing thrown
+  // by LibTorch escapes.
+  Result<at::Tensor> run(const at::Tensor& input, LayerInterceptor& interceptor,
+                         bool record_gradients = false) const;
 
   // The submodule of layer `name` (REQUIRES: a layer name).
   torch::jit::Module submodule(const std::string& name) const;

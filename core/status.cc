@@ -14,12 +14,13 @@ const char* status_code_name(StatusCode code) {
     case StatusCode::kResourceExhausted: return "resource_exhausted";
     case StatusCode::kAborted: return "aborted";
     case StatusCode::kUnavailable: return "unavailable";
+    case StatusCode::kCancelled: return "cancelled";
   }
   return "unknown";
 }
 
 std::optional<StatusCode> status_code_from_name(std::string_view name) {
-  for (int code = 0; code <= static_cast<int>(StatusCode::kUnavailable); ++code) {
+  for (int code = 0; code <= static_cast<int>(StatusCode::kCancelled); ++code) {
     if (name == status_code_name(static_cast<StatusCode>(code))) return static_cast<StatusCode>(code);
   }
   return std::nullopt;

@@ -30,12 +30,13 @@ enum class StatusCode {
   kResourceExhausted,  // a size or count limit was exceeded, or the disk is full
   kAborted,            // the work stopped abnormally: its worker process crashed or overran a limit
   kUnavailable,        // a transient condition (a busy database): the same call may succeed later
+  kCancelled,          // the caller asked the work to stop, and it stopped
 };
 
 // Returns a stable lower-case name of `code` ("invalid_argument", ...).
 const char* status_code_name(StatusCode code);
 
-// The code whose status_code_name is `name`, or nullopt. Keep kUnavailable
+// The code whose status_code_name is `name`, or nullopt. Keep kCancelled
 // the last code (status.cc walks them up to it).
 std::optional<StatusCode> status_code_from_name(std::string_view name);
 
@@ -62,6 +63,7 @@ class Status {
   }
   static Status aborted(std::string message) { return {StatusCode::kAborted, std::move(message)}; }
   static Status unavailable(std::string message) { return {StatusCode::kUnavailable, std::move(message)}; }
+  static Status cancelled(std::string message) { return {StatusCode::kCancelled, std::move(message)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

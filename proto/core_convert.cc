@@ -57,6 +57,7 @@ grpc::Status to_grpc(const Status& status) {
     case StatusCode::kResourceExhausted: return {grpc::StatusCode::RESOURCE_EXHAUSTED, status.message()};
     case StatusCode::kAborted: return {grpc::StatusCode::ABORTED, status.message()};
     case StatusCode::kUnavailable: return {grpc::StatusCode::UNAVAILABLE, status.message()};
+    case StatusCode::kCancelled: return {grpc::StatusCode::CANCELLED, status.message()};
     case StatusCode::kIoError:
     case StatusCode::kInternal: return {grpc::StatusCode::INTERNAL, status.message()};
   }

@@ -1,0 +1,78 @@
+// Benchmark: training throughput on LeNet5 (images/s of one forward+backward
+// step at batch 128) with float layers, with AGN noise and with approximate
+// layers (LUT forward through a real EvoApprox selection, straight-through
+// backward), side by side in one run, and the approximate step's cost as a
+// ratio of the float step's (goal: at most 2).
+//
+// Usage: training_bench [--threads N] [--repetitions R]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "core/capture.h"
+#include "core/dataset.h"
+#include "core/deploy.h"
+#include "core/lut_directory.h"
+#include "core/training.h"
+#include "tests/support/shared_data.h"
+
+namespace {
+
+using namespace agnx;
+using Clock = std::chrono::steady_clock;
+
+double best_seconds(int repetitions, const std::function<void()>& body) {
+  double best = 1e30;
+  for (int r = 0; r < repetitions; ++r) {
+    const auto start = Clock::now();
+    body();
+    best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  return best;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::size_t threads = 1;
+  int repetitions = 10;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--threads") == 0) threads = std::stoul(argv[i + 1]);
+    if (std::strcmp(argv[i], "--repetitions") == 0) repetitions = std::stoi(argv[i + 1]);
+  }
+  const auto shared = testing::shared_dir();
+  if (!shared) {
+    std::puts("SKIP: the reference material (../shared) is missing");
+    return 0;
+  }
+  Model model = *Model::load_file(*shared / "models/lenet5_fmnist_stdev.pt");
+  const FloatTensor calibration = *load_inputs(*shared / "models/lenet5_fmnist_calib.npy");
+  const auto library =
+      load_lut_directory(*shared / "evoapprox")->filtered("signed", [](const Multiplier& m) { return m.is_signed(); });
+  CaptureOptions capture;
+  capture.num_threads = threads;
+  const MatchingInfo info = *select_multipliers(model, calibration, library, capture);
+  const auto chosen = *chosen_multipliers(info, library);
+
+  constexpr int64_t kBatch = 128;
+  LabelledData batch{calibration, std::vector<int64_t>(kBatch)};
+  batch.inputs.shape[0] = kBatch;
+  batch.inputs.values.resize(kBatch * 28 * 28);
+  for (int64_t i = 0; i < kBatch; ++i) batch.labels[static_cast<std::size_t>(i)] = i % 10;
+
+  std::printf("LeNet5 training step, batch %lld, %zu threads, best of %d\n", static_cast<long long>(kBatch), threads,
+              repetitions);
+  double float_seconds = 0.0;
+  for (const auto& [name, mode] : {std::pair{"float", ForwardMode::kFloat}, {"AGN noise", ForwardMode::kAgnNoise},
+                                   {"approximate (LUT)", ForwardMode::kApproximate}}) {
+    const double seconds = best_seconds(repetitions, [&, m = mode] {
+      const auto step = training_step(model, batch, m, &info, chosen, threads);
+      if (!step.ok()) std::printf("error: %s\n", step.status().to_string().c_str());
+    });
+    if (mode == ForwardMode::kFloat) float_seconds = seconds;
+    std::printf("%-18s %8.1f images/s  %.2fx the float step\n", name, kBatch / seconds, seconds / float_seconds);
+  }
+  return 0;
+}
