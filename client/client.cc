@@ -72,6 +72,7 @@ struct Client::Impl {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<pb::Tracking::Stub> tracking;
   std::unique_ptr<pb::Matching::Stub> matching;
+  std::unique_ptr<pb::Training::Stub> training;
   std::unique_ptr<pb::Multipliers::Stub> multipliers;
 
   // A context with the bearer token and, unless `streaming_forever`, the deadline.
@@ -207,6 +208,7 @@ Result<Client> Client::connect(const ClientOptions& options) {
   impl->channel = grpc::CreateCustomChannel(options.address, credentials, args);
   impl->tracking = pb::Tracking::NewStub(impl->channel);
   impl->matching = pb::Matching::NewStub(impl->channel);
+  impl->training = pb::Training::NewStub(impl->channel);
   impl->multipliers = pb::Multipliers::NewStub(impl->channel);
   return Client(std::move(impl));
 }
@@ -399,6 +401,41 @@ Result<pb::SubmitMatchingResponse> Client::submit_matching(const pb::MatchingHea
         if (status.ok() && inputs.test_y) status = send(*inputs.test_y, &pb::SubmitMatchingRequest::set_test_y);
         return status;
       });
+}
+
+Result<pb::SubmitMatchingResponse> Client::submit_training(const pb::TrainingHeader& header,
+                                                           const TrainingInputs& inputs) const {
+  return impl_->upload<pb::SubmitTrainingRequest, pb::SubmitMatchingResponse>(
+      [&](auto* ctx, auto* response) { return impl_->training->SubmitTraining(ctx, response); },
+      [&](grpc::ClientWriter<pb::SubmitTrainingRequest>& writer) -> Status {
+        pb::SubmitTrainingRequest first;
+        *first.mutable_header() = header;
+        bool open = writer.Write(first);
+        using Setter = void (pb::SubmitTrainingRequest::*)(const std::string&);
+        const std::pair<const std::optional<UploadSource>, Setter> parts[] = {
+            {inputs.model, &pb::SubmitTrainingRequest::set_model},
+            {inputs.train_x, &pb::SubmitTrainingRequest::set_train_x},
+            {inputs.train_y, &pb::SubmitTrainingRequest::set_train_y},
+            {inputs.calibration, &pb::SubmitTrainingRequest::set_calibration},
+            {inputs.test_x, &pb::SubmitTrainingRequest::set_test_x},
+            {inputs.test_y, &pb::SubmitTrainingRequest::set_test_y}};
+        for (const auto& [source, setter] : parts) {
+          if (!source) continue;
+          const Status status = write_chunks(writer, *source, open, [&, set = setter](std::string_view piece) {
+            pb::SubmitTrainingRequest message;
+            (message.*set)(std::string(piece));
+            return message;
+          });
+          if (!status.ok()) return status;
+        }
+        return Status();
+      });
+}
+
+Result<pb::Sweep> Client::get_sweep(const std::string& run_id) const {
+  pb::GetSweepRequest request;
+  request.set_run_id(run_id);
+  return impl_->unary<pb::Sweep>([&](auto* ctx, auto* r) { return impl_->training->GetSweep(ctx, request, r); });
 }
 
 Result<pb::JobProgress> Client::watch_job(int64_t job_id,

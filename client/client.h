@@ -90,6 +90,16 @@ struct MatchingInputs {
   std::optional<UploadSource> test_y;
 };
 
+// The inputs of a training job (search, retrain, sweep).
+struct TrainingInputs {
+  std::optional<UploadSource> model;        // search, sweep: the float snapshot
+  UploadSource train_x;                     // .npy or torch.save'd tensor [N, ...]
+  UploadSource train_y;                     // integer labels [N]
+  std::optional<UploadSource> calibration;  // sweep
+  std::optional<UploadSource> test_x;
+  std::optional<UploadSource> test_y;
+};
+
 struct RetryPolicy {
   int max_attempts = 1;  // of a unary call, >= 1; 1: no retries
   // The pause before the second attempt; it doubles up to max_backoff, and
@@ -177,6 +187,12 @@ class Client {
   Result<pb::Job> get_job(int64_t job_id) const;
   Result<pb::Job> cancel_job(int64_t job_id) const;
   Result<pb::MatchingResult> get_matching_result(const std::string& run_id) const;
+
+  // Training (Training service): a search, retrain or sweep job from
+  // `header` and the uploads; watch it with watch_job.
+  Result<pb::SubmitMatchingResponse> submit_training(const pb::TrainingHeader& header,
+                                                     const TrainingInputs& inputs) const;
+  Result<pb::Sweep> get_sweep(const std::string& run_id) const;
   Result<pb::QueryEnergyResponse> query_energy(const std::string& experiment) const;
   Result<pb::MatchingResult> reselect(const pb::ReselectRequest& request) const;
 

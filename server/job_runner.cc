@@ -4,30 +4,10 @@
 
 
 #include "server/clock.h"
-#include "server/matching_job.h"
+#include "server/job_context.h"
 
 namespace agnx::server {
 namespace {
-
-// Each stage's share of a job, in order; progress within a stage is linear.
-struct StageShare {
-  const char* stage;
-  double start;
-  double share;
-};
-constexpr StageShare kStages[] = {{"loading", 0.00, 0.05},    {"scales", 0.05, 0.15},     {"features", 0.20, 0.30},
-                                  {"selection", 0.50, 0.05},  {"validation", 0.55, 0.15}, {"evaluation", 0.70, 0.28},
-                                  {"saving", 0.98, 0.02}};
-
-double fraction_of(const Progress& progress) {
-  for (const auto& s : kStages) {
-    if (progress.stage == s.stage) {
-      const double within = progress.total ? static_cast<double>(progress.done) / static_cast<double>(progress.total) : 0.0;
-      return s.start + s.share * within;
-    }
-  }
-  return 0.0;
-}
 
 bool is_terminal(store::JobState state) {
   return state == store::JobState::kSucceeded || state == store::JobState::kFailed ||
@@ -122,7 +102,7 @@ void JobRunner::run(int64_t job_id) {
     std::lock_guard lock(mutex_);
     cancelled = cancel_flags_[job_id];
   }
-  if (cancelled && cancelled->load()) return finish(*job, Status::failed_precondition("cancelled"));
+  if (cancelled && cancelled->load()) return finish(*job, Status::cancelled("cancelled"));
   execute(*job);
 }
 
@@ -139,28 +119,33 @@ void JobRunner::execute(const store::Job& job) {
     cancelled = cancel_flags_[job.job_id];
   }
   std::string last_stage;
-  JobContext context{store_, libraries_, options_.worker, options_.work_dir,
-                     [&](const Progress& p) {
-                       const double fraction = fraction_of(p);
-                       publish(job.job_id, [&](JobProgressView& v) {
-                         v.stage = p.stage;
-                         v.step = p.done;
-                         v.steps = p.total;
-                         v.fraction = fraction;
-                       });
-                       if (p.stage != last_stage) {  // keep the stored progress current at each stage
-                         last_stage = p.stage;
-                         (void)store_.update_job(job.job_id, {std::nullopt, fraction, std::nullopt});
-                       }
-                     },
-                     cancelled.get()};
-  const Status outcome = job.run_id ? run_matching_job(context, *job.run_id)
-                                    : Status::failed_precondition("job " + std::to_string(job.job_id) + " has no run");
+  const JobContext context{store_, libraries_, options_.worker, options_.work_dir,
+                           [&](const JobReport& r) {
+                             publish(job.job_id, [&](JobProgressView& v) {
+                               v.stage = r.progress.stage;
+                               v.step = r.progress.done;
+                               v.steps = r.progress.total;
+                               v.epoch = r.progress.epoch;
+                               v.epochs = r.progress.epochs;
+                               v.point = r.point;
+                               v.points = r.points;
+                               v.fraction = r.fraction;
+                             });
+                             if (r.progress.stage != last_stage) {  // keep the stored progress current at each stage
+                               last_stage = r.progress.stage;
+                               (void)store_.update_job(job.job_id, {std::nullopt, r.fraction, std::nullopt});
+                             }
+                           },
+                           cancelled.get()};
+  const JobHandler handler = find_job_handler(job.kind);
+  const Status outcome = handler ? handler(context, job)
+                                 : Status::failed_precondition("job " + std::to_string(job.job_id) +
+                                                               " is of unknown kind '" + job.kind + "'");
   finish(job, outcome);
 }
 
 void JobRunner::finish(const store::Job& job, const Status& outcome) {
-  const bool cancelled = !outcome.ok() && outcome.message() == "cancelled";
+  const bool cancelled = outcome.code() == StatusCode::kCancelled;
   const store::JobState state =
       outcome.ok() ? store::JobState::kSucceeded : cancelled ? store::JobState::kCancelled : store::JobState::kFailed;
   const store::RunStatus run_status =

@@ -1,11 +1,11 @@
-// Runs matching jobs on a Boost.Asio thread pool, keeps their live progress,
+// Runs jobs (each by its kind's handler, server/job_context.h) on a Boost.Asio thread pool, keeps their live progress,
 // and picks up jobs a previous server process left QUEUED or RUNNING.
 //
 // The store is the source of truth: a job row moves QUEUED -> RUNNING (an
 // attempt) -> SUCCEEDED | FAILED | CANCELLED, and its run ends FINISHED,
 // FAILED or KILLED with it. A job interrupted by a crash is run again at the
 // next start, at most `max_attempts` times in all; its result is written
-// once (run_matching_job is idempotent).
+// once (handlers are idempotent).
 //
 // Thread safety: safe for concurrent use.
 #pragma once
@@ -33,6 +33,10 @@ struct JobProgressView {
   std::string stage = "queued";
   std::size_t step = 0;
   std::size_t steps = 0;
+  std::size_t epoch = 0;   // training stages
+  std::size_t epochs = 0;
+  std::size_t point = 0;   // sweeps: lambda `point` of `points`
+  std::size_t points = 0;
   double fraction = 0.0;  // of the whole job
   std::string message;
   uint64_t version = 0;  // increases with every change

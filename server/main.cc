@@ -26,6 +26,7 @@
 #include "server/job_runner.h"
 #include "server/library_registry.h"
 #include "server/matching_service.h"
+#include "server/training_service.h"
 #include "server/multipliers_service.h"
 #include "server/tracking_service.h"
 #include "store/migrations.h"
@@ -42,6 +43,7 @@ struct ServeOptions {
   std::size_t threads_per_job = 0;  // 0: hardware threads / workers
   std::size_t max_upload_mb = 512;
   std::size_t max_calibration_mb = 256;
+  std::size_t max_training_upload_mb = server::kDefaultMaxTrainingUploadBytes >> 20;
   std::string worker;                  // agnx-worker; empty: next to this executable
   std::size_t job_time_limit_s = 3600;
   std::size_t job_memory_mb = 8192;
@@ -176,6 +178,8 @@ int serve(const ServeOptions& options) {
   server::TrackingService tracking_service(*tracking, max_upload, authenticator);
   server::MatchingService matching_service(*tracking, libraries, jobs,
                                            {max_upload, options.max_calibration_mb << 20}, authenticator);
+  server::TrainingService training_service(*tracking, libraries, jobs, job_options.worker, job_options.work_dir,
+                                           options.max_training_upload_mb << 20, authenticator);
   server::MultipliersService multipliers_service(libraries, std::filesystem::path(options.data_dir) / "tmp",
                                                  max_upload);
 
@@ -187,6 +191,7 @@ int serve(const ServeOptions& options) {
   builder.SetMaxReceiveMessageSize(64 << 20);
   builder.RegisterService(&tracking_service);
   builder.RegisterService(&matching_service);
+  builder.RegisterService(&training_service);
   builder.RegisterService(&multipliers_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) return fail("cannot listen on " + options.listen);
@@ -259,6 +264,9 @@ int main(int argc, char** argv) {
   app.add_option("--workers", options.workers, "matching jobs run at once")->capture_default_str();
   app.add_option("--threads-per-job", options.threads_per_job, "threads of each job (0: cores / workers)");
   app.add_option("--max-upload-mb", options.max_upload_mb, "largest upload accepted")->capture_default_str();
+  app.add_option("--max-training-upload-mb", options.max_training_upload_mb,
+                 "largest training submission accepted (model, training and test data)")
+      ->capture_default_str();
   app.add_option("--max-calibration-mb", options.max_calibration_mb, "largest calibration data of a job")
       ->capture_default_str();
   app.add_option("--job-time-limit", options.job_time_limit_s,

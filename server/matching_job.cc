@@ -8,8 +8,32 @@
 namespace agnx::server {
 namespace {
 
+// Each stage's share of a job, in order; progress within a stage is linear.
+struct StageShare {
+  const char* stage;
+  double start;
+  double share;
+};
+constexpr StageShare kStages[] = {{"loading", 0.00, 0.05},    {"scales", 0.05, 0.15},     {"features", 0.20, 0.30},
+                                  {"selection", 0.50, 0.05},  {"validation", 0.55, 0.15}, {"evaluation", 0.70, 0.28},
+                                  {"saving", 0.98, 0.02}};
+
+double fraction_of(const Progress& progress) {
+  for (const auto& s : kStages) {
+    if (progress.stage == s.stage) {
+      const double within = progress.total ? static_cast<double>(progress.done) / static_cast<double>(progress.total) : 0.0;
+      return s.start + s.share * within;
+    }
+  }
+  return 0.0;
+}
+
+void report_progress(const JobContext& context, const Progress& progress) {
+  if (context.report) context.report({progress, fraction_of(progress)});
+}
+
 void report(const JobContext& context, const std::string& stage, std::size_t done, std::size_t total) {
-  if (context.on_progress) context.on_progress({stage, done, total});
+  report_progress(context, {stage, done, total});
 }
 
 // The job's metrics: relative energy and, with test data, the accuracies.
@@ -38,12 +62,16 @@ Result<MatchingInfo> compute(const JobContext& context, const std::string& run_i
   }
   AGNX_ASSIGN_OR_RETURN(const JobDirectory job,
                         JobDirectory::create(context.work_dir, {request, inputs[0], inputs[1], inputs[2], inputs[3]}));
-  return match_in_worker(context.worker, job, *library, context.on_progress, context.cancelled);
+  return match_in_worker(context.worker, job, *library,
+                         [&context](const Progress& progress) { report_progress(context, progress); },
+                         context.cancelled);
 }
 
 }  // namespace
 
-Status run_matching_job(const JobContext& context, const std::string& run_id) {
+Status run_matching_job(const JobContext& context, const store::Job& job) {
+  if (!job.run_id) return Status::failed_precondition("job " + std::to_string(job.job_id) + " has no run");
+  const std::string& run_id = *job.run_id;
   if (context.store.get_matching(run_id).ok()) return {};  // a retry after the result was written
   AGNX_ASSIGN_OR_RETURN(const std::string request_json, context.store.read_artifact(run_id, kRequestArtifact));
   AGNX_ASSIGN_OR_RETURN(const MatchingRequest request, matching_request_from_json(request_json));

@@ -15,6 +15,7 @@
 
 #include "core/progress.h"
 #include "core/status.h"
+#include "server/job_context.h"
 #include "server/library_registry.h"
 #include "server/model_worker.h"
 #include "server/worker/request.h"
@@ -29,22 +30,15 @@ inline constexpr const char* kTestInputsArtifact = "inputs/test_x";
 inline constexpr const char* kTestLabelsArtifact = "inputs/test_y";
 inline constexpr const char* kResultArtifact = "gs_results.json";
 
-struct JobContext {
-  store::TrackingStore& store;
-  const LibraryRegistry& libraries;
-  const WorkerOptions& worker;
-  std::filesystem::path work_dir;                // job directories are made (and removed) here
-  ProgressCallback on_progress;                  // stage progress, from the job's thread
-  const std::atomic<bool>* cancelled = nullptr;  // polled while the worker runs
-};
+inline constexpr const char* kMatchingKind = "matching";
 
-// Runs the matching of run `run_id` from its stored inputs in a model worker
-// and writes the result: gs_results.json, then the MatchingInfo with params
-// and metrics (relative energy, accuracies) in one transaction. Idempotent:
-// when the run already has a result, nothing is written again. Errors:
-// unreadable inputs, anything core rejects (named), a worker that crashed or
-// ran out of time (kAborted, with the reason), a cancellation
-// (kFailedPrecondition "cancelled").
-Status run_matching_job(const JobContext& context, const std::string& run_id);
+// The handler of kMatchingKind: runs the matching of the job's run from its
+// stored inputs in a model worker and writes the result: gs_results.json,
+// then the MatchingInfo with params and metrics (relative energy,
+// accuracies) in one transaction. Idempotent: when the run already has a
+// result, nothing is written again. Errors: unreadable inputs, anything core
+// rejects (named), a worker that crashed or ran out of time (kAborted, with
+// the reason), a cancellation (kCancelled).
+Status run_matching_job(const JobContext& context, const store::Job& job);
 
 }  // namespace agnx::server

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "core/matching_json.h"
+#include "core/number_text.h"
 #include "server/auth/grpc_auth.h"
 #include "server/clock.h"
 #include "server/grpc_status.h"
@@ -60,14 +61,14 @@ Result<pb::SubmitMatchingResponse> store_submission(store::TrackingStore& store,
   }
   AGNX_ASSIGN_OR_RETURN(const auto ignored, store.log_artifact(run.run_id, kRequestArtifact, to_json(request)));
   (void)ignored;
-  AGNX_ASSIGN_OR_RETURN(const int64_t job_id, store.create_job("matching", run.run_id));
+  AGNX_ASSIGN_OR_RETURN(const int64_t job_id, store.create_job(kMatchingKind, run.run_id));
   store::RunBatch batch;
-  batch.params = {{"lambda", std::to_string(request.lambda)},
+  batch.params = {{"lambda", round_trip_text(request.lambda)},
                   {"library", request.library},
                   {"num_samples", std::to_string(request.num_samples)},
                   {"seed", std::to_string(request.seed)}};
-  for (const auto& [layer, sigma] : request.sigma) batch.params["sigma." + layer] = std::to_string(sigma);
-  batch.tags = {{"agnx.kind", "matching"}, {kJobTag, std::to_string(job_id)}};
+  for (const auto& [layer, sigma] : request.sigma) batch.params["sigma." + layer] = round_trip_text(sigma);
+  batch.tags = {{"agnx.kind", kMatchingKind}, {kJobTag, std::to_string(job_id)}};
   if (!s.header.idempotency_key().empty()) batch.tags[kIdempotencyTag] = s.header.idempotency_key();
   AGNX_RETURN_IF_ERROR(store.log_batch(run.run_id, batch));
   pb::SubmitMatchingResponse response;
@@ -85,6 +86,10 @@ pb::JobProgress to_message(int64_t job_id, const JobProgressView& view) {
   progress.set_steps(static_cast<uint32_t>(view.steps));
   progress.set_percent(100.0 * view.fraction);
   progress.set_message(view.message);
+  progress.set_epoch(static_cast<uint32_t>(view.epoch));
+  progress.set_epochs(static_cast<uint32_t>(view.epochs));
+  progress.set_point(static_cast<uint32_t>(view.point));
+  progress.set_points(static_cast<uint32_t>(view.points));
   progress.set_final(view.state == store::JobState::kSucceeded || view.state == store::JobState::kFailed ||
                      view.state == store::JobState::kCancelled);
   return progress;

@@ -45,8 +45,8 @@ std::string last_log_line(const fs::path& log) {
 class Supervisor {
  public:
   Supervisor(Subprocess& child, const WorkerOptions& options, const fs::path& log, std::string first_stage,
-             const ProgressCallback& on_progress, const std::atomic<bool>* cancelled)
-      : child_(child), options_(options), log_(log), on_progress_(on_progress), cancelled_(cancelled),
+             const WorkerCallbacks& callbacks)
+      : child_(child), options_(options), log_(log), callbacks_(callbacks),
         deadline_(Clock::now() + options.time_limit), stage_(std::move(first_stage)) {}
 
   Status run() {
@@ -56,7 +56,7 @@ class Supervisor {
         if (pipe_open_) read_messages();
         return outcome(*status);
       }
-      if (cancelled_ && cancelled_->load()) return stop(Status::failed_precondition("cancelled"));
+      if (callbacks_.cancelled && callbacks_.cancelled->load()) return stop(Status::cancelled("cancelled"));
       if (Clock::now() >= deadline_) {
         return stop(Status::aborted("the model worker exceeded its time limit of " +
                                     std::to_string(options_.time_limit.count()) + " s during stage '" + stage_ +
@@ -105,7 +105,9 @@ class Supervisor {
     if (!message.ok()) return;  // not ours (the worker's log goes elsewhere); ignored
     if (const auto* progress = std::get_if<Progress>(&*message)) {
       stage_ = progress->stage;
-      if (on_progress_) on_progress_(*progress);
+      if (callbacks_.on_progress) callbacks_.on_progress(*progress);
+    } else if (const auto* metric = std::get_if<worker::MetricReport>(&*message)) {
+      if (callbacks_.on_metric) callbacks_.on_metric(*metric);
     } else {
       reported_ = std::get<Status>(*message);
     }
@@ -114,8 +116,7 @@ class Supervisor {
   Subprocess& child_;
   const WorkerOptions& options_;
   const fs::path& log_;
-  const ProgressCallback& on_progress_;
-  const std::atomic<bool>* cancelled_;
+  const WorkerCallbacks& callbacks_;
   const Clock::time_point deadline_;
   bool pipe_open_ = true;
   std::string stage_;  // the last one reported
@@ -123,9 +124,10 @@ class Supervisor {
   std::optional<Status> reported_;
 };
 
-Status run_worker(const WorkerOptions& options, const std::string& mode, const JobDirectory& job,
-                  const std::string& library_metric, const ProgressCallback& on_progress,
-                  const std::atomic<bool>* cancelled) {
+}  // namespace
+
+Status run_in_worker(const WorkerOptions& options, const std::string& mode, const JobDirectory& job,
+                     const std::string& library_metric, const WorkerCallbacks& callbacks) {
   const fs::path executable = options.executable.empty() ? default_worker_executable() : options.executable;
   const std::vector<std::string> argv{executable.string(),
                                       mode,
@@ -142,10 +144,8 @@ Status run_worker(const WorkerOptions& options, const std::string& mode, const J
   const fs::path log = job.path() / worker::kLogFile;
   AGNX_ASSIGN_OR_RETURN(Subprocess child, Subprocess::spawn(argv, worker::kMessageFd, log));
   const std::string first_stage = mode == "validate" ? "submission check" : "starting";
-  return Supervisor(child, options, log, first_stage, on_progress, cancelled).run();
+  return Supervisor(child, options, log, first_stage, callbacks).run();
 }
-
-}  // namespace
 
 fs::path default_worker_executable() {
   std::error_code error;
@@ -153,20 +153,28 @@ fs::path default_worker_executable() {
   return (error ? fs::path(".") : self.parent_path()) / "agnx-worker";
 }
 
-Result<JobDirectory> JobDirectory::create(const fs::path& parent, const JobInputs& inputs) {
+Result<JobDirectory> JobDirectory::create(const fs::path& parent) {
   std::error_code error;
   fs::create_directories(parent, error);
   std::string pattern = (parent / "job-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) return Status::io_error("cannot create a job directory in " + parent.string());
-  JobDirectory job{fs::path(pattern)};
-  AGNX_RETURN_IF_ERROR(write_file(job.path() / worker::kRequestFile, to_json(inputs.request)));
-  AGNX_RETURN_IF_ERROR(write_file(job.path() / worker::kModelFile, inputs.model));
-  AGNX_RETURN_IF_ERROR(write_file(job.path() / worker::kCalibrationFile, inputs.calibration));
+  return JobDirectory{fs::path(pattern)};
+}
+
+Result<JobDirectory> JobDirectory::create(const fs::path& parent, const JobInputs& inputs) {
+  AGNX_ASSIGN_OR_RETURN(JobDirectory job, create(parent));
+  AGNX_RETURN_IF_ERROR(job.write(worker::kRequestFile, to_json(inputs.request)));
+  AGNX_RETURN_IF_ERROR(job.write(worker::kModelFile, inputs.model));
+  AGNX_RETURN_IF_ERROR(job.write(worker::kCalibrationFile, inputs.calibration));
   if (inputs.request.has_test_data) {
-    AGNX_RETURN_IF_ERROR(write_file(job.path() / worker::kTestInputsFile, inputs.test_x));
-    AGNX_RETURN_IF_ERROR(write_file(job.path() / worker::kTestLabelsFile, inputs.test_y));
+    AGNX_RETURN_IF_ERROR(job.write(worker::kTestInputsFile, inputs.test_x));
+    AGNX_RETURN_IF_ERROR(job.write(worker::kTestLabelsFile, inputs.test_y));
   }
   return job;
+}
+
+Status JobDirectory::write(const std::string& name, std::string_view bytes) const {
+  return write_file(path_ / name, bytes);
 }
 
 JobDirectory::JobDirectory(JobDirectory&& other) noexcept : path_(std::exchange(other.path_, {})) {}
@@ -177,7 +185,7 @@ JobDirectory::~JobDirectory() {
 }
 
 Status validate_in_worker(const WorkerOptions& options, const JobDirectory& job) {
-  return run_worker(options, "validate", job, kDefaultLutMetric, nullptr, nullptr);
+  return run_in_worker(options, "validate", job, kDefaultLutMetric, {});
 }
 
 Result<MatchingInfo> match_in_worker(const WorkerOptions& options, const JobDirectory& job,
@@ -186,7 +194,7 @@ Result<MatchingInfo> match_in_worker(const WorkerOptions& options, const JobDire
   if (library.name() != kBuiltinLibraryName) {
     AGNX_RETURN_IF_ERROR(save_lut_directory(library, job.path() / worker::kLibraryDir));
   }
-  AGNX_RETURN_IF_ERROR(run_worker(options, "match", job, library.metric(), on_progress, cancelled));
+  AGNX_RETURN_IF_ERROR(run_in_worker(options, "match", job, library.metric(), {on_progress, nullptr, cancelled}));
   AGNX_ASSIGN_OR_RETURN(const std::string json, read_file(job.path() / worker::kResultFile));
   return matching_info_from_json(json);
 }

@@ -8,12 +8,14 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "core/library.h"
 #include "core/progress.h"
 #include "core/selection.h"
 #include "core/status.h"
+#include "server/worker/protocol.h"
 #include "server/worker/request.h"
 
 namespace agnx::server {
@@ -42,9 +44,14 @@ struct JobInputs {
 // when the object is destroyed.
 class JobDirectory {
  public:
-  // Creates a fresh directory in `parent` and writes `inputs` to it.
-  // Errors: kIoError naming the file that could not be written.
+  // Creates a fresh, empty directory in `parent`. Errors: kIoError.
+  static Result<JobDirectory> create(const std::filesystem::path& parent);
+  // Creates a fresh directory in `parent` and writes a matching job's
+  // `inputs` to it. Errors: kIoError naming the file that could not be written.
   static Result<JobDirectory> create(const std::filesystem::path& parent, const JobInputs& inputs);
+
+  // Writes file `name` of the directory. Errors: kIoError naming it.
+  Status write(const std::string& name, std::string_view bytes) const;
 
   JobDirectory(JobDirectory&& other) noexcept;
   JobDirectory& operator=(JobDirectory&&) = delete;
@@ -57,14 +64,29 @@ class JobDirectory {
   std::filesystem::path path_;
 };
 
+// What a worker reports while it runs, and the flag that stops it. The
+// callbacks run on the calling thread.
+struct WorkerCallbacks {
+  ProgressCallback on_progress;
+  std::function<void(const worker::MetricReport&)> on_metric;
+  const std::atomic<bool>* cancelled = nullptr;  // checked every 50 ms
+};
+
+// Runs `agnx-worker MODE` on `job` and waits for it: OK when it exited 0,
+// its reported error, kAborted when it crashed or ran past the time limit
+// (with the stage and its last output), kCancelled once `cancelled` became
+// true (the worker is killed).
+Status run_in_worker(const WorkerOptions& options, const std::string& mode, const JobDirectory& job,
+                     const std::string& library_metric, const WorkerCallbacks& callbacks);
+
 // Checks a submission in a worker: OK, the worker's error naming the field
 // at fault (kInvalidArgument, kNotFound), or kAborted when the worker
 // failed (a signal, the time limit), with the reason.
 Status validate_in_worker(const WorkerOptions& options, const JobDirectory& job);
 
 // Runs the matching of `job` with `library` in a worker. Errors: the
-// worker's (named), kAborted when it failed, kFailedPrecondition "cancelled"
-// once `cancelled` becomes true (checked every 50 ms).
+// worker's (named), kAborted when it failed, kCancelled once `cancelled`
+// becomes true (checked every 50 ms).
 Result<MatchingInfo> match_in_worker(const WorkerOptions& options, const JobDirectory& job,
                                      const MultiplierLibrary& library, const ProgressCallback& on_progress,
                                      const std::atomic<bool>* cancelled);

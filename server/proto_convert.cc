@@ -46,6 +46,7 @@ void to_proto(const store::ArtifactInfo& in, pb::ArtifactInfo* out) {
 void to_proto(const store::Job& in, pb::Job* out) {
   out->set_job_id(in.job_id);
   out->set_run_id(in.run_id.value_or(""));
+  out->set_kind(in.kind);
   out->set_state(store::job_state_name(in.state));
   out->set_attempts(in.attempts);
   out->set_progress(in.progress);

@@ -124,7 +124,7 @@ TEST_F(ModelWorkerTest, CancellationKillsTheWorker) {
   const auto info = match(fake_worker("exec sleep 600"), nullptr, &cancelled);
   canceller.join();
   ASSERT_FALSE(info.ok());
-  EXPECT_EQ(info.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(info.status().code(), StatusCode::kCancelled);
   EXPECT_EQ(info.status().message(), "cancelled");
 }
 

@@ -64,11 +64,14 @@ TEST(ServerFaults, AJobWhoseResultDoesNotFitFailsWithTheReasonAndLeavesNothing) 
   // The disk fills up when the job starts saving: its result file cannot be written.
   std::optional<testing::FileSizeLimit> disk_full;
   const server::WorkerOptions worker{AGNX_WORKER_BINARY, 2, std::chrono::seconds(600), 0};
-  server::JobContext context{*store, libraries, worker, dir.path() / "work", [&](const Progress& p) {
-                               if (p.stage == "saving" && p.done == 0) disk_full.emplace(4096);
+  server::JobContext context{*store, libraries, worker, dir.path() / "work", [&](const server::JobReport& r) {
+                               if (r.progress.stage == "saving" && r.progress.done == 0) disk_full.emplace(4096);
                              },
                              nullptr};
-  const Status failed = server::run_matching_job(context, run_id);
+  store::Job job;
+  job.kind = server::kMatchingKind;
+  job.run_id = run_id;
+  const Status failed = server::run_matching_job(context, job);
   disk_full.reset();
   EXPECT_EQ(failed.code(), StatusCode::kResourceExhausted) << failed.to_string();
   EXPECT_NE(failed.message().find("artifact 'gs_results.json'"), std::string::npos) << failed.message();
@@ -78,8 +81,8 @@ TEST(ServerFaults, AJobWhoseResultDoesNotFitFailsWithTheReasonAndLeavesNothing) 
   EXPECT_EQ(store->get_matching(run_id).status().code(), StatusCode::kNotFound);
 
   // Space is back: the job runs again and stores its result.
-  context.on_progress = {};
-  const Status succeeded = server::run_matching_job(context, run_id);
+  context.report = {};
+  const Status succeeded = server::run_matching_job(context, job);
   ASSERT_TRUE(succeeded.ok()) << succeeded.to_string();
   EXPECT_TRUE(has_artifact(*store, run_id, server::kResultArtifact));
   EXPECT_TRUE(store->get_matching(run_id).ok());

@@ -27,13 +27,35 @@ TEST(WorkerProtocol, AnErrorKeepsItsCodeAndAMultiLineMessageOnOneLine) {
   EXPECT_EQ(error.message(), "header.sigma: no layer fc9 see the model");
 }
 
+TEST(WorkerProtocol, TrainingProgressCarriesTheEpoch) {
+  const std::string line = progress_line({"retrain", 40, 705, 1, 3});
+  EXPECT_EQ(line, "progress retrain 40 705 1 3\n");
+  const auto message = parse_message(line.substr(0, line.size() - 1));
+  ASSERT_TRUE(message.ok());
+  const auto& progress = std::get<Progress>(*message);
+  EXPECT_EQ(progress.epoch, 1u);
+  EXPECT_EQ(progress.epochs, 3u);
+}
+
+TEST(WorkerProtocol, MetricsRoundTripExactly) {
+  const std::string line = metric_line({"search.sigma.conv 1", 2, 0.1 + 0.2});
+  EXPECT_EQ(line, "metric 2 search.sigma.conv_1 0.30000000000000004\n");
+  const auto message = parse_message(line.substr(0, line.size() - 1));
+  ASSERT_TRUE(message.ok());
+  const auto& metric = std::get<MetricReport>(*message);
+  EXPECT_EQ(metric.key, "search.sigma.conv_1");
+  EXPECT_EQ(metric.step, 2);
+  EXPECT_EQ(metric.value, 0.1 + 0.2);
+}
+
 TEST(WorkerProtocol, StagesWithSpacesStayOneWord) {
   EXPECT_EQ(progress_line({"two words", 0, 1}), "progress two_words 0 1\n");
 }
 
 TEST(WorkerProtocol, MalformedLinesAreRejected) {
   for (const char* line : {"", "progress", "progress features", "progress features 1", "progress features x 2",
-                           "progress features 1 2 3", "progress features -1 2", "error", "error ok fine",
+                           "progress features 1 2 3", "progress features -1 2", "progress features 1 2 3 4 5",
+                           "metric", "metric 1 key", "metric x key 1", "metric 1 key one", "metric 1 key 2 3", "error", "error ok fine",
                            "error no_such_code text", "hello world"}) {
     const auto message = parse_message(line);
     EXPECT_FALSE(message.ok()) << line;

@@ -38,6 +38,9 @@ constexpr std::pair<std::string_view, Role> kMethodRoles[] = {
     {"/agnapprox.v1.Matching/QueryEnergy", R},
     {"/agnapprox.v1.Matching/Reselect", R},  // answers a new selection, stores nothing
 
+    {"/agnapprox.v1.Training/SubmitTraining", W},
+    {"/agnapprox.v1.Training/GetSweep", R},
+
     {"/agnapprox.v1.Multipliers/ListLibraries", R},
     {"/agnapprox.v1.Multipliers/ListMultipliers", R},
     {"/agnapprox.v1.Multipliers/GetMultiplier", R},

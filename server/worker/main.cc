@@ -14,9 +14,12 @@
 #include <string>
 
 #include "core/builtin_library.h"
+#include "core/file_contents.h"
 #include "core/lut_directory.h"
 #include "core/matching_json.h"
 #include "server/worker/protocol.h"
+#include "server/worker/training_request.h"
+#include "server/worker/training_work.h"
 #include "server/worker/work.h"
 
 namespace {
@@ -93,10 +96,22 @@ Status match(const WorkerArguments& args) {
   return write_result(args.job_dir, info);
 }
 
+Status train(const WorkerArguments& args) {
+  AGNX_ASSIGN_OR_RETURN(const std::string step_json, read_file(args.job_dir / kStepFile));
+  AGNX_ASSIGN_OR_RETURN(const server::TrainingStep step, server::training_step_from_json(step_json));
+  const bool matches = step.step == "retrain" || step.step == "point";
+  AGNX_ASSIGN_OR_RETURN(const MultiplierLibrary library,
+                        matches ? job_library(args, step.request.library) : builtin_library());
+  const TrainingReporter reporter{[](const Progress& progress) { send(progress_line(progress)); },
+                                  [](const MetricReport& metric) { send(metric_line(metric)); }};
+  return run_training_step(args.job_dir, library, args.threads, reporter);
+}
+
 Status run(const WorkerArguments& args) {
   AGNX_RETURN_IF_ERROR(bind_to_parent(args.parent_pid));
   AGNX_RETURN_IF_ERROR(limit_memory(args.memory_mb));
   if (args.mode == "validate") return validate_inputs(args.job_dir);
+  if (args.mode == "train") return train(args);
   return match(args);
 }
 
@@ -107,9 +122,10 @@ int main(int argc, char** argv) {
                "Started by agnx-server with a message pipe as file descriptor 3 "
                "(see server/worker/protocol.h); not meant to be run by hand."};
   WorkerArguments args;
-  app.add_option("MODE", args.mode, "validate (check a submission) or match (run the job)")
+  app.add_option("MODE", args.mode, "validate (check a submission), match (run a matching job) or train (run a "
+                                    "training job's step)")
       ->required()
-      ->check(CLI::IsMember({"validate", "match"}));
+      ->check(CLI::IsMember({"validate", "match", "train"}));
   app.add_option("--job-dir", args.job_dir, "the job directory")->required();
   app.add_option("--parent-pid", args.parent_pid, "the server's process id (the worker exits if it is gone)");
   app.add_option("--threads", args.threads, "LibTorch and selection threads")->capture_default_str();

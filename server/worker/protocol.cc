@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "core/number_text.h"
+
 namespace agnx::server::worker {
 namespace {
 
@@ -32,7 +34,17 @@ std::string progress_line(const Progress& progress) {
   for (char& c : stage) {
     if (c == ' ' || c == '\n' || c == '\r') c = '_';
   }
-  return "progress " + stage + " " + std::to_string(progress.done) + " " + std::to_string(progress.total) + "\n";
+  std::string line = "progress " + stage + " " + std::to_string(progress.done) + " " + std::to_string(progress.total);
+  if (progress.epochs > 0) line += " " + std::to_string(progress.epoch) + " " + std::to_string(progress.epochs);
+  return line + "\n";
+}
+
+std::string metric_line(const MetricReport& metric) {
+  std::string key = metric.key;
+  for (char& c : key) {
+    if (c == ' ' || c == '\n' || c == '\r') c = '_';
+  }
+  return "metric " + std::to_string(metric.step) + " " + key + " " + round_trip_text(metric.value) + "\n";
 }
 
 std::string error_line(const Status& error) {
@@ -46,8 +58,24 @@ Result<Message> parse_message(std::string_view line) {
     Progress progress;
     progress.stage = std::string(next_word(rest));
     if (!progress.stage.empty() && parse_count(next_word(rest), progress.done) &&
-        parse_count(next_word(rest), progress.total) && rest.empty()) {
-      return Message{progress};
+        parse_count(next_word(rest), progress.total)) {
+      if (rest.empty()) return Message{progress};
+      if (parse_count(next_word(rest), progress.epoch) && parse_count(next_word(rest), progress.epochs) &&
+          rest.empty()) {
+        return Message{progress};
+      }
+    }
+  } else if (kind == "metric") {
+    MetricReport metric;
+    std::size_t step = 0;
+    const bool counted = parse_count(next_word(rest), step);
+    metric.step = static_cast<int64_t>(step);
+    metric.key = std::string(next_word(rest));
+    const std::string_view value = next_word(rest);
+    const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), metric.value);
+    if (counted && !metric.key.empty() && !value.empty() && error == std::errc{} &&
+        end == value.data() + value.size() && rest.empty()) {
+      return Message{metric};
     }
   } else if (kind == "error") {
     const auto code = status_code_from_name(next_word(rest));

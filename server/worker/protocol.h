@@ -7,7 +7,8 @@
 //   agnx-worker validate|match --job-dir DIR --parent-pid PID
 //               [--threads N] [--memory-mb M] [--library-metric METRIC]
 // with a pipe as file descriptor kMessageFd, and reads one message per line:
-//   progress STAGE DONE TOTAL
+//   progress STAGE DONE TOTAL [EPOCH EPOCHS]   EPOCH EPOCHS: training stages only
+//   metric STEP KEY VALUE       a figure for the job's run (training: per epoch)
 //   error CODE MESSAGE          CODE: a status_code_name; MESSAGE: one line
 // `validate` checks the inputs and writes nothing; `match` writes
 // DIR/result.json (the MatchingInfo JSON). The worker exits 0 on success and
@@ -15,6 +16,7 @@
 // exit status, no exit within the time limit) is a failure of the worker.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,8 +44,18 @@ inline constexpr const char* kLogFile = "worker.log";         // the worker's st
 std::string progress_line(const Progress& progress);
 std::string error_line(const Status& error);  // REQUIRES: !error.ok()
 
-// A parsed line (without its newline): the progress or the error it reports.
-using Message = std::variant<Progress, Status>;
+// A figure the worker measured, for the job's run.
+struct MetricReport {
+  std::string key;  // no spaces
+  int64_t step = 0;
+  double value = 0.0;
+};
+
+// One message line, with its newline.
+std::string metric_line(const MetricReport& metric);
+
+// A parsed line (without its newline): the progress, metric or error it reports.
+using Message = std::variant<Progress, MetricReport, Status>;
 // Errors: a line that is neither message (kInvalidArgument, quoting it).
 Result<Message> parse_message(std::string_view line);
 

@@ -1,0 +1,226 @@
+#include "server/training_service.h"
+
+#include <nlohmann/json.hpp>
+
+#include "core/builtin_library.h"
+#include "core/number_text.h"
+#include "core/lut_directory.h"
+#include "server/auth/grpc_auth.h"
+#include "server/clock.h"
+#include "server/grpc_status.h"
+#include "server/matching_job.h"
+#include "server/proto_convert.h"
+#include "server/training_job.h"
+#include "server/worker/training_work.h"
+
+namespace agnx::server {
+namespace {
+
+constexpr const char* kJobTag = "agnx.job_id";
+
+// A training submission as received.
+struct TrainingSubmission {
+  pb::TrainingHeader header;
+  std::string model, train_x, train_y, calibration, test_x, test_y;
+};
+
+std::string* file_of(const pb::SubmitTrainingRequest& message, TrainingSubmission& s) {
+  switch (message.part_case()) {
+    case pb::SubmitTrainingRequest::kModel: return &s.model;
+    case pb::SubmitTrainingRequest::kTrainX: return &s.train_x;
+    case pb::SubmitTrainingRequest::kTrainY: return &s.train_y;
+    case pb::SubmitTrainingRequest::kCalibration: return &s.calibration;
+    case pb::SubmitTrainingRequest::kTestX: return &s.test_x;
+    case pb::SubmitTrainingRequest::kTestY: return &s.test_y;
+    default: return nullptr;
+  }
+}
+
+const std::string& chunk_of(const pb::SubmitTrainingRequest& m) {
+  switch (m.part_case()) {
+    case pb::SubmitTrainingRequest::kModel: return m.model();
+    case pb::SubmitTrainingRequest::kTrainX: return m.train_x();
+    case pb::SubmitTrainingRequest::kTrainY: return m.train_y();
+    case pb::SubmitTrainingRequest::kCalibration: return m.calibration();
+    case pb::SubmitTrainingRequest::kTestX: return m.test_x();
+    default: return m.test_y();
+  }
+}
+
+grpc::Status read_training(grpc::ServerReader<pb::SubmitTrainingRequest>& reader, std::size_t limit,
+                           TrainingSubmission& submission) {
+  pb::SubmitTrainingRequest message;
+  if (!reader.Read(&message) || !message.has_header()) {
+    return invalid_field("header", "the first message must be the training header");
+  }
+  submission.header = message.header();
+  std::size_t total = 0;
+  while (reader.Read(&message)) {
+    std::string* file = file_of(message, submission);
+    if (!file) return invalid_field("header", "only the first message may be the header");
+    total += chunk_of(message).size();
+    if (total > limit) return upload_too_large("upload", "training submission", limit);
+    file->append(chunk_of(message));
+  }
+  return grpc::Status::OK;
+}
+
+// The request the header asks for, checked; the uploads each kind needs.
+Result<TrainingRequest> training_request(const TrainingSubmission& s, store::TrackingStore& store,
+                                         const LibraryRegistry& libraries) {
+  const pb::TrainingHeader& h = s.header;
+  if (h.experiment().empty()) return Status::invalid_argument("header.experiment: must name an experiment");
+  TrainingRequest r;
+  r.kind = h.kind();
+  r.lambdas.assign(h.lambdas().begin(), h.lambdas().end());
+  r.library = h.library().empty() ? kBuiltinLibraryName : h.library();
+  if (h.has_search_epochs()) r.search_epochs = h.search_epochs();
+  if (h.has_retrain_epochs()) r.retrain_epochs = h.retrain_epochs();
+  if (h.has_sigma_max()) r.sigma_max = h.sigma_max();
+  if (h.has_num_samples()) r.num_samples = h.num_samples();
+  r.seed = h.seed();
+  r.has_test_data = !s.test_x.empty() || !s.test_y.empty();
+  r.source_run = h.source_run();
+  if (const Status checked = check_training_request(r); !checked.ok()) {
+    return Status::invalid_argument("header." + checked.message());
+  }
+  if (r.kind == kRetrainKind) {
+    if (r.source_run.empty()) return Status::invalid_argument("header.source_run: a retrain job needs a matched run");
+    auto source = store.get_matching(r.source_run);
+    if (!source.ok()) return Status::not_found("header.source_run: run " + r.source_run + " has no matching result");
+    r.library = source->info.library;
+  } else if (s.model.empty()) {
+    return Status::invalid_argument("model: a " + r.kind + " job needs a float model");
+  }
+  AGNX_RETURN_IF_ERROR(libraries.find(r.library).status().with_context("header.library"));
+  if (s.train_x.empty() || s.train_y.empty()) return Status::invalid_argument("train_x, train_y: both are required");
+  if (r.kind == kSweepKind && s.calibration.empty()) {
+    return Status::invalid_argument("calibration: a sweep matches, so it needs calibration data");
+  }
+  if (s.test_x.empty() != s.test_y.empty()) return Status::invalid_argument("test_x, test_y: give both or neither");
+  return r;
+}
+
+// Loads the model and training data in a worker and checks that they train.
+Status check_in_worker(const WorkerOptions& worker, const std::filesystem::path& work_dir,
+                       const TrainingRequest& request, const std::string& model, const TrainingSubmission& s) {
+  AGNX_ASSIGN_OR_RETURN(const JobDirectory job, JobDirectory::create(work_dir));
+  TrainingRequest check = request;
+  check.has_test_data = false;
+  AGNX_RETURN_IF_ERROR(job.write(worker::kStepFile, to_json(TrainingStep{"check", 0.0, check})));
+  AGNX_RETURN_IF_ERROR(job.write(worker::kModelFile, model));
+  AGNX_RETURN_IF_ERROR(job.write(worker::kTrainInputsFile, s.train_x));
+  AGNX_RETURN_IF_ERROR(job.write(worker::kTrainLabelsFile, s.train_y));
+  return run_in_worker(worker, "train", job, kDefaultLutMetric, {});
+}
+
+Result<int64_t> experiment_id(store::TrackingStore& store, const std::string& name) {
+  if (const auto found = store.get_experiment_by_name(name); found.ok()) return found->experiment_id;
+  const auto created = store.create_experiment(name);
+  if (created.ok() || created.status().code() != StatusCode::kAlreadyExists) return created;
+  AGNX_ASSIGN_OR_RETURN(const store::Experiment again, store.get_experiment_by_name(name));  // lost a race
+  return again.experiment_id;
+}
+
+store::RunBatch submission_batch(const TrainingRequest& r, int64_t job_id) {
+  store::RunBatch batch;
+  batch.params = {{"library", r.library},
+                  {"search_epochs", std::to_string(r.search_epochs)},
+                  {"retrain_epochs", std::to_string(r.retrain_epochs)},
+                  {"sigma_max", round_trip_text(r.sigma_max)},
+                  {"seed", std::to_string(r.seed)}};
+  if (r.kind == kSearchKind) batch.params["lambda"] = round_trip_text(r.lambdas[0]);
+  if (r.kind == kSweepKind) {
+    std::string lambdas;
+    for (const double l : r.lambdas) lambdas += (lambdas.empty() ? "" : ",") + round_trip_text(l);
+    batch.params["lambdas"] = lambdas;
+  }
+  if (r.kind == kRetrainKind) batch.params["source_run"] = r.source_run;
+  batch.tags = {{"agnx.kind", r.kind}, {kJobTag, std::to_string(job_id)}};
+  return batch;
+}
+
+// Stores the run (once per idempotency key), its inputs and the job; true
+// with a new job, false when a retried submission found its first job.
+Result<std::pair<pb::SubmitMatchingResponse, bool>> store_training(store::TrackingStore& store, const TrainingSubmission& s,
+                                                  const TrainingRequest& request, int64_t experiment,
+                                                  const std::string& user) {
+  AGNX_ASSIGN_OR_RETURN(const store::RunInfo info, store.create_run(experiment, s.header.run_name(), user, now_ms(),
+                                                                    {s.header.idempotency_key()}));
+  pb::SubmitMatchingResponse response;
+  response.set_run_id(info.run_id);
+  AGNX_ASSIGN_OR_RETURN(const store::Run run, store.get_run(info.run_id));
+  if (const auto job = run.tags.find(kJobTag); job != run.tags.end()) {  // a retried submission
+    response.set_job_id(std::stoll(job->second));
+    return std::pair{response, false};
+  }
+  const std::string request_json = to_json(request);
+  const std::pair<const char*, const std::string*> inputs[] = {
+      {kModelArtifact, &s.model},          {kTrainInputsArtifact, &s.train_x},
+      {kTrainLabelsArtifact, &s.train_y},  {kCalibrationArtifact, &s.calibration},
+      {kTestInputsArtifact, &s.test_x},    {kTestLabelsArtifact, &s.test_y},
+      {kTrainingRequestArtifact, &request_json}};
+  for (const auto& [path, content] : inputs) {
+    if (!content->empty()) AGNX_RETURN_IF_ERROR(store.log_artifact(info.run_id, path, *content).status());
+  }
+  AGNX_ASSIGN_OR_RETURN(const int64_t job_id, store.create_job(request.kind, info.run_id));
+  AGNX_RETURN_IF_ERROR(store.log_batch(info.run_id, submission_batch(request, job_id)));
+  response.set_job_id(job_id);
+  return std::pair{response, true};
+}
+
+void to_proto(const nlohmann::json& summary, pb::Sweep* out) {
+  out->set_run_id(summary.at("run_id"));
+  for (const auto& point : summary.at("points")) {
+    pb::SweepPoint* p = out->add_points();
+    p->set_lambda(point.at("lambda"));
+    p->set_run_id(point.at("run_id"));
+    for (const auto& [layer, sigma] : point.at("sigma").items()) (*p->mutable_sigma())[layer] = sigma;
+    p->set_relative_energy(point.at("relative_energy"));
+    const auto& top1 = point.at("top1");
+    p->mutable_top1()->set_float_(top1.value("float", 0.0));
+    p->mutable_top1()->set_quantized(top1.value("quantized", 0.0));
+    p->mutable_top1()->set_approximate(top1.value("approximate", 0.0));
+    p->mutable_top1()->set_retrained(top1.value("retrained", 0.0));
+  }
+  for (const auto& index : summary.at("pareto")) out->add_pareto(index.get<uint32_t>());
+  out->set_json(summary.dump(2));
+}
+
+}  // namespace
+
+grpc::Status TrainingService::SubmitTraining(grpc::ServerContext* context,
+                                             grpc::ServerReader<pb::SubmitTrainingRequest>* reader,
+                                             pb::SubmitMatchingResponse* reply) {
+  std::string user;
+  if (auto status = caller_user(*context, authenticator_, &user); !status.ok()) return status;
+  TrainingSubmission submission;
+  if (auto status = read_training(*reader, max_upload_bytes_, submission); !status.ok()) return status;
+  const auto request = training_request(submission, store_, libraries_);
+  if (!request.ok()) return to_grpc(request.status());
+  std::string model = submission.model;
+  if (request->kind == kRetrainKind) {
+    auto source_model = store_.read_artifact(request->source_run, kModelArtifact);
+    if (!source_model.ok()) return to_grpc(source_model.status().with_context("header.source_run"));
+    model = std::move(*source_model);
+  }
+  if (const Status checked = check_in_worker(worker_, work_dir_, *request, model, submission); !checked.ok()) {
+    return to_grpc(checked);
+  }
+  const auto experiment = experiment_id(store_, submission.header.experiment());
+  if (!experiment.ok()) return to_grpc(experiment.status());
+  const auto stored = store_training(store_, submission, *request, *experiment, user);
+  if (!stored.ok()) return to_grpc(stored.status());
+  if (stored->second) jobs_.enqueue(stored->first.job_id());
+  *reply = stored->first;
+  return grpc::Status::OK;
+}
+
+grpc::Status TrainingService::GetSweep(grpc::ServerContext*, const pb::GetSweepRequest* request, pb::Sweep* reply) {
+  const auto summary = sweep_summary(store_, request->run_id());
+  if (!summary.ok()) return to_grpc(summary.status());
+  to_proto(nlohmann::json::parse(*summary), reply);
+  return grpc::Status::OK;
+}
+
+}  // namespace agnx::server

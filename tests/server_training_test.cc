@@ -1,0 +1,327 @@
+// agnx-server's Training service end to end, on a real server with real
+// model workers and LeNet5 (small data: the 2,000 labelled test images of
+// ../shared serve as training data): a search logs its epochs and stores the
+// model with its sigma; a sweep makes one child per lambda, survives a
+// SIGKILL without a duplicate child and reports its front; a retrain of a
+// matched run recovers; cancel ends a job within 2 s; bad input is named.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "core/model.h"
+#include "tests/support/matching_client.h"
+#include "tests/support/server_process.h"
+#include "tests/support/shared_data.h"
+#include "tests/support/temp_dir.h"
+
+namespace agnx {
+namespace {
+
+namespace pb = ::agnapprox::v1;
+using testing::read_file;
+
+struct TrainingInputs {
+  std::string model, train_x, train_y, calibration, test_x, test_y;
+};
+
+TrainingInputs lenet_training(const std::filesystem::path& shared, const std::string& model = "lenet5_fmnist.pt") {
+  const auto models = shared / "models";
+  return {read_file(models / model),
+          read_file(models / "lenet5_fmnist_test_x.npy"),
+          read_file(models / "lenet5_fmnist_test_y.npy"),
+          read_file(models / "lenet5_fmnist_calib.npy"),
+          read_file(models / "lenet5_fmnist_test_x.npy"),
+          read_file(models / "lenet5_fmnist_test_y.npy")};
+}
+
+class TrainingClient {
+ public:
+  explicit TrainingClient(const std::string& address)
+      : matching_(address), training_(pb::Training::NewStub(matching_.channel())),
+        tracking_(pb::Tracking::NewStub(matching_.channel())) {}
+
+  grpc::Status submit(const pb::TrainingHeader& header, const TrainingInputs& inputs, pb::SubmitMatchingResponse* reply) {
+    grpc::ClientContext context;
+    auto writer = training_->SubmitTraining(&context, reply);
+    pb::SubmitTrainingRequest message;
+    *message.mutable_header() = header;
+    writer->Write(message);
+    using Setter = void (pb::SubmitTrainingRequest::*)(const std::string&);
+    const std::pair<Setter, const std::string*> parts[] = {
+        {&pb::SubmitTrainingRequest::set_model, &inputs.model},
+        {&pb::SubmitTrainingRequest::set_train_x, &inputs.train_x},
+        {&pb::SubmitTrainingRequest::set_train_y, &inputs.train_y},
+        {&pb::SubmitTrainingRequest::set_calibration, &inputs.calibration},
+        {&pb::SubmitTrainingRequest::set_test_x, &inputs.test_x},
+        {&pb::SubmitTrainingRequest::set_test_y, &inputs.test_y}};
+    for (const auto& [setter, content] : parts) {
+      for (std::size_t at = 0; at < content->size(); at += 1 << 20) {
+        (message.*setter)(content->substr(at, 1 << 20));
+        if (!writer->Write(message)) break;
+      }
+    }
+    writer->WritesDone();
+    return writer->Finish();
+  }
+
+  pb::Run run(const std::string& run_id) {
+    grpc::ClientContext context;
+    pb::GetRunRequest request;
+    request.set_run_id(run_id);
+    pb::Run run;
+    EXPECT_TRUE(tracking_->GetRun(&context, request, &run).ok());
+    return run;
+  }
+
+  std::string artifact(const std::string& run_id, const std::string& path) {
+    grpc::ClientContext context;
+    pb::DownloadArtifactRequest request;
+    request.set_run_id(run_id);
+    request.set_path(path);
+    auto reader = tracking_->DownloadArtifact(&context, request);
+    std::string bytes;
+    for (pb::Chunk chunk; reader->Read(&chunk);) bytes += chunk.data();
+    EXPECT_TRUE(reader->Finish().ok()) << path;
+    return bytes;
+  }
+
+  std::vector<pb::Metric> history(const std::string& run_id, const std::string& key) {
+    grpc::ClientContext context;
+    pb::GetMetricHistoryRequest request;
+    request.set_run_id(run_id);
+    request.set_key(key);
+    pb::GetMetricHistoryResponse response;
+    EXPECT_TRUE(tracking_->GetMetricHistory(&context, request, &response).ok());
+    return {response.metrics().begin(), response.metrics().end()};
+  }
+
+  std::vector<pb::Run> runs(const std::string& experiment) {
+    grpc::ClientContext by_name;
+    pb::GetExperimentByNameRequest name;
+    name.set_name(experiment);
+    pb::Experiment found;
+    if (!tracking_->GetExperimentByName(&by_name, name, &found).ok()) return {};
+    grpc::ClientContext context;
+    pb::SearchRunsRequest request;
+    request.add_experiment_ids(found.experiment_id());
+    pb::SearchRunsResponse response;
+    EXPECT_TRUE(tracking_->SearchRuns(&context, request, &response).ok());
+    return {response.runs().begin(), response.runs().end()};
+  }
+
+  pb::Sweep sweep(const std::string& run_id) {
+    grpc::ClientContext context;
+    pb::GetSweepRequest request;
+    request.set_run_id(run_id);
+    pb::Sweep sweep;
+    EXPECT_TRUE(training_->GetSweep(&context, request, &sweep).ok());
+    return sweep;
+  }
+
+  testing::MatchingClient& matching() { return matching_; }
+
+ private:
+  testing::MatchingClient matching_;
+  std::unique_ptr<pb::Training::Stub> training_;
+  std::unique_ptr<pb::Tracking::Stub> tracking_;
+};
+
+pb::TrainingHeader header(const std::string& kind, std::vector<double> lambdas) {
+  pb::TrainingHeader h;
+  h.set_kind(kind);
+  h.set_experiment("training");
+  h.set_run_name(kind);
+  for (const double l : lambdas) h.add_lambdas(l);
+  h.set_search_epochs(1);
+  h.set_retrain_epochs(1);
+  h.set_num_samples(64);
+  h.set_seed(5);
+  return h;
+}
+
+class ServerTraining : public ::testing::Test {
+ protected:
+  void start() {
+    auto started = testing::ServerProcess::start(AGNX_SERVER_BINARY, dir_.path() / "data",
+                                                 {"--threads-per-job", "2"});
+    ASSERT_TRUE(started.ok()) << started.status().to_string();
+    server_ = std::move(*started);
+    client_ = std::make_unique<TrainingClient>(server_->address());
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<testing::ServerProcess> server_;
+  std::unique_ptr<TrainingClient> client_;
+};
+
+TEST_F(ServerTraining, ASearchLogsItsEpochsAndStoresTheModelWithItsSigma) {
+  AGNX_SKIP_WITHOUT_SHARED(shared);
+  ASSERT_NO_FATAL_FAILURE(start());
+  pb::SubmitMatchingResponse submitted;
+  auto h = header("search", {0.5});
+  h.set_search_epochs(2);
+  const grpc::Status status = client_->submit(h, lenet_training(shared), &submitted);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  std::vector<std::string> stages;
+  const pb::JobProgress final = client_->matching().watch(submitted.job_id(), &stages);
+  ASSERT_EQ(final.state(), "SUCCEEDED") << final.message();
+  EXPECT_NE(std::find(stages.begin(), stages.end(), "search"), stages.end());
+
+  const auto sigma = client_->history(submitted.run_id(), "search.sigma.conv2.0");
+  ASSERT_EQ(sigma.size(), 2u);
+  EXPECT_EQ(sigma[0].step(), 1);
+  EXPECT_EQ(sigma[1].step(), 2);
+  EXPECT_EQ(client_->history(submitted.run_id(), "search.loss").size(), 2u);
+  const pb::Run run = client_->run(submitted.run_id());
+  EXPECT_EQ(run.info().status(), "FINISHED");
+  EXPECT_EQ(run.params().at("lambda"), "0.5");
+
+  const Model trained = *Model::load_bytes(client_->artifact(submitted.run_id(), "model/trained.pt"), "trained");
+  EXPECT_NEAR(*trained.stdev("conv2.0"), sigma[1].value(), 1e-6);
+}
+
+TEST_F(ServerTraining, ASweepSurvivesASigkillWithoutADuplicateChildAndReportsItsFront) {
+  AGNX_SKIP_WITHOUT_SHARED(shared);
+  ASSERT_NO_FATAL_FAILURE(start());
+  pb::SubmitMatchingResponse submitted;
+  ASSERT_TRUE(client_->submit(header("sweep", {0.25, 2.0}), lenet_training(shared), &submitted).ok());
+
+  // Kill the server while the second lambda trains.
+  for (bool second = false; !second;) {
+    grpc::ClientContext context;
+    pb::GetJobRequest request;
+    request.set_job_id(submitted.job_id());
+    auto reader = client_->matching().stub().WatchJob(&context, request);
+    for (pb::JobProgress p; reader->Read(&p);) {
+      ASSERT_FALSE(p.final()) << "the sweep ended before the second lambda: " << p.message();
+      if (p.point() == 2 && p.stage() == "search") {
+        second = true;
+        break;
+      }
+    }
+    context.TryCancel();
+  }
+  server_->kill_and_wait(SIGKILL);
+  server_.reset();
+  ASSERT_NO_FATAL_FAILURE(start());
+  const pb::JobProgress final = client_->matching().watch(submitted.job_id());
+  ASSERT_EQ(final.state(), "SUCCEEDED") << final.message();
+
+  std::map<std::string, int> children;  // sweep index -> runs
+  for (const pb::Run& run : client_->runs("training")) {
+    const auto& tags = run.tags();
+    if (tags.count("mlflow.parentRunId") && tags.at("mlflow.parentRunId") == submitted.run_id()) {
+      ++children[tags.at("agnx.sweep_index")];
+      EXPECT_EQ(run.info().status(), "FINISHED");
+    }
+  }
+  EXPECT_EQ(children, (std::map<std::string, int>{{"0", 1}, {"1", 1}}));
+
+  const pb::Sweep sweep = client_->sweep(submitted.run_id());
+  ASSERT_EQ(sweep.points_size(), 2);
+  EXPECT_EQ(sweep.points(0).lambda(), 0.25);
+  EXPECT_EQ(sweep.points(1).lambda(), 2.0);
+  for (const pb::SweepPoint& p : sweep.points()) {
+    EXPECT_GT(p.relative_energy(), 0.0);
+    EXPECT_LE(p.relative_energy(), 1.0);
+    EXPECT_GT(p.top1().retrained(), 0.5) << p.lambda();
+    EXPECT_EQ(p.sigma_size(), 5);
+  }
+  EXPECT_GE(sweep.pareto_size(), 1);
+  const auto summary = nlohmann::json::parse(sweep.json());
+  EXPECT_EQ(summary.at("points").size(), 2u);
+}
+
+TEST_F(ServerTraining, RetrainingAMatchedRunRecoversItsAccuracy) {
+  AGNX_SKIP_WITHOUT_SHARED(shared);
+  ASSERT_NO_FATAL_FAILURE(start());
+  const TrainingInputs inputs = lenet_training(shared, "lenet5_fmnist_stdev.pt");
+  pb::MatchingHeader match;
+  match.set_experiment("training");
+  match.set_num_samples(128);
+  pb::SubmitMatchingResponse matched;
+  ASSERT_TRUE(client_->matching()
+                  .submit(match, {inputs.model, inputs.calibration, inputs.test_x, inputs.test_y}, &matched)
+                  .ok());
+  ASSERT_EQ(client_->matching().watch(matched.job_id()).state(), "SUCCEEDED");
+
+  auto h = header("retrain", {});
+  h.set_source_run(matched.run_id());
+  h.set_retrain_epochs(2);
+  pb::SubmitMatchingResponse submitted;
+  const grpc::Status status = client_->submit(h, {"", inputs.train_x, inputs.train_y, "", inputs.test_x, inputs.test_y},
+                                              &submitted);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const pb::JobProgress final = client_->matching().watch(submitted.job_id());
+  ASSERT_EQ(final.state(), "SUCCEEDED") << final.message();
+  pb::MatchingResult before, after;
+  ASSERT_TRUE(client_->matching().result(matched.run_id(), &before).ok());
+  ASSERT_TRUE(client_->matching().result(submitted.run_id(), &after).ok());
+  EXPECT_EQ(client_->history(submitted.run_id(), "retrain.test_top1").size(), 2u);
+  EXPECT_GE(after.info().accuracy().approximate_top1(), before.info().accuracy().approximate_top1());
+  for (int i = 0; i < before.info().layers_size(); ++i) {
+    EXPECT_EQ(after.info().layers(i).multiplier_name(), before.info().layers(i).multiplier_name());
+  }
+}
+
+TEST_F(ServerTraining, CancelEndsARunningJobWithinTwoSeconds) {
+  AGNX_SKIP_WITHOUT_SHARED(shared);
+  ASSERT_NO_FATAL_FAILURE(start());
+  auto h = header("search", {0.5});
+  h.set_search_epochs(50);
+  pb::SubmitMatchingResponse submitted;
+  ASSERT_TRUE(client_->submit(h, lenet_training(shared), &submitted).ok());
+  grpc::ClientContext context;
+  pb::GetJobRequest request;
+  request.set_job_id(submitted.job_id());
+  auto reader = client_->matching().stub().WatchJob(&context, request);
+  pb::JobProgress p;
+  while (reader->Read(&p) && !(p.stage() == "search" && p.epoch() >= 1)) {
+  }
+  ASSERT_EQ(p.stage(), "search");
+  const auto asked = std::chrono::steady_clock::now();
+  grpc::ClientContext cancel_context;
+  pb::Job job;
+  ASSERT_TRUE(client_->matching().stub().CancelJob(&cancel_context, request, &job).ok());
+  while (reader->Read(&p) && !p.final()) {
+  }
+  context.TryCancel();
+  const auto waited = std::chrono::steady_clock::now() - asked;
+  EXPECT_EQ(p.state(), "CANCELLED");
+  EXPECT_LT(waited, std::chrono::seconds(2));
+  EXPECT_EQ(client_->run(submitted.run_id()).info().status(), "KILLED");
+}
+
+TEST_F(ServerTraining, BadInputIsRefusedNamingIt) {
+  AGNX_SKIP_WITHOUT_SHARED(shared);
+  ASSERT_NO_FATAL_FAILURE(start());
+  const TrainingInputs good = lenet_training(shared);
+  const auto refused = [&](const pb::TrainingHeader& h, const TrainingInputs& inputs, const std::string& words) {
+    pb::SubmitMatchingResponse reply;
+    const grpc::Status status = client_->submit(h, inputs, &reply);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << words << ": " << status.error_message();
+    EXPECT_NE(status.error_message().find(words), std::string::npos) << status.error_message();
+  };
+  refused(header("search", {-1.0}), good, "header.lambdas");
+  refused(header("search", {std::nan("")}), good, "header.lambdas");
+  refused(header("sweep", {}), good, "header.lambdas");
+  auto h = header("search", {0.5});
+  h.set_search_epochs(0);
+  refused(h, good, "header.search_epochs");
+  h.set_search_epochs(1001);
+  refused(h, good, "header.search_epochs");
+  refused(header("train", {0.5}), good, "header.kind");
+  TrainingInputs short_labels = good;
+  short_labels.train_y = read_file(shared / "models/lenet5_fmnist_calib.npy");
+  refused(header("search", {0.5}), short_labels, "train_y");
+  TrainingInputs wrong_shape = good;
+  wrong_shape.train_x = wrong_shape.calibration;  // 256 images for 2,000 labels
+  refused(header("search", {0.5}), wrong_shape, "train_y: 2000 labels for 256 images in train_x");
+  EXPECT_TRUE(client_->runs("training").empty());
+}
+
+}  // namespace
+}  // namespace agnx
