@@ -12,7 +12,7 @@ namespace {
 
 constexpr std::size_t kMaxBlockN = 64;          // output columns per expanded table row (256 bytes)
 constexpr std::size_t kTableBudget = 16 * 64;     // k * block_n per table: 16 * 256 * 64 * 4 bytes = 1 MiB
-constexpr std::size_t kExpandedMinRows = 64;      // below this, building T costs more than it saves
+constexpr std::size_t kExpandedMinRows = 512;     // below this, building T costs more than it saves
 
 // The expanded tables' width: the smallest of 8, 16, 32, 64 that covers n
 // (narrow layers waste no lanes), and the k depth that fills the budget.

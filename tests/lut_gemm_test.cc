@@ -45,9 +45,10 @@ TEST(LutGemm, BitIdenticalToTheNaiveLoopForEveryShapeAndThreadCount) {
   const Multiplier signed_table = random_multiplier(engine, Signedness::kSigned, 20000);
   const Multiplier unsigned_table = random_multiplier(engine, Signedness::kUnsigned, 20000);
   for (const Multiplier* multiplier : {&signed_table, &unsigned_table}) {
-    // Shapes around the kernels' block sizes (16 k, 64 n) and the 64-row switch.
+    // Shapes around the kernels' block sizes (16 k, 64 n) and the 512-row switch
+    // (per thread: 1030 rows on 2 threads are 515 each).
     for (auto [m, k, n] : {std::tuple<std::size_t, std::size_t, std::size_t>{1, 1, 1}, {3, 25, 6}, {63, 17, 65},
-                           {64, 16, 64}, {200, 150, 16}, {300, 33, 130}, {129, 400, 120}}) {
+                           {64, 16, 64}, {200, 150, 16}, {511, 33, 130}, {512, 17, 65}, {1030, 40, 20}}) {
       for (std::size_t threads : {1, 2, 3}) expect_matches_naive(*multiplier, m, k, n, threads, engine);
     }
   }
