@@ -1,7 +1,8 @@
 // agnx-server's Matching service end to end: a real LeNet5 matching job
-// through gRPC equals core's in-process result; a server killed during a job
-// finishes it after a restart with the same result; bad submissions get the
-// right status naming the field.
+// through gRPC equals core's in-process result and `agnx match --json`
+// (both run core/pipeline.h); a server killed during a job finishes it after
+// a restart with the same result; bad submissions get the right status
+// naming the field.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <thread>
 
 #include "agnapprox/v1/agnx.grpc.pb.h"
+#include "client/tests/subprocess.h"
 #include "core/capture.h"
 #include "core/dataset.h"
 #include "core/deploy.h"
@@ -159,6 +161,57 @@ TEST(ServerMatching, KilledServerFinishesTheJobAfterRestart) {
   EXPECT_EQ(job.attempts(), 2);
 }
 
+// The stored gs_results.json of a run, downloaded through Tracking.
+std::string gs_results(const std::shared_ptr<grpc::Channel>& channel, const std::string& run_id) {
+  auto tracking = pb::Tracking::NewStub(channel);
+  grpc::ClientContext context;
+  pb::DownloadArtifactRequest request;
+  request.set_run_id(run_id);
+  request.set_path("gs_results.json");
+  auto reader = tracking->DownloadArtifact(&context, request);
+  std::string bytes;
+  for (pb::Chunk chunk; reader->Read(&chunk);) bytes += chunk.data();
+  EXPECT_TRUE(reader->Finish().ok());
+  return bytes;
+}
+
+// Every step of the pipeline in play (a sigma given for one layer, the stdev
+// buffers for the others, a pinned layer, observed errors, test accuracies):
+// `agnx match --json` prints byte for byte the result the server stored.
+TEST(ServerMatching, CliMatchJsonEqualsTheServersStoredResult) {
+  AGNX_SKIP_WITHOUT_SHARED(shared);
+  testing::TempDir data;
+  auto server = testing::ServerProcess::start(AGNX_SERVER_BINARY, data.path(), server_args(shared));
+  ASSERT_TRUE(server.ok()) << server.status().to_string();
+  MatchingClient client((*server)->address());
+  pb::MatchingHeader header = lenet_header(11);
+  (*header.mutable_sigma())["conv2.0"] = 0.05;
+  header.add_pin_exact("linear3");
+  pb::SubmitMatchingResponse submitted;
+  const grpc::Status status = client.submit(header, lenet_inputs(shared), &submitted);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const pb::JobProgress last = client.watch(submitted.job_id());
+  ASSERT_EQ(last.state(), "SUCCEEDED") << last.message();
+  pb::MatchingResult result;
+  ASSERT_TRUE(client.result(submitted.run_id(), &result).ok());
+
+  const auto models = shared / "models";
+  const testing::ProcessResult cli = testing::run_process(
+      {AGNX_BINARY, "match", "--model", (models / "lenet5_fmnist_stdev.pt").string(), "--calib",
+       (models / "lenet5_fmnist_calib.npy").string(), "--library-dir", (shared / "evoapprox").string(),
+       "--signedness", "signed", "--sigma", "conv2.0=0.05", "--pin-exact", "linear3", "--test-x",
+       (models / "lenet5_fmnist_test_x.npy").string(), "--test-y", (models / "lenet5_fmnist_test_y.npy").string(),
+       "--samples", "128", "--seed", "11", "--threads", "2", "--json"});
+  ASSERT_EQ(cli.exit_code, 0) << cli.err;
+  EXPECT_EQ(cli.out, result.json() + "\n");
+  EXPECT_EQ(cli.out, gs_results(client.channel(), submitted.run_id()) + "\n");
+  // The request was in play: the pinned layer is exact, the given sigma recorded.
+  ASSERT_EQ(result.info().layers_size(), 5);
+  EXPECT_EQ(result.info().layers(4).multiplier_name(), "mul8s_1KV8");
+  EXPECT_DOUBLE_EQ(result.info().layers(1).sigma(), 0.05);
+  EXPECT_TRUE(result.info().has_accuracy());
+}
+
 TEST(ServerMatching, BadSubmissionsNameTheField) {
   AGNX_SKIP_WITHOUT_SHARED(shared);
   testing::TempDir data;
@@ -195,6 +248,10 @@ TEST(ServerMatching, BadSubmissionsNameTheField) {
   pb::MatchingHeader unknown_layer = header;
   (*unknown_layer.mutable_sigma())["conv9"] = 0.1;
   expect(unknown_layer, inputs, grpc::StatusCode::NOT_FOUND, "header.sigma: the model has no layer conv9");
+
+  pb::MatchingHeader unknown_pin = header;
+  unknown_pin.add_pin_exact("linear9");
+  expect(unknown_pin, inputs, grpc::StatusCode::NOT_FOUND, "header.pin_exact: the model has no layer linear9");
 
   pb::MatchingHeader nan_sigma = header;
   (*nan_sigma.mutable_sigma())["conv1.0"] = std::nan("");

@@ -1,28 +1,31 @@
 #include "client/cli/match_run.h"
 
-#include <memory>
+#include <map>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "client/cli/format.h"
 #include "core/builtin_library.h"
-#include "core/capture.h"
 #include "core/dataset.h"
-#include "core/deploy.h"
 #include "core/library_filter.h"
 #include "core/lut_directory.h"
 #include "core/matching_json.h"
 #include "core/model.h"
-#include "core/selection.h"
+#include "core/pipeline.h"
 #include "proto/core_convert.h"
 
 namespace agnx::cli {
 
 namespace {
 
-// A core error as the command line reports it.
-client::Status to_client(const agnx::Status& status) { return client::Status::from_grpc(to_grpc(status)); }
+// A core error as the command line reports it, the pipeline's request
+// members (core/pipeline.h) named by the options that set them.
+client::Status to_client(const agnx::Status& status) {
+  static const std::map<std::string, std::string> kOptions = {
+      {"calibration", "--calib"}, {"num_samples", "--samples"}, {"sigma", "--sigma"},
+      {"pin_exact", "--pin-exact"}, {"test_x", "--test-x"},     {"test_y", "--test-y"}};
+  return client::Status::from_grpc(to_grpc(with_field_names(status, kOptions)));
+}
 
 // The proto form of a core MatchingInfo, for the shared result table.
 pb::MatchingInfo to_proto(const MatchingInfo& info) {
@@ -39,6 +42,42 @@ void truncate(FloatTensor& tensor, std::size_t limit) {
   tensor.values.resize(per_item * limit);
 }
 
+// The library of --library-dir; nullopt for the built-in one.
+Result<std::optional<MultiplierLibrary>> load_library(const MatchOptions& o) {
+  if (o.library_dir.empty()) return std::optional<MultiplierLibrary>();
+  AGNX_ASSIGN_OR_RETURN(MultiplierLibrary library, load_lut_directory(o.library_dir, o.metric));
+  return std::optional<MultiplierLibrary>(std::move(library));
+}
+
+// `full` without the multipliers --signedness leaves out (its warnings to
+// io.err); nullopt without --signedness.
+Result<std::optional<MultiplierLibrary>> filter_signedness(const MultiplierLibrary& full, const MatchOptions& o,
+                                                           const Io& io) {
+  if (o.signedness.empty()) return std::optional<MultiplierLibrary>();
+  LibraryFilter filter;
+  filter.signedness = o.signedness == "signed" ? Signedness::kSigned : Signedness::kUnsigned;
+  AGNX_ASSIGN_OR_RETURN(FilteredLibrary result, filter_library(full, full.name(), filter));
+  for (const auto& warning : result.warnings) io.err << "agnx: warning: " << warning << '\n';
+  return std::optional<MultiplierLibrary>(std::move(result.library));
+}
+
+// The pipeline's request from the options, with the test data they name.
+Result<MatchingPipelineRequest> pipeline_request(const MatchOptions& o, std::map<std::string, double> sigma) {
+  MatchingPipelineRequest request;
+  request.sigma = std::move(sigma);
+  request.num_samples = o.samples;
+  request.seed = o.seed;
+  request.pin_exact = split_list(o.pin_exact);
+  request.observe = !o.no_observe;
+  if (o.test_x.empty()) return request;
+  AGNX_ASSIGN_OR_RETURN(FloatTensor test_x, load_inputs(o.test_x));
+  AGNX_ASSIGN_OR_RETURN(std::vector<int64_t> test_y, load_labels(o.test_y));
+  truncate(test_x, o.test_limit);
+  if (o.test_limit > 0 && test_y.size() > o.test_limit) test_y.resize(o.test_limit);
+  request.test = MatchingTestData{std::move(test_x), std::move(test_y)};
+  return request;
+}
+
 }  // namespace
 
 int run_match(const MatchOptions& o, const Io& io) {
@@ -52,63 +91,23 @@ int run_match(const MatchOptions& o, const Io& io) {
   if (!sigma.ok()) return usage_error(io, sigma.status().message());
   const auto failed = [&](const agnx::Status& status) { return fail(io, to_client(status)); };
 
-  // The search space.
-  std::optional<MultiplierLibrary> loaded;
-  if (!o.library_dir.empty()) {
-    auto library = load_lut_directory(o.library_dir, o.metric);
-    if (!library.ok()) return failed(library.status());
-    loaded = std::move(library).value();
-  }
-  const MultiplierLibrary& full = loaded ? *loaded : builtin_library();
-  std::optional<MultiplierLibrary> filtered;
-  if (!o.signedness.empty()) {
-    LibraryFilter filter;
-    filter.signedness = o.signedness == "signed" ? Signedness::kSigned : Signedness::kUnsigned;
-    auto result = filter_library(full, full.name(), filter);
-    if (!result.ok()) return failed(result.status());
-    for (const auto& warning : result->warnings) io.err << "agnx: warning: " << warning << '\n';
-    filtered = std::move(result->library);
-  }
-  const MultiplierLibrary& library = filtered ? *filtered : full;
+  auto loaded = load_library(o);
+  if (!loaded.ok()) return failed(loaded.status());
+  const MultiplierLibrary& full = *loaded ? **loaded : builtin_library();
+  auto filtered = filter_signedness(full, o, io);
+  if (!filtered.ok()) return failed(filtered.status());
+  const MultiplierLibrary& library = *filtered ? **filtered : full;
 
   auto model = Model::load_file(o.model);
   if (!model.ok()) return failed(model.status());
   auto calibration = load_inputs(o.calib);
   if (!calibration.ok()) return failed(calibration.status());
   truncate(*calibration, o.calib_limit);
-
-  CaptureOptions capture;
-  capture.num_samples = o.samples;
-  capture.seed = o.seed;
-  capture.num_threads = o.threads;
-  capture.sigma = *sigma;
-  auto info = select_multipliers(*model, *calibration, library, capture);
+  auto request = pipeline_request(o, std::move(*sigma));
+  if (!request.ok()) return failed(request.status());
+  auto info =
+      run_matching_pipeline(*model, *calibration, library, *request, {.num_threads = o.threads, .on_progress = {}});
   if (!info.ok()) return failed(info.status());
-  const std::vector<std::string> pins = split_list(o.pin_exact);
-  if (!pins.empty()) {
-    ReselectOptions reselect_options;
-    reselect_options.pinned_exact = pins;
-    auto pinned = reselect(*info, library, reselect_options);
-    if (!pinned.ok()) return failed(pinned.status());
-    info = std::move(pinned).value();
-  }
-  EvaluationOptions evaluation;
-  evaluation.num_threads = o.threads;
-  if (!o.no_observe) {
-    const agnx::Status observed = observe_errors(*model, *info, library, *calibration, evaluation);
-    if (!observed.ok()) return failed(observed);
-  }
-  if (!o.test_x.empty()) {
-    auto test_x = load_inputs(o.test_x);
-    if (!test_x.ok()) return failed(test_x.status());
-    auto test_y = load_labels(o.test_y);
-    if (!test_y.ok()) return failed(test_y.status());
-    truncate(*test_x, o.test_limit);
-    if (o.test_limit > 0 && test_y->size() > o.test_limit) test_y->resize(o.test_limit);
-    auto accuracy = evaluate_accuracy(*model, *info, library, *test_x, *test_y, evaluation);
-    if (!accuracy.ok()) return failed(accuracy.status());
-    info->accuracy = *accuracy;
-  }
   if (o.json) {
     io.out << matching_info_to_json(*info) << '\n';
   } else {
