@@ -1,6 +1,7 @@
 #include "client/cli/app.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -9,6 +10,7 @@
 
 #include "client/cli/format.h"
 #include "client/client.h"
+#include "core/pipeline.h"
 
 namespace agnx::cli {
 
@@ -18,6 +20,11 @@ using client::Client;
 using client::Result;
 using client::Status;
 using nlohmann::json;
+
+// The longest --timeout: a year, in seconds (its milliseconds fit a deadline).
+constexpr double kMaxTimeoutSeconds = 365.0 * 24 * 3600;
+// The latest --timestamp: 9999-12-31 23:59:59.999 UTC, in milliseconds.
+constexpr uint64_t kMaxTimestampMs = 253'402'300'799'999;
 
 struct Globals {
   std::string server = client::kDefaultAddress;
@@ -131,26 +138,95 @@ void print_run(const Io& io, const pb::Run& run) {
 
 // ------------------------------------------------------------------ submit
 
+struct SubmitOptions {
+  std::string experiment, model, calib, run_name, library, test_x, test_y;
+  double lambda = 0.0;
+  std::vector<std::string> sigma, pin_exact;
+  uint32_t samples = 512;
+  uint64_t seed = 0;
+  bool wait = false, json = false;
+};
+
+// Follows a submitted job to its end, then prints its run's result.
+int wait_for_result(const Client& client, const pb::SubmitMatchingResponse& submitted, bool as_json, const Io& io) {
+  if (!as_json) io.out << "run_id: " << submitted.run_id() << "\njob_id: " << submitted.job_id() << '\n' << std::flush;
+  ProgressPrinter progress(io.err, io.err_is_tty);
+  auto final = client.watch_job(submitted.job_id(), [&](const pb::JobProgress& p) { progress.update(p); });
+  progress.finish();
+  if (!final.ok()) return fail(io, final.status());
+  if (final->state() != "SUCCEEDED") {
+    std::string why = final->message();
+    if (auto job = client.get_job(submitted.job_id()); job.ok() && !job->error().empty()) why = job->error();
+    return fail(io, Status(grpc::StatusCode::ABORTED, "job " + std::to_string(submitted.job_id()) + " ended " +
+                                                          final->state() + (why.empty() ? "" : ": " + why)));
+  }
+  pb::MatchingResult result;
+  auto run = run_object(client, submitted.run_id(), &result);
+  if (!run.ok()) return fail(io, run.status());
+  if (as_json) {
+    print_json(io, {{"run_id", submitted.run_id()}, {"job_id", submitted.job_id()}, {"run", *run}});
+  } else {
+    io.out << '\n';
+    print_matching(io.out, result.info());
+  }
+  return kExitOk;
+}
+
+int submit(const SubmitOptions& o, const Globals& globals, const Io& io) {
+  if (o.test_x.empty() != o.test_y.empty()) return usage_error(io, "--test-x and --test-y go together");
+  auto sigma = parse_sigma(o.sigma);
+  if (!sigma.ok()) return fail(io, sigma.status());
+  pb::MatchingHeader header;
+  header.set_experiment(o.experiment);
+  header.set_run_name(o.run_name);
+  header.set_lambda(o.lambda);
+  for (const auto& [layer, value] : *sigma) (*header.mutable_sigma())[layer] = value;
+  header.set_library(o.library);
+  header.set_num_samples(o.samples);
+  header.set_seed(o.seed);
+  for (const auto& layer : split_list(o.pin_exact)) header.add_pin_exact(layer);
+  header.set_idempotency_key(client::new_idempotency_key());
+  client::MatchingInputs inputs;
+  inputs.model = client::UploadSource::file(o.model);
+  inputs.calibration = client::UploadSource::file(o.calib);
+  if (!o.test_x.empty()) {
+    inputs.test_x = client::UploadSource::file(o.test_x);
+    inputs.test_y = client::UploadSource::file(o.test_y);
+  }
+  for (const auto& path : {o.model, o.calib, o.test_x, o.test_y}) {
+    std::error_code ec;
+    if (!path.empty() && !std::filesystem::is_regular_file(path, ec)) {
+      return fail(io, Status(grpc::StatusCode::NOT_FOUND, path + ": no such file"));
+    }
+  }
+  auto client = connect(globals);
+  if (!client.ok()) return fail(io, client.status());
+  auto submitted = client->submit_matching(header, inputs);
+  if (!submitted.ok()) return fail(io, submitted.status());
+  if (o.wait) return wait_for_result(*client, *submitted, o.json, io);
+  if (o.json) {
+    print_json(io, {{"run_id", submitted->run_id()}, {"job_id", submitted->job_id()}});
+  } else {
+    io.out << "run_id: " << submitted->run_id() << "\njob_id: " << submitted->job_id() << '\n';
+  }
+  return kExitOk;
+}
+
 void add_submit(CLI::App& app, Registry& registry, const Globals& globals, const Io& io) {
-  struct Options {
-    std::string experiment, model, calib, run_name, library, test_x, test_y;
-    double lambda = 0.0;
-    std::vector<std::string> sigma, pin_exact;
-    uint32_t samples = 512;
-    uint64_t seed = 0;
-    bool wait = false, json = false;
-  };
-  auto o = std::make_shared<Options>();
+  auto o = std::make_shared<SubmitOptions>();
   CLI::App* cmd = app.add_subcommand("submit", "Submit a matching job: upload a model and calibration data");
   cmd->add_option("--experiment,-e", o->experiment, "Experiment name (created if missing)")->required();
   cmd->add_option("--model,-m", o->model, "TorchScript model snapshot (.pt)")->required();
   cmd->add_option("--calib,-c", o->calib, "Calibration inputs (.pt or .npy)")->required();
   cmd->add_option("--run-name", o->run_name, "Name of the run");
-  cmd->add_option("--lambda", o->lambda, "The AGN lambda, recorded with the run");
-  cmd->add_option("--sigma", o->sigma, "Per-layer tolerance LAYER=VALUE (repeatable, or comma-separated)");
+  add_number(cmd, "--lambda", o->lambda, "The AGN lambda (>= 0), recorded with the run", {.min = 0.0});
+  cmd->add_option("--sigma", o->sigma,
+                  "Per-layer tolerance LAYER=VALUE, |VALUE| is used (repeatable, or comma-separated)");
   cmd->add_option("--library", o->library, "Multiplier library (server default: builtin)");
-  cmd->add_option("--samples", o->samples, "Sampled feature rows per layer")->capture_default_str();
-  cmd->add_option("--seed", o->seed, "Seed of the sample draw")->capture_default_str();
+  add_whole_number(cmd, "--samples", o->samples, "Sampled feature rows per layer", 1, kMaxMatchingSamples)
+      ->default_str(std::to_string(o->samples));
+  add_whole_number(cmd, "--seed", o->seed, "Seed of the sample draw", 0, UINT64_MAX)
+      ->default_str(std::to_string(o->seed));
   cmd->add_option("--test-x", o->test_x, "Test inputs for accuracies (.pt or .npy)");
   cmd->add_option("--test-y", o->test_y, "Test labels (.pt or .npy)");
   cmd->add_option("--pin-exact", o->pin_exact, "Layers that must use an exact multiplier (comma-separated)");
@@ -162,195 +238,140 @@ void add_submit(CLI::App& app, Registry& registry, const Globals& globals, const
   agnx submit -e lenet -m lenet5.pt -c calib.npy --test-x x.npy --test-y y.npy --wait --json
 
 Progress goes to stderr: one redrawn line on a terminal, one line per stage otherwise.)");
+  registry.add(cmd, [o, &globals, io]() { return submit(*o, globals, io); });
+}
+
+// -------------------------------------------------------------------- runs
+
+void add_runs_list(CLI::App* runs_cmd, Registry& registry, const Globals& globals, const Io& io) {
+  struct Options {
+    std::string experiment, filter, view = "active";
+    std::vector<std::string> order_by;
+    int max_results = 0;
+    bool json = false;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* cmd = runs_cmd->add_subcommand("list", "List the runs of an experiment");
+  cmd->add_option("--experiment,-e", o->experiment, "Experiment name")->required();
+  cmd->add_option("--filter", o->filter, "MLflow-style filter, e.g. \"metrics.relative_energy < 0.5\"");
+  cmd->add_option("--order-by", o->order_by, "Order, e.g. \"metrics.relative_energy ASC\" (repeatable)");
+  add_whole_number(cmd, "--max-results", o->max_results, "At most N runs (0: all)", 0, INT32_MAX);
+  cmd->add_option("--view", o->view, "active, deleted or all")->check(CLI::IsMember({"active", "deleted", "all"}));
+  cmd->add_flag("--json", o->json, "Print JSON (an array of run objects)");
+  cmd->footer("Examples:\n  agnx runs list --experiment lenet\n"
+              "  agnx runs list -e lenet --filter \"params.library = 'builtin'\" --order-by "
+              "\"metrics.relative_energy ASC\" --max-results 10");
   registry.add(cmd, [o, &globals, io]() -> int {
-    if (o->test_x.empty() != o->test_y.empty()) return usage_error(io, "--test-x and --test-y go together");
-    auto sigma = parse_sigma(o->sigma);
-    if (!sigma.ok()) return usage_error(io, sigma.status().message());
-    pb::MatchingHeader header;
-    header.set_experiment(o->experiment);
-    header.set_run_name(o->run_name);
-    header.set_lambda(o->lambda);
-    for (const auto& [layer, value] : *sigma) (*header.mutable_sigma())[layer] = value;
-    header.set_library(o->library);
-    header.set_num_samples(o->samples);
-    header.set_seed(o->seed);
-    for (const auto& layer : split_list(o->pin_exact)) header.add_pin_exact(layer);
-    header.set_idempotency_key(client::new_idempotency_key());
-    client::MatchingInputs inputs;
-    inputs.model = client::UploadSource::file(o->model);
-    inputs.calibration = client::UploadSource::file(o->calib);
-    if (!o->test_x.empty()) {
-      inputs.test_x = client::UploadSource::file(o->test_x);
-      inputs.test_y = client::UploadSource::file(o->test_y);
-    }
-    for (const auto& path : {o->model, o->calib, o->test_x, o->test_y}) {
-      std::error_code ec;
-      if (!path.empty() && !std::filesystem::is_regular_file(path, ec)) {
-        return fail(io, Status(grpc::StatusCode::NOT_FOUND, path + ": no such file"));
-      }
-    }
     auto client = connect(globals);
     if (!client.ok()) return fail(io, client.status());
-    auto submitted = client->submit_matching(header, inputs);
-    if (!submitted.ok()) return fail(io, submitted.status());
-    if (!o->wait) {
-      if (o->json) {
-        print_json(io, {{"run_id", submitted->run_id()}, {"job_id", submitted->job_id()}});
-      } else {
-        io.out << "run_id: " << submitted->run_id() << "\njob_id: " << submitted->job_id() << '\n';
-      }
+    auto experiment = client->get_experiment_by_name(o->experiment);
+    if (!experiment.ok()) return fail(io, experiment.status());
+    pb::SearchRunsRequest request;
+    request.add_experiment_ids(experiment->experiment_id());
+    request.set_filter(o->filter);
+    request.set_view(o->view == "all" ? pb::ALL : o->view == "deleted" ? pb::DELETED_ONLY : pb::ACTIVE_ONLY);
+    for (const auto& order : o->order_by) request.add_order_by(order);
+    auto runs = client->search_all_runs(request, static_cast<std::size_t>(o->max_results));
+    if (!runs.ok()) return fail(io, runs.status());
+    if (o->json) {
+      json out = json::array();
+      for (const auto& run : *runs) out.push_back(run_to_json(run));
+      print_json(io, out);
       return kExitOk;
     }
-    if (!o->json) io.out << "run_id: " << submitted->run_id() << "\njob_id: " << submitted->job_id() << '\n' << std::flush;
-    ProgressPrinter progress(io.err, io.err_is_tty);
-    auto final = client->watch_job(submitted->job_id(), [&](const pb::JobProgress& p) { progress.update(p); });
-    progress.finish();
-    if (!final.ok()) return fail(io, final.status());
-    if (final->state() != "SUCCEEDED") {
-      std::string why = final->message();
-      if (auto job = client->get_job(submitted->job_id()); job.ok() && !job->error().empty()) why = job->error();
-      return fail(io, Status(grpc::StatusCode::ABORTED, "job " + std::to_string(submitted->job_id()) + " ended " +
-                                                            final->state() + (why.empty() ? "" : ": " + why)));
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& run : *runs) {
+      std::string metrics;
+      for (const auto& m : run.metrics()) metrics += (metrics.empty() ? "" : " ") + m.key() + "=" + number(m.value());
+      const auto lambda = run.params().find("lambda");
+      rows.push_back({run.info().run_id(), run.info().run_name(), run.info().status(),
+                      timestamp(run.info().start_time()), lambda == run.params().end() ? "" : lambda->second,
+                      metrics});
     }
-    pb::MatchingResult result;
-    auto run = run_object(*client, submitted->run_id(), &result);
-    if (!run.ok()) return fail(io, run.status());
+    print_table(io.out, {"RUN_ID", "NAME", "STATUS", "STARTED", "LAMBDA", "METRICS"}, rows);
+    return kExitOk;
+  });
+}
+
+void add_runs_show(CLI::App* runs_cmd, Registry& registry, const Globals& globals, const Io& io) {
+  struct Options {
+    std::string run_id;
+    bool json = false;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* cmd = runs_cmd->add_subcommand("show", "Show a run and its matching result");
+  cmd->add_option("RUN", o->run_id, "Run id")->required();
+  cmd->add_flag("--json", o->json, "Print the run object (run_id, status, lambda, params, metrics, tags, matching)");
+  cmd->footer("Examples:\n  agnx runs show 3f2a9c\n  agnx runs show 3f2a9c --json | jq .matching.layers");
+  registry.add(cmd, [o, &globals, io]() -> int {
+    auto client = connect(globals);
+    if (!client.ok()) return fail(io, client.status());
     if (o->json) {
-      print_json(io, {{"run_id", submitted->run_id()}, {"job_id", submitted->job_id()}, {"run", *run}});
-    } else {
-      io.out << '\n';
-      print_matching(io.out, result.info());
+      auto object = run_object(*client, o->run_id);
+      if (!object.ok()) return fail(io, object.status());
+      print_json(io, *object);
+      return kExitOk;
+    }
+    auto run = client->get_run(o->run_id);
+    if (!run.ok()) return fail(io, run.status());
+    print_run(io, *run);
+    auto result = client->get_matching_result(o->run_id);
+    if (result.ok()) {
+      io.out << "\nlambda: " << number(result->lambda()) << '\n';
+      print_matching(io.out, result->info());
+    } else if (result.status().code() != grpc::StatusCode::NOT_FOUND) {
+      return fail(io, result.status());
     }
     return kExitOk;
   });
 }
 
-// -------------------------------------------------------------------- runs
+void add_runs_reselect(CLI::App* runs_cmd, Registry& registry, const Globals& globals, const Io& io) {
+  struct Options {
+    std::string run_id, library;
+    double sigma_scale = 0.0;
+    std::vector<std::string> pin_exact;
+    bool json = false;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* cmd = runs_cmd->add_subcommand("reselect", "Select again from a run's stored predictions");
+  cmd->add_option("RUN", o->run_id, "Run id")->required();
+  cmd->add_option("--library", o->library, "Another library (default: the run's)");
+  add_number(cmd, "--sigma-scale", o->sigma_scale, "Multiply every layer's sigma by F (> 0)",
+             {.min = 0.0, .above_min = true});
+  cmd->add_option("--pin-exact", o->pin_exact, "Layers that must use an exact multiplier (comma-separated)");
+  cmd->add_flag("--json", o->json, "Print {run_id, lambda, matching}");
+  cmd->footer("Examples:\n  agnx runs reselect 3f2a9c --sigma-scale 0.5\n"
+              "  agnx runs reselect 3f2a9c --library evoapprox --pin-exact conv1.0,linear3 --json");
+  registry.add(cmd, [o, &globals, io]() -> int {
+    auto client = connect(globals);
+    if (!client.ok()) return fail(io, client.status());
+    pb::ReselectRequest request;
+    request.set_run_id(o->run_id);
+    request.set_library(o->library);
+    request.set_sigma_scale(o->sigma_scale);
+    for (const auto& layer : split_list(o->pin_exact)) request.add_pin_exact(layer);
+    auto result = client->reselect(request);
+    if (!result.ok()) return fail(io, result.status());
+    if (o->json) {
+      json matching = json::parse(result->json(), nullptr, false);
+      if (result->json().empty() || matching.is_discarded()) matching = nullptr;
+      print_json(io, {{"run_id", result->run_id()}, {"lambda", result->lambda()}, {"matching", matching}});
+      return kExitOk;
+    }
+    print_matching(io.out, result->info());
+    return kExitOk;
+  });
+}
 
 void add_runs(CLI::App& app, Registry& registry, const Globals& globals, const Io& io) {
   CLI::App* runs_cmd = app.add_subcommand("runs", "List, show and reselect runs");
   runs_cmd->require_subcommand(1);
   runs_cmd->footer("Examples:\n  agnx runs list --experiment lenet\n  agnx runs show RUN_ID --json\n"
                "  agnx runs reselect RUN_ID --sigma-scale 0.5");
-
-  {
-    struct Options {
-      std::string experiment, filter, view = "active";
-      std::vector<std::string> order_by;
-      int max_results = 0;
-      bool json = false;
-    };
-    auto o = std::make_shared<Options>();
-    CLI::App* cmd = runs_cmd->add_subcommand("list", "List the runs of an experiment");
-    cmd->add_option("--experiment,-e", o->experiment, "Experiment name")->required();
-    cmd->add_option("--filter", o->filter, "MLflow-style filter, e.g. \"metrics.relative_energy < 0.5\"");
-    cmd->add_option("--order-by", o->order_by, "Order, e.g. \"metrics.relative_energy ASC\" (repeatable)");
-    cmd->add_option("--max-results", o->max_results, "At most N runs (0: all)")->check(CLI::NonNegativeNumber);
-    cmd->add_option("--view", o->view, "active, deleted or all")->check(CLI::IsMember({"active", "deleted", "all"}));
-    cmd->add_flag("--json", o->json, "Print JSON (an array of run objects)");
-    cmd->footer("Examples:\n  agnx runs list --experiment lenet\n"
-                "  agnx runs list -e lenet --filter \"params.library = 'builtin'\" --order-by "
-                "\"metrics.relative_energy ASC\" --max-results 10");
-    registry.add(cmd, [o, &globals, io]() -> int {
-      auto client = connect(globals);
-      if (!client.ok()) return fail(io, client.status());
-      auto experiment = client->get_experiment_by_name(o->experiment);
-      if (!experiment.ok()) return fail(io, experiment.status());
-      pb::SearchRunsRequest request;
-      request.add_experiment_ids(experiment->experiment_id());
-      request.set_filter(o->filter);
-      request.set_view(o->view == "all" ? pb::ALL : o->view == "deleted" ? pb::DELETED_ONLY : pb::ACTIVE_ONLY);
-      for (const auto& order : o->order_by) request.add_order_by(order);
-      auto runs = client->search_all_runs(request, static_cast<std::size_t>(o->max_results));
-      if (!runs.ok()) return fail(io, runs.status());
-      if (o->json) {
-        json out = json::array();
-        for (const auto& run : *runs) out.push_back(run_to_json(run));
-        print_json(io, out);
-        return kExitOk;
-      }
-      std::vector<std::vector<std::string>> rows;
-      for (const auto& run : *runs) {
-        std::string metrics;
-        for (const auto& m : run.metrics()) metrics += (metrics.empty() ? "" : " ") + m.key() + "=" + number(m.value());
-        const auto lambda = run.params().find("lambda");
-        rows.push_back({run.info().run_id(), run.info().run_name(), run.info().status(),
-                        timestamp(run.info().start_time()), lambda == run.params().end() ? "" : lambda->second,
-                        metrics});
-      }
-      print_table(io.out, {"RUN_ID", "NAME", "STATUS", "STARTED", "LAMBDA", "METRICS"}, rows);
-      return kExitOk;
-    });
-  }
-  {
-    struct Options {
-      std::string run_id;
-      bool json = false;
-    };
-    auto o = std::make_shared<Options>();
-    CLI::App* cmd = runs_cmd->add_subcommand("show", "Show a run and its matching result");
-    cmd->add_option("RUN", o->run_id, "Run id")->required();
-    cmd->add_flag("--json", o->json, "Print the run object (run_id, status, lambda, params, metrics, tags, matching)");
-    cmd->footer("Examples:\n  agnx runs show 3f2a9c\n  agnx runs show 3f2a9c --json | jq .matching.layers");
-    registry.add(cmd, [o, &globals, io]() -> int {
-      auto client = connect(globals);
-      if (!client.ok()) return fail(io, client.status());
-      if (o->json) {
-        auto object = run_object(*client, o->run_id);
-        if (!object.ok()) return fail(io, object.status());
-        print_json(io, *object);
-        return kExitOk;
-      }
-      auto run = client->get_run(o->run_id);
-      if (!run.ok()) return fail(io, run.status());
-      print_run(io, *run);
-      auto result = client->get_matching_result(o->run_id);
-      if (result.ok()) {
-        io.out << "\nlambda: " << number(result->lambda()) << '\n';
-        print_matching(io.out, result->info());
-      } else if (result.status().code() != grpc::StatusCode::NOT_FOUND) {
-        return fail(io, result.status());
-      }
-      return kExitOk;
-    });
-  }
-  {
-    struct Options {
-      std::string run_id, library;
-      double sigma_scale = 0.0;
-      std::vector<std::string> pin_exact;
-      bool json = false;
-    };
-    auto o = std::make_shared<Options>();
-    CLI::App* cmd = runs_cmd->add_subcommand("reselect", "Select again from a run's stored predictions");
-    cmd->add_option("RUN", o->run_id, "Run id")->required();
-    cmd->add_option("--library", o->library, "Another library (default: the run's)");
-    cmd->add_option("--sigma-scale", o->sigma_scale, "Multiply every layer's sigma by F (> 0)")
-        ->check(CLI::PositiveNumber);
-    cmd->add_option("--pin-exact", o->pin_exact, "Layers that must use an exact multiplier (comma-separated)");
-    cmd->add_flag("--json", o->json, "Print {run_id, lambda, matching}");
-    cmd->footer("Examples:\n  agnx runs reselect 3f2a9c --sigma-scale 0.5\n"
-                "  agnx runs reselect 3f2a9c --library evoapprox --pin-exact conv1.0,linear3 --json");
-    registry.add(cmd, [o, &globals, io]() -> int {
-      auto client = connect(globals);
-      if (!client.ok()) return fail(io, client.status());
-      pb::ReselectRequest request;
-      request.set_run_id(o->run_id);
-      request.set_library(o->library);
-      request.set_sigma_scale(o->sigma_scale);
-      for (const auto& layer : split_list(o->pin_exact)) request.add_pin_exact(layer);
-      auto result = client->reselect(request);
-      if (!result.ok()) return fail(io, result.status());
-      if (o->json) {
-        json matching = json::parse(result->json(), nullptr, false);
-        if (result->json().empty() || matching.is_discarded()) matching = nullptr;
-        print_json(io, {{"run_id", result->run_id()}, {"lambda", result->lambda()}, {"matching", matching}});
-        return kExitOk;
-      }
-      print_matching(io.out, result->info());
-      return kExitOk;
-    });
-  }
+  add_runs_list(runs_cmd, registry, globals, io);
+  add_runs_show(runs_cmd, registry, globals, io);
+  add_runs_reselect(runs_cmd, registry, globals, io);
 }
 
 // ------------------------------------------------------------------ energy
@@ -621,7 +642,7 @@ void add_jobs(CLI::App& app, Registry& registry, const Globals& globals, const I
     };
     auto o = std::make_shared<Options>();
     CLI::App* cmd = jobs->add_subcommand(cancel ? "cancel" : "show", cancel ? "Cancel a job" : "Show a job");
-    cmd->add_option("JOB", o->job_id, "Job id")->required();
+    add_whole_number(cmd, "JOB", o->job_id, "Job id", 1, INT64_MAX)->required();
     cmd->add_flag("--json", o->json, "Print the job as JSON");
     cmd->footer(cancel ? "Examples:\n  agnx jobs cancel 12" : "Examples:\n  agnx jobs show 12 --json");
     registry.add(cmd, [o, cancel, &globals, io]() -> int {
@@ -658,9 +679,11 @@ void add_log(CLI::App& app, Registry& registry, const Globals& globals, const Io
     cmd->add_option("RUN", o->run_id, "Run id")->required();
     cmd->add_option("KEY", o->key, "Key")->required();
     if (kind == "metric") {
-      cmd->add_option("VALUE", o->number, "A number")->required();
-      cmd->add_option("--step", o->step, "Step")->capture_default_str();
-      cmd->add_option("--timestamp", o->timestamp, "Milliseconds since the epoch (0: the server's time)");
+      add_number(cmd, "VALUE", o->number, "A finite number", {})->required();
+      add_whole_number(cmd, "--step", o->step, "Step", 0, INT64_MAX)->default_str("0");
+      add_whole_number(cmd, "--timestamp", o->timestamp,
+                       "Milliseconds since the epoch, up to the year 9999 (0: the server's time)", 0,
+                       kMaxTimestampMs);
       cmd->footer("Examples:\n  agnx log metric RUN_ID accuracy 0.91 --step 3");
     } else {
       cmd->add_option("VALUE", o->value, "Value")->required();
@@ -719,9 +742,9 @@ int run(int argc, const char* const* argv, const Io& io, const std::vector<AddCo
       ->envname("AGNX_TOKEN");
   app.add_flag("--tls", globals.tls, "Connect with TLS (system root certificates)");
   app.add_option("--tls-ca", globals.tls_ca, "Connect with TLS, trusting the CA certificates of this PEM file");
-  app.add_option("--timeout", globals.timeout_seconds, "Deadline of each call in seconds (0: none)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
+  add_number(&app, "--timeout", globals.timeout_seconds, "Deadline of each call in seconds, up to a year (0: none)",
+             {.min = 0.0, .max = kMaxTimeoutSeconds})
+      ->default_str(number(globals.timeout_seconds));
   app.fallthrough();
   app.require_subcommand(1);
   app.footer(R"(Examples:
@@ -734,7 +757,9 @@ int run(int argc, const char* const* argv, const Io& io, const std::vector<AddCo
 
 The server is --server, else $AGNX_SERVER, else 127.0.0.1:50051; the token --token or $AGNX_TOKEN
 (prefer $AGNX_TOKEN: other users can see command lines).
-Exit codes: 0 success, 1 usage error, 2 server or input error.)");
+Exit codes: 0 success; 1 usage error (an unknown option or command, a missing argument, options that
+do not go together); 2 an invalid value (a number out of range, not a number, a malformed --sigma),
+or a server or input error.)");
 
   Registry registry;
   add_submit(app, registry, globals, io);
@@ -752,6 +777,9 @@ Exit codes: 0 success, 1 usage error, 2 server or input error.)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    if (dynamic_cast<const CLI::ValidationError*>(&e) || dynamic_cast<const CLI::ConversionError*>(&e)) {
+      return fail(io, Status(grpc::StatusCode::INVALID_ARGUMENT, e.what()));
+    }
     const int code = app.exit(e, io.out, io.err);
     return code == 0 ? kExitOk : kExitUsage;
   }

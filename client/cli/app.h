@@ -1,8 +1,13 @@
 // The agnx command line as a function: parses argv, runs one subcommand
 // against the server (or in-process, for commands added from outside, such
 // as `agnx match`), and returns the process exit code:
-//   0 success, 1 usage error (including every argument-parser error),
-//   2 server or input error (the gRPC status code name and the server's
+//   0 success,
+//   1 usage error: a malformed command line (an unknown option or command,
+//     a missing argument, options that do not go together),
+//   2 an invalid value (a number out of range or not a number, a malformed
+//     --sigma, a value outside an option's choices: "agnx: INVALID_ARGUMENT:
+//     --samples: '-5' is not a whole number from 1 to 1000000"), or a
+//     server or input error (the gRPC status code name and the server's
 //     message go to the error stream).
 // Not thread-safe: run one at a time per process (CLI11 state is local, but
 // the commands write to the given streams).

@@ -2,11 +2,21 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
 
+#include "core/number_text.h"
+
 namespace agnx::cli {
+
+std::optional<double> parse_finite(std::string_view text) {
+  double value = 0.0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) return std::nullopt;
+  return value;
+}
 
 client::Result<std::map<std::string, double>> parse_sigma(const std::vector<std::string>& values) {
   std::map<std::string, double> sigma;
@@ -19,17 +29,57 @@ client::Result<std::map<std::string, double>> parse_sigma(const std::vector<std:
     const std::string layer = item.substr(0, eq);
     const std::string text = item.substr(eq + 1);
     if (layer.empty()) return bad("the layer name is empty");
-    double value = 0.0;
-    std::size_t used = 0;
-    try {
-      value = std::stod(text, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (text.empty() || used != text.size() || !std::isfinite(value)) return bad("'" + text + "' is not a finite number");
-    if (!sigma.emplace(layer, value).second) return bad("layer " + layer + " is given twice");
+    const std::optional<double> value = parse_finite(text);
+    if (!value) return bad("'" + text + "' is not a finite number");
+    if (!sigma.emplace(layer, *value).second) return bad("layer " + layer + " is given twice");
   }
   return sigma;
+}
+
+CLI::Option* add_whole_number(CLI::App* app, const std::string& name, std::function<void(uint64_t)> set,
+                              const std::string& description, uint64_t min, uint64_t max) {
+  const std::string what = "a whole number from " + std::to_string(min) + " to " + std::to_string(max);
+  const auto parse = [](const std::string& text) -> std::optional<uint64_t> {
+    uint64_t value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+    return value;
+  };
+  const CLI::Validator check(
+      [=](std::string& text) -> std::string {
+        const std::optional<uint64_t> value = parse(text);
+        return value && *value >= min && *value <= max ? "" : "'" + text + "' is not " + what;
+      },
+      "", "");
+  return app
+      ->add_option_function<std::string>(
+          name, [parse, set = std::move(set)](const std::string& text) { set(*parse(text)); }, description)
+      ->check(check)
+      ->type_name("UINT");
+}
+
+CLI::Option* add_number(CLI::App* app, const std::string& name, double& target, const std::string& description,
+                        const NumberRange& range) {
+  constexpr double kLowest = std::numeric_limits<double>::lowest();
+  constexpr double kMax = std::numeric_limits<double>::max();
+  std::string what = "a finite number";
+  if (range.max < kMax) {
+    what = "a number from " + round_trip_text(range.min) + " to " + round_trip_text(range.max);
+  } else if (range.min > kLowest || range.above_min) {
+    what += (range.above_min ? " > " : " >= ") + round_trip_text(range.min);
+  }
+  const CLI::Validator check(
+      [=](std::string& text) -> std::string {
+        const std::optional<double> value = parse_finite(text);
+        const bool ok = value && (range.above_min ? *value > range.min : *value >= range.min) && *value <= range.max;
+        return ok ? "" : "'" + text + "' is not " + what;
+      },
+      "", "");
+  return app
+      ->add_option_function<std::string>(
+          name, [&target](const std::string& text) { target = *parse_finite(text); }, description)
+      ->check(check)
+      ->type_name("NUMBER");
 }
 
 std::vector<std::string> split_list(const std::vector<std::string>& values) {

@@ -1,8 +1,15 @@
 #include "client/cli/match.h"
 
+#include <cstdint>
 #include <memory>
 
+#include "client/cli/format.h"
+#include "core/pipeline.h"
+
 namespace agnx::cli {
+
+// The most --threads: LibTorch's and the LUT GEMM's threads.
+constexpr uint64_t kMaxThreads = 1024;
 
 AddCommand match_command(MatchRunner runner) {
   return [runner](CLI::App& app, const Io& io) -> std::pair<CLI::App*, std::function<int()>> {
@@ -15,15 +22,20 @@ AddCommand match_command(MatchRunner runner) {
     cmd->add_option("--metric", o->metric, "Metric of --library-dir")->capture_default_str();
     cmd->add_option("--signedness", o->signedness, "Keep only signed or unsigned multipliers")
         ->check(CLI::IsMember({"signed", "unsigned"}));
-    cmd->add_option("--sigma", o->sigma, "Per-layer tolerance LAYER=VALUE (repeatable, or comma-separated)");
-    cmd->add_option("--samples", o->samples, "Sampled feature rows per layer")->capture_default_str();
-    cmd->add_option("--seed", o->seed, "Seed of the sample draw")->capture_default_str();
-    cmd->add_option("--calib-limit", o->calib_limit, "Use only the first N calibration inputs (0: all)");
+    cmd->add_option("--sigma", o->sigma,
+                    "Per-layer tolerance LAYER=VALUE, |VALUE| is used (repeatable, or comma-separated)");
+    add_whole_number(cmd, "--samples", o->samples, "Sampled feature rows per layer", 1, kMaxMatchingSamples)
+        ->default_str(std::to_string(o->samples));
+    add_whole_number(cmd, "--seed", o->seed, "Seed of the sample draw", 0, UINT64_MAX)
+        ->default_str(std::to_string(o->seed));
+    add_whole_number(cmd, "--calib-limit", o->calib_limit, "Use only the first N calibration inputs (0: all)", 0,
+                     UINT64_MAX);
     cmd->add_option("--test-x", o->test_x, "Test inputs for accuracies (.pt or .npy)");
     cmd->add_option("--test-y", o->test_y, "Test labels (.pt or .npy)");
-    cmd->add_option("--test-limit", o->test_limit, "Use only the first N test inputs (0: all)");
+    add_whole_number(cmd, "--test-limit", o->test_limit, "Use only the first N test inputs (0: all)", 0, UINT64_MAX);
     cmd->add_option("--pin-exact", o->pin_exact, "Layers that must use an exact multiplier (comma-separated)");
-    cmd->add_option("--threads", o->threads, "Worker threads")->capture_default_str()->check(CLI::PositiveNumber);
+    add_whole_number(cmd, "--threads", o->threads, "Worker threads", 1, kMaxThreads)
+        ->default_str(std::to_string(o->threads));
     cmd->add_flag("--no-observe", o->no_observe, "Skip measuring observed errors on the calibration data");
     cmd->add_flag("--json", o->json, "Print the MatchingInfo JSON (gs_results.json field names)");
     cmd->footer(R"(Examples:

@@ -84,11 +84,13 @@ int run_match(const MatchOptions& o, const Io& io) {
   if (o.test_x.empty() != o.test_y.empty()) return usage_error(io, "--test-x and --test-y go together");
   if (!o.library.empty() && !o.library_dir.empty()) return usage_error(io, "give --library or --library-dir, not both");
   if (!o.library.empty() && o.library != kBuiltinLibraryName) {
-    return usage_error(io, "--library " + o.library + ": the only built-in library is " + kBuiltinLibraryName +
-                               "; load others with --library-dir");
+    return fail(io, client::Status(grpc::StatusCode::NOT_FOUND, "--library " + o.library +
+                                                                    ": the only built-in library is " +
+                                                                    kBuiltinLibraryName +
+                                                                    "; load others with --library-dir"));
   }
   auto sigma = parse_sigma(o.sigma);
-  if (!sigma.ok()) return usage_error(io, sigma.status().message());
+  if (!sigma.ok()) return fail(io, sigma.status());
   const auto failed = [&](const agnx::Status& status) { return fail(io, to_client(status)); };
 
   auto loaded = load_library(o);

@@ -1,7 +1,9 @@
 // The agnx executable, run as a subprocess against the in-process fake
 // server: stdout, stderr and exit codes of every subcommand in table and
-// JSON modes, and the error cases.
+// JSON modes, and the error cases, among them every numeric option with a
+// negative, zero, huge and NaN value.
 #include <fstream>
+#include <set>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -82,19 +84,33 @@ TEST_F(Cli, UsageErrorsExitOne) {
            {"runs"},                                             // no subcommand
            {"runs", "list", "--experiment", "lenet", "--bogus"},  // unknown flag
            {"runs", "show"},                                     // missing RUN
-           {"jobs", "show", "seven"},                            // not a number
-           {"log", "metric", "run-1", "acc", "high"},            // not a number
-           {"runs", "reselect", "run-1", "--sigma-scale", "-1"},
-           {"submit", "-e", "x", "-m", "m.pt", "-c", "c.npy", "--sigma", "conv1.0"},
-           {"submit", "-e", "x", "-m", "m.pt", "-c", "c.npy", "--test-x", "x.npy"},
-           {"match", "--model", "m.pt"},
+           {"submit", "-e", "x", "-m", "m.pt", "-c", "c.npy", "--test-x", "x.npy"},  // options that go together
+           {"match", "--model", "m.pt"},                         // missing --calib
        }) {
     const ProcessResult r = agnx(args);
     EXPECT_EQ(r.exit_code, 1) << ::testing::PrintToString(args) << with_context(r);
     EXPECT_FALSE(r.err.empty()) << ::testing::PrintToString(args);
   }
-  const ProcessResult sigma = agnx({"submit", "-e", "x", "-m", "m.pt", "-c", "c.npy", "--sigma", "conv1.0=abc"});
-  EXPECT_TRUE(contains(sigma.err, "--sigma conv1.0=abc: 'abc' is not a finite number")) << sigma.err;
+}
+
+TEST_F(Cli, InvalidValuesExitTwoNamingTheOption) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"jobs", "show", "seven"}, "agnx: INVALID_ARGUMENT: JOB: 'seven' is not a whole number from 1 to "},
+      {{"log", "metric", "run-1", "acc", "high"}, "agnx: INVALID_ARGUMENT: VALUE: 'high' is not a finite number\n"},
+      {{"submit", "-e", "x", "-m", "m.pt", "-c", "c.npy", "--sigma", "conv1.0"},
+       "agnx: INVALID_ARGUMENT: --sigma conv1.0: expected LAYER=VALUE\n"},
+      {{"submit", "-e", "x", "-m", "m.pt", "-c", "c.npy", "--sigma", "conv1.0=abc"},
+       "agnx: INVALID_ARGUMENT: --sigma conv1.0=abc: 'abc' is not a finite number\n"},
+      {{"runs", "list", "-e", "lenet", "--view", "some"}, "agnx: INVALID_ARGUMENT: --view: "},
+      {{"match", "-m", "m.pt", "-c", "c.npy", "--library", "evo"},
+       "agnx: NOT_FOUND: --library evo: the only built-in library is builtin"},
+  };
+  for (const auto& [args, message] : cases) {
+    const ProcessResult r = agnx(args);
+    EXPECT_EQ(r.exit_code, 2) << ::testing::PrintToString(args) << with_context(r);
+    EXPECT_EQ(r.err.rfind(message, 0), 0u) << ::testing::PrintToString(args) << with_context(r);
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
 }
 
 TEST_F(Cli, ServerDownExitsTwoWithUnavailable) {
@@ -145,6 +161,88 @@ class CliSubmit : public Cli {
   TempDir dir_;
   std::string model_bytes_;
 };
+
+// One numeric option or argument of an agnx command, and the command around
+// its value.
+struct NumericOption {
+  std::string name;                    // as messages name it
+  std::vector<std::string> before;     // the arguments before the value
+  std::string value_prefix;            // "conv1.0=" for --sigma
+  std::vector<std::string> huge;       // beyond what the option takes
+  std::set<std::string> valid = {};    // of "-5" and "0", the values it takes
+  std::vector<std::string> after = {};  // the arguments after the value
+};
+
+// Every numeric option of every command with a negative, zero, huge and NaN
+// value: an invalid one exits 2 with "agnx: INVALID_ARGUMENT: OPTION: ..."
+// naming it and its value, before anything is sent or run; a valid one runs
+// (a server command succeeds against the fake; `agnx match` gets as far as
+// loading its model, which here is not one). Never a signal (`agnx match
+// --samples -5` once aborted in std::vector with rc 134). Which values are
+// valid, and why:
+//   --timeout 0            no deadline (as documented)
+//   submit --lambda 0      no energy pressure in the AGN loss; negative
+//                          lambda is not a lambda AGN uses (as in training)
+//   --sigma -5, 0          the tolerance is |sigma| (spec, Selection); 0 asks
+//                          for error-free multipliers
+//   --seed 0               any 64-bit seed
+//   --max-results 0        all runs
+//   log metric VALUE -5, 0 any finite metric value
+//   --step 0, --timestamp 0  the first step; the server's time
+//   --calib-limit 0, --test-limit 0  all inputs
+// Zero is invalid for --samples (at least one row), --threads, --sigma-scale
+// (a tolerance of zero is --pin-exact's job) and job ids (they start at 1).
+TEST_F(CliSubmit, EveryNumericOptionRejectsNegativeZeroHugeAndNanValues) {
+  const std::vector<std::string> match = {"match", "--model", (dir_.path() / "model.pt").string(), "--calib",
+                                          (dir_.path() / "calib.npy").string()};
+  const auto with = [](std::vector<std::string> args, const std::vector<std::string>& more) {
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+  };
+  const std::string too_big_u64 = "18446744073709551616";
+  const std::string too_big_i64 = "9223372036854775808";
+  const std::vector<NumericOption> options = {
+      {"--timeout", {"--timeout"}, "", {"1e300", "31536001"}, {"0"}, {"jobs", "show", "7"}},
+      {"--lambda", submit({"--lambda"}), "", {"1e999"}, {"0"}},
+      {"--sigma", submit({"--sigma"}), "conv1.0=", {"1e999"}, {"-5", "0"}},
+      {"--samples", submit({"--samples"}), "", {"1000001", too_big_u64}},
+      {"--seed", submit({"--seed"}), "", {too_big_u64}, {"0"}},
+      {"--max-results", {"runs", "list", "-e", "lenet", "--max-results"}, "", {"2147483648"}, {"0"}},
+      {"--sigma-scale", {"runs", "reselect", "run-1", "--sigma-scale"}, "", {"1e999"}},
+      {"JOB", {"jobs", "show"}, "", {too_big_i64}},
+      {"JOB", {"jobs", "cancel"}, "", {too_big_i64}},
+      {"VALUE", {"log", "metric", "run-2", "acc"}, "", {"1e999"}, {"-5", "0"}},
+      {"--step", {"log", "metric", "run-2", "acc", "0.5", "--step"}, "", {too_big_i64}, {"0"}},
+      {"--timestamp", {"log", "metric", "run-2", "acc", "0.5", "--timestamp"}, "", {"253402300800000"}, {"0"}},
+      {"--samples", with(match, {"--samples"}), "", {"1000001", too_big_u64}},
+      {"--seed", with(match, {"--seed"}), "", {too_big_u64}, {"0"}},
+      {"--calib-limit", with(match, {"--calib-limit"}), "", {too_big_u64}, {"0"}},
+      {"--test-limit", with(match, {"--test-limit"}), "", {too_big_u64}, {"0"}},
+      {"--threads", with(match, {"--threads"}), "", {"1025", too_big_u64}},
+      {"--sigma", with(match, {"--sigma"}), "conv1.0=", {"1e999"}, {"-5", "0"}},
+  };
+  for (const NumericOption& option : options) {
+    std::vector<std::string> values = {"-5", "0", "nan"};
+    values.insert(values.end(), option.huge.begin(), option.huge.end());
+    for (const std::string& value : values) {
+      const std::vector<std::string> args = with(with(option.before, {option.value_prefix + value}), option.after);
+      const ProcessResult r = agnx(args);
+      const std::string where = ::testing::PrintToString(args) + "\n" + with_context(r);
+      ASSERT_NE(r.exit_code, -1) << "killed by a signal: " << where;
+      if (!option.valid.contains(value)) {
+        EXPECT_EQ(r.exit_code, 2) << where;
+        EXPECT_EQ(r.err.rfind("agnx: INVALID_ARGUMENT: " + option.name, 0), 0u) << where;
+        EXPECT_TRUE(contains(r.err, "'" + value + "'")) << where;
+        EXPECT_TRUE(r.out.empty()) << where;
+      } else if (args.front() == "match") {
+        EXPECT_EQ(r.exit_code, 2) << where;
+        EXPECT_TRUE(contains(r.err, (dir_.path() / "model.pt").string())) << where;
+      } else {
+        EXPECT_EQ(r.exit_code, 0) << where;
+      }
+    }
+  }
+}
 
 TEST_F(CliSubmit, PrintsIdsAndUploadsTheFilesIntactInChunks) {
   const ProcessResult r = agnx(submit({"--lambda", "0.75", "--sigma", "conv1.0=0.2,linear3=0.01", "--library", "evo",

@@ -49,6 +49,39 @@ TEST(MatchCli, PinnedLayerUsesAnExactMultiplierAndTableModeRuns) {
   EXPECT_NE(r.out.find("linear3  exact"), std::string::npos) << r.out;
 }
 
+// The values of numeric options that are valid at zero or below (see
+// cli_test's EveryNumericOptionRejectsNegativeZeroHugeAndNanValues) run:
+// --sigma -0.02 is the tolerance 0.02 (the spec's |sigma|), --sigma 0 asks for
+// an error-free multiplier, --seed 0 is a seed, --calib-limit 0 and
+// --test-limit 0 mean all inputs.
+TEST(MatchCli, NegativeAndZeroValuesThatAreValidRunSanely) {
+  AGNX_SKIP_WITHOUT_SHARED(shared);
+  const auto models = shared / "models";
+  const auto match = [&](const std::string& sigma) {
+    return run_process({AGNX_BINARY, "match", "--model", (models / "lenet5_fmnist_stdev.pt").string(), "--calib",
+                        (models / "lenet5_fmnist_calib.npy").string(), "--test-x",
+                        (models / "lenet5_fmnist_test_x.npy").string(), "--test-y",
+                        (models / "lenet5_fmnist_test_y.npy").string(), "--sigma", "conv1.0=" + sigma, "--samples",
+                        "64", "--seed", "0", "--calib-limit", "0", "--test-limit", "0", "--json"});
+  };
+  const ProcessResult negative = match("-0.02");
+  ASSERT_EQ(negative.exit_code, 0) << negative.err;
+  const ProcessResult positive = match("0.02");
+  ASSERT_EQ(positive.exit_code, 0) << positive.err;
+  EXPECT_EQ(negative.out, positive.out);
+  const auto info = matching_info_from_json(negative.out);
+  ASSERT_TRUE(info.ok()) << info.status().to_string();
+  EXPECT_EQ(info->layers[0].sigma, 0.02);
+  EXPECT_EQ(info->seed, 0u);
+  ASSERT_TRUE(info->accuracy.has_value());
+  const ProcessResult zero = match("0");
+  ASSERT_EQ(zero.exit_code, 0) << zero.err;
+  const auto exact = matching_info_from_json(zero.out);
+  ASSERT_TRUE(exact.ok()) << exact.status().to_string();
+  EXPECT_EQ(exact->layers[0].max_std, 0.0);
+  EXPECT_EQ(exact->layers[0].mul_std, 0.0);
+}
+
 TEST(MatchCli, AMissingModelExitsTwoNamingIt) {
   const ProcessResult r =
       run_process({AGNX_BINARY, "match", "--model", "/nonexistent/model.pt", "--calib", "/nonexistent/c.npy"});
