@@ -2,11 +2,12 @@
 // through gRPC equals core's in-process result and `agnx match --json`
 // (both run core/pipeline.h); a server killed during a job finishes it after
 // a restart with the same result; bad submissions get the right status
-// naming the field.
+// naming the field; params keep their doubles exactly.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <charconv>
 #include <fstream>
 #include <thread>
 
@@ -210,6 +211,48 @@ TEST(ServerMatching, CliMatchJsonEqualsTheServersStoredResult) {
   EXPECT_EQ(result.info().layers(4).multiplier_name(), "mul8s_1KV8");
   EXPECT_DOUBLE_EQ(result.info().layers(1).sigma(), 0.05);
   EXPECT_TRUE(result.info().has_accuracy());
+}
+
+// std::to_string wrote lambda 1e-7 as "0.000000": params are the shortest
+// text that parses back to the same double.
+TEST(ServerMatching, ParamsParseBackToTheSubmittedDoubles) {
+  AGNX_SKIP_WITHOUT_SHARED(shared);
+  testing::TempDir data;
+  auto server = testing::ServerProcess::start(AGNX_SERVER_BINARY, data.path());
+  ASSERT_TRUE(server.ok()) << server.status().to_string();
+  MatchingClient client((*server)->address());
+  pb::MatchingHeader header = lenet_header(3);
+  header.set_library("builtin");
+  header.set_lambda(1e-7);
+  (*header.mutable_sigma())["conv1.0"] = 0.8;
+  pb::SubmitMatchingResponse submitted;
+  const grpc::Status status = client.submit(header, lenet_inputs(shared), &submitted);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  auto tracking = pb::Tracking::NewStub(client.channel());
+  grpc::ClientContext context;
+  pb::GetRunRequest request;
+  request.set_run_id(submitted.run_id());
+  pb::Run run;
+  ASSERT_TRUE(tracking->GetRun(&context, request, &run).ok());
+  const auto parsed = [&](const std::string& key) {
+    const std::string& text = run.params().at(key);
+    double value = std::nan("");
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    EXPECT_TRUE(error == std::errc() && end == text.data() + text.size()) << key << " = " << text;
+    return value;
+  };
+  EXPECT_EQ(parsed("lambda"), 1e-7) << run.params().at("lambda");
+  EXPECT_EQ(parsed("sigma.conv1.0"), 0.8) << run.params().at("sigma.conv1.0");
+  EXPECT_EQ(run.params().at("lambda"), "1e-07");
+  EXPECT_EQ(run.params().at("sigma.conv1.0"), "0.8");
+  EXPECT_EQ(run.params().at("num_samples"), "128");
+  EXPECT_EQ(run.params().at("seed"), "3");
+  grpc::ClientContext cancel_context;  // the job itself is not needed
+  pb::GetJobRequest job;
+  job.set_job_id(submitted.job_id());
+  pb::Job cancelled;
+  EXPECT_TRUE(client.stub().CancelJob(&cancel_context, job, &cancelled).ok());
 }
 
 TEST(ServerMatching, BadSubmissionsNameTheField) {
