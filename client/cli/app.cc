@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 
+#include "client/cli/commands.h"
 #include "client/cli/format.h"
 #include "client/client.h"
 #include "core/pipeline.h"
@@ -25,32 +26,6 @@ using nlohmann::json;
 constexpr double kMaxTimeoutSeconds = 365.0 * 24 * 3600;
 // The latest --timestamp: 9999-12-31 23:59:59.999 UTC, in milliseconds.
 constexpr uint64_t kMaxTimestampMs = 253'402'300'799'999;
-
-struct Globals {
-  std::string server = client::kDefaultAddress;
-  std::string token;
-  bool tls = false;
-  std::string tls_ca;
-  double timeout_seconds = 30.0;
-};
-
-// The leaf commands and what they run.
-struct Registry {
-  std::vector<std::pair<CLI::App*, std::function<int()>>> actions;
-  void add(CLI::App* app, std::function<int()> action) { actions.emplace_back(app, std::move(action)); }
-};
-
-Result<Client> connect(const Globals& globals) {
-  client::ClientOptions options;
-  options.address = globals.server;
-  options.token = globals.token;
-  options.tls = globals.tls;
-  options.ca_file = globals.tls_ca;
-  options.deadline = std::chrono::milliseconds(static_cast<int64_t>(globals.timeout_seconds * 1000.0));
-  return Client::connect(options);
-}
-
-void print_json(const Io& io, const json& value) { io.out << value.dump(2) << '\n'; }
 
 json experiment_json(const pb::Experiment& e) {
   return {{"experiment_id", e.experiment_id()}, {"name", e.name()},
@@ -150,16 +125,7 @@ struct SubmitOptions {
 // Follows a submitted job to its end, then prints its run's result.
 int wait_for_result(const Client& client, const pb::SubmitMatchingResponse& submitted, bool as_json, const Io& io) {
   if (!as_json) io.out << "run_id: " << submitted.run_id() << "\njob_id: " << submitted.job_id() << '\n' << std::flush;
-  ProgressPrinter progress(io.err, io.err_is_tty);
-  auto final = client.watch_job(submitted.job_id(), [&](const pb::JobProgress& p) { progress.update(p); });
-  progress.finish();
-  if (!final.ok()) return fail(io, final.status());
-  if (final->state() != "SUCCEEDED") {
-    std::string why = final->message();
-    if (auto job = client.get_job(submitted.job_id()); job.ok() && !job->error().empty()) why = job->error();
-    return fail(io, Status(grpc::StatusCode::ABORTED, "job " + std::to_string(submitted.job_id()) + " ended " +
-                                                          final->state() + (why.empty() ? "" : ": " + why)));
-  }
+  if (const Status followed = follow_job(client, submitted.job_id(), io); !followed.ok()) return fail(io, followed);
   pb::MatchingResult result;
   auto run = run_object(client, submitted.run_id(), &result);
   if (!run.ok()) return fail(io, run.status());
@@ -750,6 +716,7 @@ int run(int argc, const char* const* argv, const Io& io, const std::vector<AddCo
   app.footer(R"(Examples:
   agnx experiments create lenet
   agnx submit --experiment lenet --model lenet5.pt --calib calib.npy --lambda 0.5 --wait
+  agnx sweep -e lenet --model float.pt --train-x x.npy --train-y y.npy --calib calib.npy --lambdas 0.5,1 --wait
   agnx runs list --experiment lenet
   agnx runs show RUN_ID --json
   agnx energy --experiment lenet
@@ -769,6 +736,7 @@ or a server or input error.)");
   add_multipliers(app, registry, globals, io);
   add_jobs(app, registry, globals, io);
   add_log(app, registry, globals, io);
+  add_training_commands(app, registry, globals, io);
   for (const auto& add : extra) {
     auto [cmd, action] = add(app, io);
     registry.add(cmd, std::move(action));

@@ -195,29 +195,43 @@ nlohmann::json run_to_json(const pb::Run& run) {
   return out;
 }
 
+namespace {
+
+// Where a job is: "lambda 2/4 retrain epoch 1/3 batch 120/1407" for a
+// sweep's training stage, "features 3/4" for a matching stage.
+std::string position_of(const pb::JobProgress& progress) {
+  const auto of = [](uint32_t i, uint32_t n) { return std::to_string(i) + "/" + std::to_string(n); };
+  std::string text;
+  if (progress.points() > 0) text += "lambda " + of(progress.point(), progress.points()) + " ";
+  text += progress.stage();
+  if (progress.epochs() > 0) text += " epoch " + of(progress.epoch(), progress.epochs()) + " batch";
+  if (progress.steps() > 0) text += " " + of(progress.step(), progress.steps());
+  return text;
+}
+
+}  // namespace
+
 void ProgressPrinter::update(const pb::JobProgress& progress) {
   const double percent = std::clamp(progress.percent(), 0.0, 100.0);
-  std::string step;
-  if (progress.steps() > 0) {
-    step.append(" ").append(std::to_string(progress.step())).append("/").append(std::to_string(progress.steps()));
-  }
+  const std::string position = position_of(progress);
   char pct[16];
   std::snprintf(pct, sizeof pct, "%5.1f%%", percent);
   if (tty_) {
     constexpr int kWidth = 30;
     const int filled = static_cast<int>(percent / 100.0 * kWidth + 0.5);
     std::string line = "\r[" + std::string(static_cast<std::size_t>(filled), '#') +
-                       std::string(static_cast<std::size_t>(kWidth - filled), '-') + "] " + pct + "  " +
-                       progress.stage() + step;
+                       std::string(static_cast<std::size_t>(kWidth - filled), '-') + "] " + pct + "  " + position;
     if (progress.final()) line += "  " + progress.state();
     out_ << line << "\x1b[K" << std::flush;
     drew_ = true;
     return;
   }
-  const std::string key = progress.state() + "/" + progress.stage();
+  // One line per stage, per epoch and per lambda.
+  const std::string key = progress.state() + "/" + std::to_string(progress.point()) + "/" + progress.stage() + "/" +
+                          std::to_string(progress.epoch());
   if (key == last_key_ && !progress.final()) return;
   last_key_ = key;
-  out_ << progress.state() << "  " << progress.stage() << step << "  " << pct;
+  out_ << progress.state() << "  " << position << "  " << pct;
   if (!progress.message().empty()) out_ << "  " << progress.message();
   out_ << '\n' << std::flush;
 }

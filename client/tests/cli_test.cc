@@ -152,6 +152,17 @@ class CliSubmit : public Cli {
     std::ofstream(dir_.path() / "model.pt", std::ios::binary) << model_bytes_;
     std::ofstream(dir_.path() / "calib.npy", std::ios::binary) << "calibration-bytes";
   }
+  // `agnx search|retrain|sweep` with the files each needs, then `extra`.
+  std::vector<std::string> training(const std::string& command, std::vector<std::string> extra) {
+    const std::string model = (dir_.path() / "model.pt").string(), data = (dir_.path() / "calib.npy").string();
+    std::vector<std::string> args = {command, "--experiment", "lenet", "--train-x", data, "--train-y", data};
+    if (command == "retrain") args.insert(args.end(), {"--run", "run-1"});
+    if (command != "retrain") args.insert(args.end(), {"--model", model});
+    if (command == "sweep") args.insert(args.end(), {"--calib", data});
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+
   std::vector<std::string> submit(std::vector<std::string> extra) {
     std::vector<std::string> args = {"submit", "--experiment", "lenet", "--model", (dir_.path() / "model.pt").string(),
                                      "--calib", (dir_.path() / "calib.npy").string()};
@@ -220,6 +231,13 @@ TEST_F(CliSubmit, EveryNumericOptionRejectsNegativeZeroHugeAndNanValues) {
       {"--test-limit", with(match, {"--test-limit"}), "", {too_big_u64}, {"0"}},
       {"--threads", with(match, {"--threads"}), "", {"1025", too_big_u64}},
       {"--sigma", with(match, {"--sigma"}), "conv1.0=", {"1e999"}, {"-5", "0"}},
+      {"--lambda", training("search", {"--lambda"}), "", {"1e999"}, {"0"}},
+      {"--epochs", training("search", {"--epochs"}), "", {"1001", too_big_u64}},
+      {"--seed", training("search", {"--seed"}), "", {too_big_u64}, {"0"}},
+      {"--epochs", training("retrain", {"--epochs"}), "", {"1001", too_big_u64}},
+      {"--lambdas", training("sweep", {"--lambdas"}), "0.5,", {"1e999"}, {"0"}},
+      {"--search-epochs", training("sweep", {"--lambdas", "1", "--search-epochs"}), "", {"1001"}},
+      {"--retrain-epochs", training("sweep", {"--lambdas", "1", "--retrain-epochs"}), "", {"1001"}},
   };
   for (const NumericOption& option : options) {
     std::vector<std::string> values = {"-5", "0", "nan"};
@@ -242,6 +260,28 @@ TEST_F(CliSubmit, EveryNumericOptionRejectsNegativeZeroHugeAndNanValues) {
       }
     }
   }
+}
+
+TEST_F(CliSubmit, ASweepUploadsItsFilesAndItsHeader) {
+  const ProcessResult r = agnx(training("sweep", {"--lambdas", "0.25,1e-7", "--lambdas", "2", "--library", "evo",
+                                                  "--search-epochs", "2", "--retrain-epochs", "4", "--seed", "9",
+                                                  "--json"}));
+  ASSERT_EQ(r.exit_code, 0) << with_context(r);
+  const auto printed = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(printed.contains("run_id") && printed.contains("job_id")) << r.out;
+  std::lock_guard lock(server_.state().mu);
+  const pb::TrainingHeader& h = server_.state().training_header;
+  EXPECT_EQ(h.kind(), "sweep");
+  EXPECT_EQ(std::vector<double>(h.lambdas().begin(), h.lambdas().end()), (std::vector<double>{0.25, 1e-7, 2.0}));
+  EXPECT_EQ(h.library(), "evo");
+  EXPECT_EQ(h.search_epochs(), 2u);
+  EXPECT_EQ(h.retrain_epochs(), 4u);
+  EXPECT_EQ(h.seed(), 9u);
+  EXPECT_FALSE(h.idempotency_key().empty());
+  const auto& parts = server_.state().training_parts;
+  EXPECT_EQ(parts.at("model"), model_bytes_);
+  for (const char* part : {"train_x", "train_y", "calibration"}) EXPECT_FALSE(parts.at(part).empty()) << part;
+  EXPECT_FALSE(parts.contains("test_x"));
 }
 
 TEST_F(CliSubmit, PrintsIdsAndUploadsTheFilesIntactInChunks) {

@@ -175,6 +175,43 @@ class TrackingService final : public pb::Tracking::Service {
   StatePtr state_;
 };
 
+// Records a training submission and answers a run and job id (no job runs).
+class TrainingService final : public pb::Training::Service {
+ public:
+  explicit TrainingService(StatePtr state) : state_(std::move(state)) {}
+
+  Status SubmitTraining(ServerContext* context, grpc::ServerReader<pb::SubmitTrainingRequest>* reader,
+                        pb::SubmitMatchingResponse* response) override {
+    {
+      FAKE_AUTH();
+    }
+    pb::TrainingHeader header;
+    std::map<std::string, std::string> parts;
+    for (pb::SubmitTrainingRequest message; reader->Read(&message);) {
+      switch (message.part_case()) {
+        case pb::SubmitTrainingRequest::kHeader: header = message.header(); break;
+        case pb::SubmitTrainingRequest::kModel: parts["model"] += message.model(); break;
+        case pb::SubmitTrainingRequest::kTrainX: parts["train_x"] += message.train_x(); break;
+        case pb::SubmitTrainingRequest::kTrainY: parts["train_y"] += message.train_y(); break;
+        case pb::SubmitTrainingRequest::kCalibration: parts["calibration"] += message.calibration(); break;
+        case pb::SubmitTrainingRequest::kTestX: parts["test_x"] += message.test_x(); break;
+        case pb::SubmitTrainingRequest::kTestY: parts["test_y"] += message.test_y(); break;
+        default: return {StatusCode::INVALID_ARGUMENT, "empty message"};
+      }
+    }
+    Lock lock(state_->mu);
+    state_->training_header = header;
+    state_->training_parts = parts;
+    const int64_t id = state_->next_id++;
+    response->set_run_id("run-" + std::to_string(id));
+    response->set_job_id(id);
+    return Status::OK;
+  }
+
+ private:
+  StatePtr state_;
+};
+
 class MatchingService final : public pb::Matching::Service {
  public:
   explicit MatchingService(StatePtr state) : state_(std::move(state)) {}
@@ -471,6 +508,7 @@ FakeServer::FakeServer(std::shared_ptr<grpc::ServerCredentials> credentials)
 
   services_.push_back(std::make_unique<TrackingService>(state_));
   services_.push_back(std::make_unique<MatchingService>(state_));
+  services_.push_back(std::make_unique<TrainingService>(state_));
   services_.push_back(std::make_unique<MultipliersService>(state_));
   grpc::ServerBuilder builder;
   int port = 0;

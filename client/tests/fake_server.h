@@ -51,6 +51,11 @@ struct FakeState {
   std::map<std::string, std::string> submitted;
   std::map<std::string, std::vector<std::size_t>> submitted_chunks;
 
+  // The last training submission: its header and each part's bytes
+  // ("model", "train_x", "train_y", "calibration", "test_x", "test_y").
+  pb::TrainingHeader training_header;
+  std::map<std::string, std::string> training_parts;
+
   // The last import: its header, each file's bytes and chunk sizes.
   pb::ImportHeader import_header;
   std::map<std::string, std::string> imported;
