@@ -380,7 +380,7 @@ Result<std::vector<EpochMetrics>> train_epochs(Model& model, const LabelledData&
       }
       AGNX_RETURN_IF_ERROR(train_batch(model, inputs.index_select(0, batches[b]), labels.index_select(0, batches[b]),
                                        parts, sums, where));
-      if (options.on_progress) options.on_progress({parts.stage, step + 1, total, epoch, options.epochs});
+      if (options.on_progress) options.on_progress({parts.stage, b + 1, batches.size(), epoch, options.epochs});
     }
     train.end();
     const auto seen = static_cast<double>(sums.seen);

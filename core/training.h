@@ -76,8 +76,8 @@ struct TrainingOptions {
   std::size_t batch_size = 256;
   uint64_t seed = 0;
   std::size_t num_threads = 1;   // LibTorch intra-op threads and LUT GEMM threads
-  // Progress: stage "search" or "retrain", one step per batch over all
-  // epochs; epoch/epochs set.
+  // Progress: stage "search" or "retrain", done/total the batch within
+  // epoch `epoch` of `epochs`.
   ProgressCallback on_progress;
   EpochCallback on_epoch;        // after each epoch, before the next starts
   // Polled before every batch; once true the run ends with kCancelled.

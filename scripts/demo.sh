@@ -14,6 +14,7 @@
 #   LIBRARY=evoapprox ./scripts/demo.sh   # EvoApprox's signed tables (needs ../shared/evoapprox)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/serve_locally.sh
 
 lambda=${LAMBDA:-0.5}
 library=${LIBRARY:-builtin}
@@ -38,20 +39,7 @@ if [[ $library == evoapprox ]]; then
   [[ -d ../shared/evoapprox ]] || { echo "LIBRARY=evoapprox needs ../shared/evoapprox" >&2; exit 1; }
   server_args+=(--library-dir "evoapprox=../shared/evoapprox,signed")
 fi
-server_log="$demo_dir/server.log"
-"$build_dir/server/agnx-server" "${server_args[@]}" > "$server_log" 2>&1 &
-server_pid=$!
-trap 'kill "$server_pid" 2> /dev/null; wait "$server_pid" 2> /dev/null || true' EXIT
-address=""
-for _ in $(seq 1 100); do
-  address=$(sed -n 's/^agnx-server listening on \([^ ]*\).*/\1/p' "$server_log")
-  [[ -n $address ]] && break
-  kill -0 "$server_pid" 2> /dev/null || { cat "$server_log" >&2; exit 1; }
-  sleep 0.1
-done
-[[ -n $address ]] || { echo "agnx-server did not start:" >&2; cat "$server_log" >&2; exit 1; }
-echo "agnx-server is listening on $address"
-export AGNX_SERVER=$address
+start_server "$build_dir/server/agnx-server" "$demo_dir/server.log" "${server_args[@]}"
 
 step "submitting the model and waiting for the result"
 model_dir="$demo_dir/model"

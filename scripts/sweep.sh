@@ -13,6 +13,7 @@
 #   RETRAIN_EPOCHS=1 JSON=1 ./scripts/sweep.sh  # shorter; the result as JSON
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/serve_locally.sh
 
 lambdas=${LAMBDAS:-0.25,0.5,1,2}
 library=${LIBRARY:-builtin}
@@ -44,19 +45,7 @@ if [[ $library == evoapprox ]]; then
 fi
 server_log="$sweep_dir/server.log"
 mkdir -p "$sweep_dir"
-"$build_dir/server/agnx-server" "${server_args[@]}" > "$server_log" 2>&1 &
-server_pid=$!
-trap 'kill "$server_pid" 2> /dev/null; wait "$server_pid" 2> /dev/null || true' EXIT
-address=""
-for _ in $(seq 1 100); do
-  address=$(sed -n 's/^agnx-server listening on \([^ ]*\).*/\1/p' "$server_log")
-  [[ -n $address ]] && break
-  kill -0 "$server_pid" 2> /dev/null || { cat "$server_log" >&2; exit 1; }
-  sleep 0.1
-done
-[[ -n $address ]] || { echo "agnx-server did not start:" >&2; cat "$server_log" >&2; exit 1; }
-echo "agnx-server is listening on $address" >&2
-export AGNX_SERVER=$address
+start_server "$build_dir/server/agnx-server" "$server_log" "${server_args[@]}"
 
 step "sweeping lambdas $lambdas with the $library library"
 "$build_dir/client/agnx" sweep --experiment lenet5-sweep --run-name "sweep-$library" \

@@ -25,7 +25,10 @@ class StepProgress {
       : context_(context), step_(step), point_(point), points_(std::max<std::size_t>(points, 1)) {}
 
   void operator()(const Progress& progress) {
-    const double done = progress.total ? static_cast<double>(progress.done) / static_cast<double>(progress.total) : 0.0;
+    const double in_epoch = progress.total ? static_cast<double>(progress.done) / static_cast<double>(progress.total) : 0.0;
+    const double done = progress.epochs ? (static_cast<double>(progress.epoch - 1) + in_epoch) /
+                                              static_cast<double>(progress.epochs)
+                                        : in_epoch;
     const bool both = step_ == "point";
     if (progress.stage == "search") within_ = 0.05 + (both ? 0.45 : 0.9) * done;
     if (progress.stage == "retrain") within_ = (both ? 0.55 : 0.05) + (both ? 0.4 : 0.9) * done;

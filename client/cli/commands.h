@@ -18,6 +18,12 @@
 
 namespace agnx::cli {
 
+// The names every command file uses.
+using client::Client;
+using client::Result;
+using client::Status;
+using nlohmann::json;
+
 struct Globals {
   std::string server = client::kDefaultAddress;
   std::string token;
@@ -41,6 +47,9 @@ void print_json(const Io& io, const nlohmann::json& value);
 // Watches job `job_id` to its end, drawing its progress on io.err. OK when
 // it SUCCEEDED; otherwise ABORTED naming the final state and the job's error.
 client::Status follow_job(const client::Client& client, int64_t job_id, const Io& io);
+
+// agnx multipliers list|show|import (multipliers.cc).
+void add_multipliers_commands(CLI::App& app, Registry& registry, const Globals& globals, const Io& io);
 
 // agnx search, agnx retrain, agnx sweep (training.cc).
 void add_training_commands(CLI::App& app, Registry& registry, const Globals& globals, const Io& io);

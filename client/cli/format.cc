@@ -197,7 +197,7 @@ nlohmann::json run_to_json(const pb::Run& run) {
 
 namespace {
 
-// Where a job is: "lambda 2/4 retrain epoch 1/3 batch 120/1407" for a
+// Where a job is: "lambda 2/4 retrain epoch 1/3 batch 120/469" for a
 // sweep's training stage, "features 3/4" for a matching stage.
 std::string position_of(const pb::JobProgress& progress) {
   const auto of = [](uint32_t i, uint32_t n) { return std::to_string(i) + "/" + std::to_string(n); };

@@ -10,11 +10,6 @@
 namespace agnx::cli {
 namespace {
 
-using client::Client;
-using client::Result;
-using client::Status;
-using nlohmann::json;
-
 constexpr uint64_t kMaxEpochs = 1000;
 
 // What every training command uploads and how it reports.
