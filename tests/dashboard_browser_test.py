@@ -10,7 +10,11 @@ Chart.js's own dataset), one precision per metric column, the filter, the run pa
 per-layer bars and candidates, the jobs page and the token prompt. Of the runs created
 within a second (ids sharing a long prefix): their rows' labels are distinct, params show
 as given ("1e-7", "0.8"), and the scatter tells runs on and off the Pareto front apart and
-names a run on hover. Screenshots go to --out. Exit code 77 (a skip for ctest) when
+names a run on hover. Of the sweep (three children with real matching and fabricated
+training figures): its page draws one point per child before and after retraining, the
+front in another shape and colour, the quantized baseline and sigma per layer against
+lambda; a child's page draws every per-epoch curve from the metric histories.
+Screenshots go to --out. Exit code 77 (a skip for ctest) when
 Chromium, chromedriver, Selenium or ../shared is missing.
 
   /usr/bin/python3 tests/dashboard_browser_test.py --fixture build/tests/dashboard_fixture --out build/dashboard
@@ -126,11 +130,38 @@ def check_params_as_given(driver, load, experiment_id):
     check(params.get("lambda") == "1e-7", f"the 1e-7 run's page shows lambda 1e-7 ({params.get('lambda')})")
 
 
+def chart_points(driver, canvas_id):
+    """Chart.js's own datasets of a chart: label -> {points: [(x, y)], style, colour}."""
+    sets = driver.execute_script(
+        f"return Chart.getChart('{canvas_id}').data.datasets.map(d=>[d.label, d.data.map(p=>[p.x,p.y]), d.pointStyle,"
+        " d.backgroundColor, d.borderColor])")
+    return {label: {"points": [tuple(p) for p in points], "style": style, "colour": (fill, line)}
+            for label, points, style, fill, line in sets}
+
+
+def same_points(drawn, expected):
+    """The same (x, y) points in any order, to float precision."""
+    key = lambda p: (round(p[0], 9), round(p[1], 9))
+    return sorted(map(key, drawn)) == sorted(map(key, expected))
+
+
+def hover(driver, canvas_id, dataset_index, index):
+    """Moves the mouse onto a point of a chart and returns its tooltip's lines."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    chart = f"Chart.getChart('{canvas_id}')"
+    canvas = driver.find_element(By.ID, canvas_id)
+    x, y = driver.execute_script(f"const p={chart}.getDatasetMeta({dataset_index}).data[{index}]; return [p.x, p.y]")
+    ActionChains(driver).move_to_element_with_offset(canvas, int(x - canvas.size["width"] / 2),
+                                                     int(y - canvas.size["height"] / 2)).perform()
+    WebDriverWait(driver, 5).until(lambda d: d.execute_script(f"return {chart}.tooltip.opacity > 0"))
+    return driver.execute_script(f"return {chart}.tooltip.body.flatMap(b=>b.lines)")
+
+
 def check_scatter_front(driver, load, base, experiment_id, labels, out):
     """The scatter draws runs off the Pareto front unlike those on it (and says so in the
     legend), and hovering the run off the front names it as its row does."""
-    from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
     points = json.load(urllib.request.urlopen(f"{base}/api/experiments/{experiment_id}/energy"))["points"]
     off_front = [p["run_id"] for p in points if not p["pareto"]]
@@ -144,15 +175,99 @@ def check_scatter_front(driver, load, base, experiment_id, labels, out):
           f"1 run off the front and 2 on it, in other shapes and colours ({sets})")
     check([text for text, _ in legend] == ["off the Pareto front", "on the Pareto front"] and legend[0][1] != legend[1][1],
           f"the legend names both with their shapes ({legend})")
-    canvas = driver.find_element(By.ID, "energy-accuracy-plot")
-    x, y = driver.execute_script(f"const p={chart}.getDatasetMeta(0).data[0]; return [p.x, p.y]")
-    ActionChains(driver).move_to_element_with_offset(canvas, int(x - canvas.size["width"] / 2),
-                                                     int(y - canvas.size["height"] / 2)).perform()
-    WebDriverWait(driver, 5).until(lambda d: d.execute_script(f"return {chart}.tooltip.opacity > 0"))
-    lines = driver.execute_script(f"return {chart}.tooltip.body.flatMap(b=>b.lines)")
+    lines = hover(driver, "energy-accuracy-plot", 0, 0)
     expected = labels[off_front[0]] + ": λ=1e-7,"
     check(len(lines) == 1 and lines[0].startswith(expected), f"hovering the point off the front names its run ({lines})")
     driver.save_screenshot(os.path.join(out, "dashboard_burst.png"))
+
+
+def sweep_runs(base, experiment_id):
+    """The sweep run of an experiment, its children by run id, and its /sweep summary."""
+    runs = json.load(urllib.request.urlopen(f"{base}/api/experiments/{experiment_id}/runs"))["runs"]
+    parent = next(r for r in runs if r["tags"].get("agnx.kind") == "sweep")["info"]["run_id"]
+    children = {r["info"]["run_id"]: r for r in runs if r["tags"].get("mlflow.parentRunId") == parent}
+    summary = json.load(urllib.request.urlopen(f"{base}/api/runs/{parent}/sweep"))
+    return parent, children, summary
+
+
+def check_sweep_page(driver, load, base, experiment_id, out):
+    """A sweep's page: one point per child before and after retraining (Chart.js's datasets
+    against the API's summary), the front marked in another shape and colour, the quantized
+    baseline, a child named on hover, and one sigma line per layer against lambda."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    parent, children, summary = sweep_runs(base, experiment_id)
+    points, pareto = summary["points"], summary["pareto"]
+    check(len(children) == 3 and len(points) == 3, f"the fixture's sweep has 3 children, all finished ({len(points)})")
+    check(0 < len(pareto) < len(points), f"some but not all of its points are on the front ({pareto})")
+    load(f"/runs/{parent}")
+    WebDriverWait(driver, 10).until(lambda d: d.execute_script("return !!Chart.getChart('sweep-front-plot')"))
+    sets = chart_points(driver, "sweep-front-plot")
+    xy = lambda key, ps: [(p["relative_energy"], p["top1"][key]) for p in ps]
+    check(same_points(sets["before retraining"]["points"], xy("approximate", points)),
+          f"one point per child before retraining ({sets['before retraining']['points']})")
+    after = sets["after retraining"]
+    check(same_points(after["points"], xy("retrained", points)), f"one point per child after retraining ({after['points']})")
+    front = sets["Pareto front (after retraining)"]
+    check(same_points(front["points"], xy("retrained", [points[i] for i in pareto])),
+          f"the front holds the API's front points ({front['points']})")
+    check(front["style"] != after["style"] and front["colour"] != after["colour"],
+          f"the front is drawn in another shape and colour ({front['style']} {front['colour']} vs {after['style']} {after['colour']})")
+    baselines = [v for label, v in sets.items() if label.startswith("quantized")]
+    check(len(baselines) == 1 and {y for _, y in baselines[0]["points"]} == {p["top1"]["quantized"] for p in points},
+          f"the quantized baseline is a line at the children's quantized top-1 ({baselines})")
+    legend = driver.execute_script("return Chart.getChart('sweep-front-plot').legend.legendItems.map(i=>i.text)")
+    check(set(sets) == set(legend), f"the legend names every dataset ({legend})")
+    canvas = driver.find_element(By.ID, "sweep-front-plot")
+    check(canvas.get_attribute("data-point-count") == str(len(points)) and
+          canvas.get_attribute("data-pareto-count") == str(len(pareto)), "the canvas carries the point and front counts")
+
+    off_front = next(i for i in range(len(points)) if i not in pareto)
+    child = children[points[off_front]["run_id"]]
+    labels = list(sets)
+    drawn = sets["before retraining"]["points"].index(xy("approximate", [points[off_front]])[0])
+    lines = hover(driver, "sweep-front-plot", labels.index("before retraining"), drawn)
+    check(any(child["info"]["run_name"] in line and f"λ={child['params']['lambda']}," in line for line in lines),
+          f"hovering a point names its child run and lambda ({lines})")
+
+    sigma = chart_points(driver, "sweep-sigma-plot")
+    layers = sorted({layer for p in points for layer in p["sigma"]})
+    check(sorted(sigma) == layers, f"one sigma line per layer ({sorted(sigma)})")
+    check(all(same_points(sigma[layer]["points"], [(p["lambda"], p["sigma"][layer]) for p in points]) for layer in layers),
+          "each layer's line has its sigma at every lambda")
+    rows = driver.find_elements(By.CSS_SELECTOR, "#sweep-table tbody tr")
+    check(len(rows) == len(children), f"the children table lists every child ({len(rows)})")
+    full_page_screenshot(driver, os.path.join(out, "dashboard_sweep.png"))
+    return parent, children
+
+
+def check_child_epochs(driver, load, base, parent, child, out):
+    """A sweep child's page draws every per-epoch history (search and retraining) as the API
+    gives it: loss, top-1 and, for the search, sigma per layer; and links to its sweep."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    run_id = child["info"]["run_id"]
+    keys = sorted(k for k in child["metrics"] if k.startswith(("search.", "retrain.")))
+    query = "&".join("key=" + urllib.request.quote(k) for k in keys)
+    history = json.load(urllib.request.urlopen(f"{base}/api/runs/{run_id}/history?{query}"))["metrics"]
+    load(f"/runs/{run_id}")
+    ids = ["epochs-search-loss", "epochs-search-top1", "epochs-search-sigma", "epochs-retrain-loss", "epochs-retrain-top1"]
+    WebDriverWait(driver, 10).until(lambda d: d.execute_script(f"return {json.dumps(ids)}.every(id=>!!Chart.getChart(id))"))
+    drawn = {}
+    for canvas_id in ids:
+        phase, group = canvas_id.split("-")[1:]
+        for label, dataset in chart_points(driver, canvas_id).items():
+            drawn[f"{phase}.{'sigma.' if group == 'sigma' else ''}{label}"] = dataset["points"]
+    check(sorted(drawn) == keys, f"every per-epoch metric has its curve ({sorted(drawn)})")
+    check(all(same_points(drawn[k], [(m["step"], m["value"]) for m in history[k]]) for k in keys),
+          "each curve holds the metric's history, epoch by epoch")
+    epochs = {phase: int(child["params"][f"{phase}_epochs"]) for phase in ("search", "retrain")}
+    check(all(len(drawn[k]) == epochs[k.split(".")[0]] for k in keys), f"one point per epoch ({epochs})")
+    layers = [k for k in keys if k.startswith("search.sigma.")]
+    check(len(layers) == len([p for p in child["params"] if p.startswith("sigma.")]), f"a sigma curve per layer ({layers})")
+    link = driver.find_element(By.ID, "parent-run-link").get_attribute("href")
+    check(link.endswith(f"#/runs/{parent}"), "the child's page links to its sweep")
+    full_page_screenshot(driver, os.path.join(out, "dashboard_sweep_child.png"))
 
 
 def main():
@@ -185,7 +300,8 @@ def main():
         base = f"http://127.0.0.1:{port}"
         experiments = json.load(urllib.request.urlopen(base + "/api/experiments"))["experiments"]
         by_name = {e["name"]: e["experiment_id"] for e in experiments}
-        experiment_id, burst_id = by_name["lenet5_fmnist"], by_name["lenet5_fmnist_burst"]
+        experiment_id, burst_id, sweep_id = (by_name["lenet5_fmnist"], by_name["lenet5_fmnist_burst"],
+                                             by_name["lenet5_fmnist_sweep"])
         points = json.load(urllib.request.urlopen(f"{base}/api/experiments/{experiment_id}/energy"))["points"]
         check(len(points) == 4, f"the API has 4 energy points ({len(points)})")
 
@@ -204,7 +320,7 @@ def main():
         # Experiments.
         load("/")
         names = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "#experiments-table tbody a")]
-        check(sorted(names) == ["lenet5_fmnist", "lenet5_fmnist_burst"], f"the experiments page lists both experiments ({names})")
+        check(sorted(names) == sorted(by_name), f"the experiments page lists every experiment ({names})")
 
         # The experiment: runs table and plots.
         load(f"/experiments/{experiment_id}")
@@ -258,6 +374,10 @@ def main():
         labels = check_burst_run_labels(driver, load, base, burst_id)
         check_params_as_given(driver, load, burst_id)
         check_scatter_front(driver, load, base, burst_id, labels, args.out)
+
+        # A sweep (its children's training figures are fixture data) and one of its children.
+        parent, children = check_sweep_page(driver, load, base, sweep_id, args.out)
+        check_child_epochs(driver, load, base, parent, next(iter(children.values())), args.out)
 
         # Jobs, with live progress.
         load("/jobs")

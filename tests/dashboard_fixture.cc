@@ -16,8 +16,10 @@
 // first is matched (as the server stores submissions before their jobs run),
 // so their ids share a long prefix: two named "lenet5" at lambda "0.8" and
 // "0.01", one unnamed at lambda "1e-7", which the lambda 0.01 run dominates
-// (off the Pareto front). Two job rows (one RUNNING,
-// one SUCCEEDED) are added so the jobs page has something to show. A store
+// (off the Pareto front). Experiment "lenet5_fmnist_sweep" holds a sweep
+// over lambdas 0.25, 0.5 and 1 with three children whose matching is real but
+// whose retraining figures are FABRICATED fixture data (see fill_sweep). Two
+// job rows (one RUNNING, one SUCCEEDED) are added so the jobs page has something to show. A store
 // that already holds the experiment "lenet5_fmnist" is served as it is.
 //
 // With --serve it starts the dashboard on 127.0.0.1 (ephemeral port), prints
@@ -28,6 +30,7 @@
 // Exit code 77: ../shared is missing (the caller skips).
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -43,7 +46,9 @@
 #include "core/deploy.h"
 #include "core/lut_directory.h"
 #include "core/model.h"
+#include "core/number_text.h"
 #include "server/http/http_server.h"
+#include "server/training_job.h"
 #include "store/sqlite_store.h"
 #include "tests/support/shared_data.h"
 
@@ -94,12 +99,9 @@ Result<LeNet5> load_lenet5(const std::filesystem::path& shared, int64_t test_ima
                 std::move(test_y)};
 }
 
-// Matches the fixture at `lambda_text` (the param as a user gave it), evaluates
-// the result and logs it to `run_id`, which it finishes.
-Status match_into_run(store::TrackingStore& store, const LeNet5& lenet, const std::string& run_id,
-                      const std::string& lambda_text) {
-  const auto started = now_ms();
-  const double lambda = std::stod(lambda_text);
+// The fixture matched at `lambda` (each layer's trained sigma scaled by
+// lambda / kTrainedLambda) and evaluated on the test images: accuracy set.
+Result<MatchingInfo> match_at(const LeNet5& lenet, double lambda) {
   const double scale = lambda / kTrainedLambda;
   std::vector<LayerStats> stats;
   for (const auto& capture : lenet.captures) {
@@ -120,10 +122,20 @@ Status match_into_run(store::TrackingStore& store, const LeNet5& lenet, const st
                         evaluate_accuracy(lenet.model, info, lenet.library, lenet.test_x, lenet.test_y,
                                           {.batch_size = 250, .num_threads = 2, .on_progress = {}}));
   info.accuracy = accuracy;
+  return info;
+}
 
+// Matches the fixture at `lambda_text` (the param as a user gave it), evaluates
+// the result and logs it to `run_id`, which it finishes.
+Status match_into_run(store::TrackingStore& store, const LeNet5& lenet, const std::string& run_id,
+                      const std::string& lambda_text) {
+  const auto started = now_ms();
+  const double lambda = std::stod(lambda_text);
+  AGNX_ASSIGN_OR_RETURN(const MatchingInfo info, match_at(lenet, lambda));
+  const ModelAccuracy& accuracy = *info.accuracy;
   store::RunBatch batch;
   std::ostringstream scale_text;
-  scale_text << scale;
+  scale_text << lambda / kTrainedLambda;
   batch.params = {{"lambda", lambda_text},
                   {"sigma_scale", scale_text.str()},
                   {"model", "lenet5_fmnist"},
@@ -162,6 +174,114 @@ Status fill_burst(store::TrackingStore& store, const LeNet5& lenet) {
   return {};
 }
 
+// ---- the sweep: FIXTURE DATA where training would take too long ----------
+//
+// A sweep as the sweep job leaves it (server/training_job.cc), in experiment
+// "lenet5_fmnist_sweep": a FINISHED run "sweep" (tag agnx.kind = sweep, param
+// lambdas) and one FINISHED child per lambda (tags mlflow.parentRunId,
+// agnx.sweep_index, agnx.kind = sweep_point; params lambda, sigma.LAYER,
+// library, search_epochs, retrain_epochs, seed). Each child's matching result
+// and its accuracies before retraining are REAL (match_at). Everything that
+// training would produce is FABRICATED, not trained: the retrained top-1
+// (fabricated_retrained_top1) and the per-epoch search.* and retrain.* curves
+// (fabricated_epochs), shaped like real ones and ending at the child's sigmas
+// and retrained top-1.
+
+// Each point's lambda and the FABRICATED share of the top-1 lost to the
+// approximate multipliers that its retraining wins back. Lambda 0.5's
+// retraining does worse (as an unlucky seed might), so that lambda 1 beats it
+// in energy and retrained top-1: one point off the sweep's front.
+struct SweepPoint {
+  const char* lambda;
+  double recovered;
+};
+constexpr SweepPoint kSweepPoints[] = {{"0.25", 0.8}, {"0.5", 0.3}, {"1", 0.8}};
+constexpr int kSweepSearchEpochs = 4;
+constexpr int kSweepRetrainEpochs = 3;
+
+// FABRICATED: the top-1 after retraining.
+double fabricated_retrained_top1(const ModelAccuracy& a, double recovered) {
+  return a.approximate_top1 + recovered * std::max(0.0, a.quantized_top1 - a.approximate_top1);
+}
+
+// FABRICATED per-epoch figures (step = epoch, from 1): the search's loss
+// falling and its sigmas growing to the matched ones, the retraining's test
+// top-1 rising from the approximate top-1 to `retrained`.
+std::vector<store::Metric> fabricated_epochs(const MatchingInfo& info, double lambda, double retrained) {
+  std::vector<store::Metric> metrics;
+  const int64_t t = now_ms();
+  for (int e = 1; e <= kSweepSearchEpochs; ++e) {
+    const double f = static_cast<double>(e) / kSweepSearchEpochs;
+    const double cross_entropy = 0.32 + 0.3 * (1.0 - f), noise_term = -0.05 * lambda * (1.0 + f);
+    metrics.push_back({"search.cross_entropy", cross_entropy, t, e});
+    metrics.push_back({"search.noise_term", noise_term, t, e});
+    metrics.push_back({"search.loss", cross_entropy + noise_term, t, e});
+    metrics.push_back({"search.train_top1", 0.78 + 0.1 * f, t, e});
+    for (const LayerInfo& layer : info.layers) {
+      metrics.push_back({"search.sigma." + layer.name, layer.sigma * (0.4 + 0.6 * f), t, e});
+    }
+  }
+  for (int e = 1; e <= kSweepRetrainEpochs; ++e) {
+    const double f = static_cast<double>(e) / kSweepRetrainEpochs;
+    const double cross_entropy = 0.45 - 0.12 * f;
+    metrics.push_back({"retrain.cross_entropy", cross_entropy, t, e});
+    metrics.push_back({"retrain.loss", cross_entropy, t, e});
+    metrics.push_back({"retrain.train_top1", 0.8 + 0.07 * f, t, e});
+    metrics.push_back({"retrain.test_top1",
+                       info.accuracy->approximate_top1 + f * (retrained - info.accuracy->approximate_top1), t, e});
+  }
+  return metrics;
+}
+
+// One child of the sweep: real matching at `lambda_text`, fabricated training figures.
+Status fill_sweep_child(store::TrackingStore& store, const LeNet5& lenet, const store::RunInfo& parent,
+                        std::size_t index, const SweepPoint& point) {
+  const std::string lambda_text = point.lambda;
+  const double lambda = std::stod(lambda_text);
+  AGNX_ASSIGN_OR_RETURN(
+      const store::RunInfo child,
+      store.create_run(parent.experiment_id, parent.run_name + " lambda=" + lambda_text, "fixture", now_ms()));
+  AGNX_ASSIGN_OR_RETURN(const MatchingInfo info, match_at(lenet, lambda));
+  const ModelAccuracy& accuracy = *info.accuracy;
+  const double retrained = fabricated_retrained_top1(accuracy, point.recovered);
+  store::RunBatch batch;
+  batch.tags = {{server::kParentRunTag, parent.run_id},
+                {server::kSweepIndexTag, std::to_string(index)},
+                {"agnx.kind", "sweep_point"}};
+  batch.params = {{"lambda", lambda_text},
+                  {"library", lenet.library.name()},
+                  {"search_epochs", std::to_string(kSweepSearchEpochs)},
+                  {"retrain_epochs", std::to_string(kSweepRetrainEpochs)},
+                  {"seed", "0"}};
+  for (const LayerInfo& layer : info.layers) batch.params["sigma." + layer.name] = round_trip_text(layer.sigma);
+  batch.metrics = fabricated_epochs(info, lambda, retrained);
+  const int64_t t = now_ms();
+  for (const auto& [key, value] : {std::pair{"relative_energy", info.relative_energy_consumption()},
+                                   {"float_top1", accuracy.float_top1},
+                                   {"quantized_top1", accuracy.quantized_top1},
+                                   {"approximate_top1", accuracy.approximate_top1},
+                                   {"retrained_top1", retrained}}) {
+    batch.metrics.push_back({key, value, t, 0});
+  }
+  AGNX_RETURN_IF_ERROR(store.log_matching(child.run_id, {lambda, info}, batch));
+  return store.update_run(child.run_id, store::RunStatus::kFinished, now_ms());
+}
+
+Status fill_sweep(store::TrackingStore& store, const LeNet5& lenet) {
+  AGNX_ASSIGN_OR_RETURN(const int64_t experiment, store.create_experiment("lenet5_fmnist_sweep"));
+  AGNX_ASSIGN_OR_RETURN(const store::RunInfo parent, store.create_run(experiment, "sweep", "fixture", now_ms()));
+  std::string lambdas;
+  for (const SweepPoint& point : kSweepPoints) lambdas += (lambdas.empty() ? "" : ",") + std::string(point.lambda);
+  store::RunBatch batch;
+  batch.tags = {{"agnx.kind", server::kSweepKind}};
+  batch.params = {{"lambdas", lambdas}};
+  AGNX_RETURN_IF_ERROR(store.log_batch(parent.run_id, batch));
+  for (std::size_t i = 0; i < std::size(kSweepPoints); ++i) {
+    AGNX_RETURN_IF_ERROR(fill_sweep_child(store, lenet, parent, i, kSweepPoints[i]));
+  }
+  return store.update_run(parent.run_id, store::RunStatus::kFinished, now_ms());
+}
+
 Status fill(store::TrackingStore& store, const std::filesystem::path& shared, const std::vector<std::string>& lambdas,
             int64_t test_images) {
   AGNX_ASSIGN_OR_RETURN(const LeNet5 lenet, load_lenet5(shared, test_images));
@@ -173,6 +293,7 @@ Status fill(store::TrackingStore& store, const std::filesystem::path& shared, co
     run_ids.push_back(run.run_id);
   }
   AGNX_RETURN_IF_ERROR(fill_burst(store, lenet));
+  AGNX_RETURN_IF_ERROR(fill_sweep(store, lenet));
   AGNX_ASSIGN_OR_RETURN(const int64_t done_job, store.create_job("matching", run_ids.front()));
   AGNX_RETURN_IF_ERROR(store.update_job(done_job, {store::JobState::kRunning, 0.0, std::nullopt}));
   AGNX_RETURN_IF_ERROR(store.update_job(done_job, {store::JobState::kSucceeded, 1.0, std::nullopt}));

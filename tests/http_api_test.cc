@@ -6,12 +6,16 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <map>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "core/matching_json.h"
 #include "server/http/http_api.h"
+#include "server/training_job.h"
 #include "store/sqlite_store.h"
 #include "tests/support/http_client.h"
 #include "tests/support/sample_matching.h"
@@ -223,6 +227,124 @@ TEST_F(HttpApiTest, EnergyAndParetoFront) {
   expect_error("/api/experiments/999/energy", 404, {"999"});
   expect_error("/api/experiments/999/pareto", 404, {"999"});
   expect_error(base + "/energy?lambda=1", 400, {"'lambda'"});
+}
+
+// One child of a fake sweep, as the sweep job writes it (server/training_job.cc).
+struct FakeSweepPoint {
+  double lambda;
+  double metric_of_first;  // sample_matching's: lower is less energy
+  double approximate_top1, retrained_top1;
+  bool on_front;           // by construction of the table below
+  std::map<std::string, double> sigma;
+};
+
+// Search figures of `epochs` epochs ending at `sigma`; retraining figures ending at `retrained`.
+std::vector<store::Metric> fake_epochs(const FakeSweepPoint& p, int epochs) {
+  std::vector<store::Metric> metrics;
+  for (int e = 1; e <= epochs; ++e) {
+    const double f = static_cast<double>(e) / epochs;
+    metrics.push_back({"search.loss", 2.0 - f, e, e});
+    metrics.push_back({"search.train_top1", 0.5 + 0.4 * f, e, e});
+    for (const auto& [layer, sigma] : p.sigma) metrics.push_back({"search.sigma." + layer, sigma * f, e, e});
+    metrics.push_back({"retrain.test_top1", p.retrained_top1 - 0.01 * (epochs - e), e, e});
+  }
+  return metrics;
+}
+
+class HttpApiSweepTest : public HttpApiTest {
+ protected:
+  static constexpr int kEpochs = 3;
+
+  // A FINISHED sweep run (in its own experiment) with one FINISHED child per
+  // point and one child still RUNNING, written through the store.
+  void add_sweep(const std::vector<FakeSweepPoint>& points) {
+    const int64_t experiment = *store_->create_experiment("sweeps");
+    sweep_ = store_->create_run(experiment, "sweep", "alice", 100)->run_id;
+    store::RunBatch parent;
+    parent.tags = {{"agnx.kind", kSweepKind}};
+    parent.params = {{"lambdas", "0.25,0.5,1,2"}};
+    ASSERT_TRUE(store_->log_batch(sweep_, parent).ok());
+    for (std::size_t i = 0; i <= points.size(); ++i) {
+      const std::string child = store_->create_run(experiment, "sweep child", "alice", 200 + i)->run_id;
+      store::RunBatch batch;
+      batch.tags = {{kParentRunTag, sweep_}, {kSweepIndexTag, std::to_string(i)}, {"agnx.kind", "sweep_point"}};
+      batch.params["lambda"] = std::to_string(i < points.size() ? points[i].lambda : 2.0);
+      ASSERT_TRUE(store_->log_batch(child, batch).ok());
+      if (i == points.size()) break;  // the last child is still running
+      const FakeSweepPoint& p = points[i];
+      store::RunBatch result;
+      for (const auto& [layer, sigma] : p.sigma) result.params["sigma." + layer] = std::to_string(sigma);
+      result.metrics = fake_epochs(p, kEpochs);
+      result.metrics.push_back({"retrained_top1", p.retrained_top1, 9, 0});
+      MatchingInfo info = sample_matching("evo", p.metric_of_first);
+      info.accuracy->approximate_top1 = p.approximate_top1;
+      ASSERT_TRUE(store_->log_matching(child, {p.lambda, info}, result).ok());
+      ASSERT_TRUE(store_->update_run(child, store::RunStatus::kFinished, 300).ok());
+      children_.push_back(child);
+    }
+  }
+
+  std::string sweep_;
+  std::vector<std::string> children_;  // the finished ones, by sweep index
+};
+
+TEST_F(HttpApiSweepTest, SweepPointsBeforeAndAfterRetrainingAndTheFront) {
+  // lambda 0.5 costs more energy than lambda 1 and is less accurate after
+  // retraining: the one point off the front.
+  const std::vector<FakeSweepPoint> points = {
+      {0.25, 60.0, 0.85, 0.88, true, {{"conv1", 0.01}, {"fc", 0.02}}},
+      {0.5, 40.0, 0.78, 0.79, false, {{"conv1", 0.02}, {"fc", 0.04}}},
+      {1.0, 20.0, 0.70, 0.80, true, {{"conv1", 0.04}, {"fc", 0.08}}}};
+  add_sweep(points);
+  const json sweep = get_json("/api/runs/" + sweep_ + "/sweep");
+  EXPECT_EQ(sweep["run_id"], sweep_);
+  ASSERT_EQ(sweep["points"].size(), points.size()) << "finished children only";
+  json front = json::array();
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    const json& got = sweep["points"][i];
+    const FakeSweepPoint& want = points[i];
+    EXPECT_EQ(got["run_id"], children_[i]);
+    EXPECT_DOUBLE_EQ(got["lambda"], want.lambda);
+    EXPECT_DOUBLE_EQ(got["sigma"]["fc"], want.sigma.at("fc"));
+    EXPECT_DOUBLE_EQ(got["relative_energy"],
+                     sample_matching("evo", want.metric_of_first).relative_energy_consumption());
+    const ModelAccuracy baseline = *sample_matching("evo", want.metric_of_first).accuracy;
+    EXPECT_DOUBLE_EQ(got["top1"]["float"], baseline.float_top1);
+    EXPECT_DOUBLE_EQ(got["top1"]["quantized"], baseline.quantized_top1);
+    EXPECT_DOUBLE_EQ(got["top1"]["approximate"], want.approximate_top1);
+    EXPECT_DOUBLE_EQ(got["top1"]["retrained"], want.retrained_top1);
+    if (want.on_front) front.push_back(i);
+  }
+  EXPECT_EQ(sweep["pareto"], front);
+
+  expect_error("/api/runs/" + finished_[0] + "/sweep", 400, {finished_[0], "not a sweep"});
+  expect_error("/api/runs/0123456789abcdef0123456789abcdef/sweep", 404, {"0123456789abcdef0123456789abcdef"});
+  expect_error("/api/runs/" + sweep_ + "/sweep?lambda=1", 400, {"'lambda'"});
+}
+
+TEST_F(HttpApiSweepTest, MetricHistoriesByEpoch) {
+  const FakeSweepPoint point{0.5, 40.0, 0.78, 0.79, true, {{"conv1", 0.02}, {"fc", 0.04}}};
+  add_sweep({point});
+  const std::string base = "/api/runs/" + children_[0] + "/history";
+  const json history = get_json(base + "?key=search.loss&key=search.sigma.fc&key=" + url_encode("retrain.test_top1"));
+  EXPECT_EQ(history["run_id"], children_[0]);
+  ASSERT_EQ(history["metrics"].size(), 3u);
+  std::map<std::string, std::vector<store::Metric>> want;
+  for (const store::Metric& m : fake_epochs(point, kEpochs)) want[m.key].push_back(m);
+  for (const auto& [key, values] : history["metrics"].items()) {
+    ASSERT_EQ(values.size(), want[key].size()) << key;
+    for (std::size_t e = 0; e < values.size(); ++e) {
+      EXPECT_EQ(values[e]["step"], want[key][e].step) << key;
+      EXPECT_DOUBLE_EQ(values[e]["value"], want[key][e].value) << key;
+      EXPECT_EQ(values[e]["timestamp"], want[key][e].timestamp) << key;
+    }
+  }
+
+  expect_error(base, 400, {"'key'", "required"});
+  expect_error(base + "?key=search.loss&epoch=1", 400, {"'epoch'"});
+  expect_error(base + "?key=search.los", 404, {children_[0], "'search.los'"});
+  expect_error("/api/runs/0123456789abcdef0123456789abcdef/history?key=search.loss", 404,
+               {"0123456789abcdef0123456789abcdef"});
 }
 
 TEST_F(HttpApiTest, Jobs) {

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/matching_json.h"
+#include "server/training_job.h"
 #include "store/entities.h"
 
 namespace agnx::server {
@@ -192,6 +193,29 @@ Result<store::ViewType> parse_view(const Query& query) {
   if (*view == "deleted") return store::ViewType::kDeletedOnly;
   if (*view == "all") return store::ViewType::kAll;
   return Status::invalid_argument("parameter 'view': '" + *view + "' is not one of active, deleted, all");
+}
+
+// GET /api/runs/{run_id}/history?key=K (repeatable, at least one):
+// {"run_id", "metrics": {K: [{step, value, timestamp}]}}, each key's values
+// as get_metric_history orders them. 404: an unknown run, or a key the run
+// has never logged (so a typo does not read as an empty curve).
+HttpResponse run_history(store::TrackingStore& store, const std::string& run_id, const Query& query) {
+  if (Status s = check_query(query, {"key"}, {"key"}); !s.ok()) return status_error(s);
+  if (query.empty()) return json_error(400, "parameter 'key' is required (once per metric)");
+  auto run = store.get_run(run_id);
+  if (!run.ok()) return status_error(run.status());
+  json metrics = json::object();
+  for (const auto& [ignored, key] : query) {
+    if (!run->metrics.contains(key)) return json_error(404, "run " + run_id + " has no metric '" + key + "'");
+    auto history = store.get_metric_history(run_id, key);
+    if (!history.ok()) return status_error(history.status());
+    json values = json::array();
+    for (const store::Metric& m : *history) {
+      values.push_back({{"step", m.step}, {"value", m.value}, {"timestamp", m.timestamp}});
+    }
+    metrics[key] = std::move(values);
+  }
+  return json_response({{"run_id", run_id}, {"metrics", std::move(metrics)}});
 }
 
 const char* content_type_of(const std::filesystem::path& path) {
@@ -404,8 +428,9 @@ HttpResponse DashboardHandler::handle_api(std::string_view path, const Query& qu
   }
 
   if (is(1, "runs") && n >= 3 && n <= 4) {
-    if (Status s = check_query(query, {}); !s.ok()) return status_error(s);
     const std::string run_id(parts[2]);
+    if (n == 4 && parts[3] == "history") return run_history(store_, run_id, query);
+    if (Status s = check_query(query, {}); !s.ok()) return status_error(s);
     if (n == 3) {
       auto run = store_.get_run(run_id);
       if (!run.ok()) return status_error(run.status());
@@ -418,6 +443,14 @@ HttpResponse DashboardHandler::handle_api(std::string_view path, const Query& qu
       HttpResponse response;
       response.body = R"({"run_id":)" + dump(json(run_id)) + R"(,"lambda":)" + dump(json(record->lambda)) +
                       R"(,"matching":)" + matching_info_to_json(record->info, -1) + "}";
+      return response;
+    }
+    if (parts[3] == "sweep") {
+      // sweep_summary's JSON verbatim: the one definition of a sweep's points and front.
+      auto summary = sweep_summary(store_, run_id);
+      if (!summary.ok()) return status_error(summary.status());
+      HttpResponse response;
+      response.body = std::move(*summary);
       return response;
     }
   }

@@ -10,6 +10,12 @@
 //   /api/experiments/{id}/pareto        the Pareto front's points
 //   /api/runs/{run_id}                  info, params, latest metrics, tags
 //   /api/runs/{run_id}/matching         {"run_id", "lambda", "matching": matching_info_to_json}
+//   /api/runs/{run_id}/history          ?key= (repeatable, at least one): {"run_id", "metrics":
+//                                        {KEY: [{step, value, timestamp}]}}; 404 for a key the
+//                                        run never logged
+//   /api/runs/{run_id}/sweep            a sweep run's sweep_summary (server/training_job.h):
+//                                        its points before and after retraining and the front;
+//                                        400 for a run that is not a sweep
 //   /api/jobs                           ?state=QUEUED|RUNNING|SUCCEEDED|FAILED|CANCELLED
 //   /api/jobs/{id}
 // 400: a bad parameter (the message names it; filter and order_by errors

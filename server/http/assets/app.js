@@ -1,7 +1,8 @@
 // agnx dashboard: a hash-routed page over the read-only JSON API (/api/...).
 //   #/                     experiments
 //   #/experiments/ID?...   runs table (filter, sort, pages) and the energy plots
-//   #/runs/RUN_ID          run info, per-layer bars, candidates
+//   #/runs/RUN_ID          run info, per-epoch curves; a sweep's front, sigma vs λ and
+//                          children; otherwise per-layer bars, candidates
 //   #/jobs                 jobs with live progress (polling)
 // Every plot also writes its data into the DOM: the canvas carries
 // data-point-count and a hidden table.plot-data holds the points.
@@ -332,26 +333,213 @@ function plotsSection(points, abbrev) {
   return section;
 }
 
+// A run's page. Every run: info, params, metrics, tags, and its per-epoch
+// curves when it has search.* / retrain.* metrics. A sweep (tag agnx.kind =
+// sweep): its front, sigma per layer vs λ and its children. Any other run:
+// its matching result. Each section is { elements, draw }: draw() makes its
+// charts once the elements are in the page.
 async function runPage(runId) {
-  const run = await api(`/api/runs/${encodeURIComponent(runId)}`);
-  let matching = null, matchingError = null;
-  try { matching = await api(`/api/runs/${encodeURIComponent(runId)}/matching`); } catch (e) { matchingError = e; }
+  const id = encodeURIComponent(runId);
+  const run = await api(`/api/runs/${id}`);
+  const isSweep = run.tags['agnx.kind'] === 'sweep';
+  const epochKeys = Object.keys(run.metrics).filter((k) => EPOCH_PHASES.some((p) => k.startsWith(p + '.'))).sort();
+  const settled = (promise) => promise.catch((error) => ({ error }));
+  const [sweep, children, history, matching] = await Promise.all([
+    isSweep ? api(`/api/runs/${id}/sweep`) : null,
+    isSweep ? sweepChildren(run) : null,
+    epochKeys.length ? api(`/api/runs/${id}/history?${new URLSearchParams(epochKeys.map((k) => ['key', k]))}`) : null,
+    isSweep ? null : settled(api(`/api/runs/${id}/matching`)),
+  ]);
+  const sections = [runInfoSection(run)];
+  if (sweep) sections.push(sweepSection(sweep, children));
+  if (history) sections.push(epochsSection(history.metrics));
+  if (matching) sections.push(matchingSection(matching));
+  main.replaceChildren(...sections.flatMap((s) => s.elements));
+  setTimeout(() => sections.forEach((s) => s.draw && s.draw()), 0);
+}
+
+function runInfoSection(run) {
   const info = run.info;
+  const parent = run.tags['mlflow.parentRunId'];
   const kv = (obj, f) => h('dl', { class: 'kv' }, Object.entries(obj).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, f ? f(v) : v)]));
-  const content = [
+  return { elements: [
     h('h1', {}, `Run ${info.run_name || info.run_id}`),
-    h('p', {}, h('a', { href: `#/experiments/${info.experiment_id}` }, '← experiment')),
+    h('p', {}, h('a', { href: `#/experiments/${info.experiment_id}` }, '← experiment'),
+      parent ? [' · ', h('a', { href: `#/runs/${encodeURIComponent(parent)}`, id: 'parent-run-link' },
+        run.tags['agnx.kind'] === 'sweep_point' ? '↑ its sweep' : '↑ parent run')] : null),
     h('div', { class: 'grid' },
       h('div', { class: 'card' }, h('h2', {}, 'Info'), kv({ run_id: info.run_id, status: info.status, user: info.user_id,
         started: time(info.start_time), ended: time(info.end_time), lifecycle: info.lifecycle })),
       h('div', { class: 'card' }, h('h2', {}, 'Params'), kv(run.params)),
       h('div', { class: 'card' }, h('h2', {}, 'Metrics'), kv(run.metrics, (m) => fmt(m.value, 6))),
-      Object.keys(run.tags).length ? h('div', { class: 'card' }, h('h2', {}, 'Tags'), kv(run.tags)) : null),
-  ];
-  if (matchingError) {
-    content.push(h('h2', {}, 'Matching'), matchingError.status === 404 ? h('p', { class: 'muted' }, 'This run has no matching result.') : errorBox(matchingError));
-    main.replaceChildren(...content);
-    return;
+      Object.keys(run.tags).length ? h('div', { class: 'card' }, h('h2', {}, 'Tags'), kv(run.tags)) : null)] };
+}
+
+// ---- a sweep ---------------------------------------------------------------
+
+// Every child run of a sweep (finished or not), by sweep index.
+async function sweepChildren(run) {
+  const query = new URLSearchParams({ filter: `tags.mlflow.parentRunId = '${run.info.run_id}'`, max_results: '1000' });
+  const { runs } = await api(`/api/experiments/${run.info.experiment_id}/runs?${query}`);
+  const index = (r) => Number(r.tags['agnx.sweep_index']);
+  return runs.sort((a, b) => index(a) - index(b));
+}
+
+// The sweep's front (relative energy vs top-1: the quantized baseline, each
+// point before and after retraining, the Pareto front of the retrained
+// points), sigma per layer vs λ, and a table of its children. `sweep` is
+// GET /api/runs/{id}/sweep, `children` sweepChildren().
+function sweepSection(sweep, children) {
+  const byId = new Map(children.map((c) => [c.info.run_id, c]));
+  const abbrev = abbreviateIds([...children.map((c) => c.info.run_id), ...sweep.points.map((p) => p.run_id)]);
+  const points = sweep.points.map((p, i) => ({ ...p, child: byId.get(p.run_id), pareto: sweep.pareto.includes(i) }));
+  const lambdaText = (p) => (p.child ? p.child.params.lambda : fmt(p.lambda));
+  const name = (p) => runLabel(p.child ? p.child.info.run_name : '', p.run_id, abbrev);
+  const cols = [['run_id', (p) => p.run_id], ['lambda', (p) => p.lambda], ['relative_energy', (p) => p.relative_energy],
+    ['approximate_top1', (p) => p.top1.approximate], ['retrained_top1', (p) => p.top1.retrained], ['pareto', (p) => p.pareto]];
+  const front = chartBox('sweep-front-plot', points, cols);
+  front.canvas.setAttribute('data-pareto-count', sweep.pareto.length);
+  const layers = [...new Set(points.flatMap((p) => Object.keys(p.sigma)))].sort();
+  const sigma = chartBox('sweep-sigma-plot', points, [['lambda', (p) => p.lambda], ...layers.map((l) => [`sigma.${l}`, (p) => p.sigma[l]])]);
+  sigma.canvas.setAttribute('data-layer-count', layers.length);
+  const describe = (p) => `${name(p)}: λ=${lambdaText(p)}, energy ${pct(p.relative_energy)}, top-1 ${pct(p.top1.approximate)} before retraining` +
+    (p.top1.retrained === undefined ? '' : `, ${pct(p.top1.retrained)} after`);
+  const elements = [
+    h('h2', {}, `Sweep: ${points.length} of ${children.length} children finished, ${sweep.pareto.length} on the front`),
+    h('div', { class: 'grid' },
+      h('div', { class: 'card' }, h('h2', {}, 'Relative energy vs top-1, before and after retraining'), front.box, front.data,
+        h('p', { class: 'hint' }, 'Each child before retraining (○) and after (●); the Pareto front of the retrained points (◆, the line); ' +
+          'the dashed line is the quantized model with exact multipliers. Hover a point to see its child run, click it to open the run.')),
+      h('div', { class: 'card' }, h('h2', {}, 'σ per layer vs λ'), sigma.box, sigma.data)),
+    h('h2', {}, 'Children'),
+    sweepTable(children, points, abbrev)];
+  const draw = () => {
+    drawSweepFront(front.canvas, points, describe);
+    drawSweepSigma(sigma.canvas, points, layers, describe);
+  };
+  return { elements, draw };
+}
+
+function sweepTable(children, points, abbrev) {
+  const pointOf = new Map(points.map((p) => [p.run_id, p]));
+  const num = (text) => h('th', { class: 'num' }, text);
+  return h('div', { class: 'scroll' }, table(['#', num('λ'), 'run', 'status', num('relative energy'), num('top-1 float'), num('top-1 quantized'),
+    num('top-1 before retraining'), num('top-1 after retraining'), 'on the front'],
+  children.map((c) => {
+    const p = pointOf.get(c.info.run_id);
+    const top1 = (key) => h('td', { class: 'num' }, p ? pct(p.top1[key]) : '');
+    return h('tr', { 'data-run-id': c.info.run_id },
+      h('td', { class: 'num' }, c.tags['agnx.sweep_index']), h('td', { class: 'num' }, c.params.lambda ?? ''),
+      h('td', { class: 'run' }, runLink(c.info.run_name, c.info.run_id, abbrev)), h('td', {}, c.info.status),
+      h('td', { class: 'num' }, p ? pct(p.relative_energy) : ''), top1('float'), top1('quantized'), top1('approximate'), top1('retrained'),
+      h('td', {}, p && p.pareto ? 'yes' : ''));
+  }), { id: 'sweep-table' }));
+}
+
+// Each dataset keeps its points in `points`, so hovering and clicking find the child.
+function pointOptions(describe) {
+  const pointAt = (chart, element) => (chart.data.datasets[element.datasetIndex].points || [])[element.index];
+  return {
+    parsing: false,
+    onClick: (event, elements, chart) => {
+      const p = elements.length && pointAt(chart, elements[0]);
+      if (p) location.hash = `#/runs/${encodeURIComponent(p.run_id)}`;
+    },
+    plugins: { legend: { labels: { usePointStyle: true } },
+      tooltip: { callbacks: { label: (ctx) => {
+        const p = pointAt(ctx.chart, { datasetIndex: ctx.datasetIndex, index: ctx.dataIndex });
+        return p ? `${describe(p)} (${ctx.dataset.label})` : `${ctx.dataset.label}: ${pct(ctx.parsed.y)}`;
+      } } } },
+  };
+}
+
+function drawSweepFront(canvas, points, describe) {
+  const energies = points.map((p) => p.relative_energy);
+  const low = Math.min(...energies), high = Math.max(...energies), pad = (high - low) * 0.05 || 0.02;
+  const baselines = [...new Set(points.map((p) => p.top1.quantized).filter((q) => q !== undefined))];
+  const retrained = points.filter((p) => p.top1.retrained !== undefined);
+  const front = retrained.filter((p) => p.pareto).sort((a, b) => a.relative_energy - b.relative_energy);
+  const xy = (key) => (p) => ({ x: p.relative_energy, y: p.top1[key] });
+  const datasets = [
+    ...baselines.map((q) => ({ label: `quantized, exact multipliers (${pct(q)})`, data: [{ x: low - pad, y: q }, { x: high + pad, y: q }],
+      showLine: true, borderDash: [6, 4], borderColor: '#6b7585', backgroundColor: '#6b7585', pointRadius: 0, pointHitRadius: 0, pointStyle: 'line' })),
+    { label: 'before retraining', points, data: points.map(xy('approximate')), pointStyle: 'circle', pointRadius: 5,
+      borderColor: COLORS[0], backgroundColor: 'rgba(255,255,255,0)', borderWidth: 2 },
+    { label: 'after retraining', points: retrained, data: retrained.map(xy('retrained')), pointStyle: 'circle', pointRadius: 5,
+      borderColor: COLORS[2], backgroundColor: COLORS[2] },
+    { label: 'Pareto front (after retraining)', points: front, data: front.map(xy('retrained')), showLine: true, pointStyle: 'rectRot',
+      pointRadius: 8, borderColor: COLORS[1], backgroundColor: 'rgba(210,100,42,0.35)', borderWidth: 2 }];
+  const options = pointOptions(describe);
+  options.scales = { x: { title: { display: true, text: 'relative energy' } }, y: { title: { display: true, text: 'top-1' } } };
+  makeChart(canvas, { type: 'scatter', data: { datasets }, options });
+}
+
+function drawSweepSigma(canvas, points, layers, describe) {
+  const byLambda = [...points].sort((a, b) => a.lambda - b.lambda);
+  const positive = (values) => values.every((v) => v > 0);
+  const datasets = layers.map((layer, i) => {
+    const withLayer = byLambda.filter((p) => p.sigma[layer] !== undefined);
+    return { label: layer, points: withLayer, data: withLayer.map((p) => ({ x: p.lambda, y: p.sigma[layer] })), showLine: true,
+      borderColor: COLORS[i % COLORS.length], backgroundColor: COLORS[i % COLORS.length] };
+  });
+  const options = pointOptions(describe);
+  options.plugins.tooltip.callbacks.label = (ctx) => `${ctx.dataset.label}: σ ${fmt(ctx.parsed.y)} at λ=${fmt(ctx.parsed.x)}`;
+  options.scales = {
+    x: { type: positive(points.map((p) => p.lambda)) ? 'logarithmic' : 'linear', title: { display: true, text: 'λ' } },
+    y: { type: positive(points.flatMap((p) => Object.values(p.sigma))) ? 'logarithmic' : 'linear', title: { display: true, text: 'learned σ' } } };
+  makeChart(canvas, { type: 'scatter', data: { datasets }, options });
+}
+
+// ---- per-epoch curves ------------------------------------------------------
+
+// The training phases whose metrics are logged per epoch (step = epoch).
+const EPOCH_PHASES = ['search', 'retrain'];
+
+// The chart a per-epoch metric of `phase` belongs on: "sigma" (sigma.LAYER,
+// one line per layer), "top1" (…top1) or "loss" (every other figure).
+function epochGroup(phase, key) {
+  const name = key.slice(phase.length + 1);
+  if (name.startsWith('sigma.')) return 'sigma';
+  return name.includes('top1') ? 'top1' : 'loss';
+}
+
+const EPOCH_TITLES = { loss: 'loss', top1: 'top-1', sigma: 'σ per layer' };
+
+// One chart per phase and group (ids epochs-PHASE-GROUP), one line per
+// metric. `metrics` is GET /api/runs/{id}/history's: key -> [{step, value}].
+function epochsSection(metrics) {
+  const charts = [];
+  for (const phase of EPOCH_PHASES) {
+    for (const group of Object.keys(EPOCH_TITLES)) {
+      const keys = Object.keys(metrics).filter((k) => k.startsWith(phase + '.') && epochGroup(phase, k) === group).sort();
+      if (keys.length === 0) continue;
+      const label = (k) => k.slice(phase.length + 1 + (group === 'sigma' ? 'sigma.'.length : 0));
+      const rows = keys.flatMap((k) => metrics[k].map((m) => ({ key: k, ...m })));
+      const box = chartBox(`epochs-${phase}-${group}`, rows, [['metric', (r) => r.key], ['epoch', (r) => r.step], ['value', (r) => r.value]]);
+      box.canvas.setAttribute('data-series-count', keys.length);
+      charts.push({ phase, group, keys, label, box });
+    }
+  }
+  const elements = [h('h2', {}, 'Per epoch'), h('div', { class: 'grid' }, charts.map((c) =>
+    h('div', { class: 'card' }, h('h2', {}, `${c.phase[0].toUpperCase()}${c.phase.slice(1)}: ${EPOCH_TITLES[c.group]} per epoch`), c.box.box, c.box.data)))];
+  const draw = () => charts.forEach((c) => makeChart(c.box.canvas, {
+    type: 'scatter',
+    data: { datasets: c.keys.map((k, i) => ({ label: c.label(k), data: metrics[k].map((m) => ({ x: m.step, y: m.value })), showLine: true,
+      borderColor: COLORS[i % COLORS.length], backgroundColor: COLORS[i % COLORS.length] })) },
+    options: { parsing: false,
+      scales: { x: { title: { display: true, text: 'epoch' }, ticks: { stepSize: 1 } }, y: { title: { display: true, text: EPOCH_TITLES[c.group] } } },
+      plugins: { legend: { labels: { usePointStyle: true } },
+        tooltip: { callbacks: { label: (ctx) => `${ctx.dataset.label}, epoch ${ctx.parsed.x}: ${fmt(ctx.parsed.y)}` } } } },
+  }));
+  return { elements, draw };
+}
+
+// ---- a matching result -----------------------------------------------------
+
+// `matching` is GET /api/runs/{id}/matching's answer, or { error }.
+function matchingSection(matching) {
+  if (matching.error) {
+    return { elements: [h('h2', {}, 'Matching'), matching.error.status === 404 ? h('p', { class: 'muted' }, 'This run has no matching result.') : errorBox(matching.error)] };
   }
   const m = matching.matching;
   const layers = m.layers;
@@ -359,7 +547,7 @@ async function runPage(runId) {
     ['metric', (l) => l.multiplier_performance_metric], ['mul_std', (l) => l.mul_std], ['max_std', (l) => l.max_std]];
   const energy = chartBox('layer-energy-plot', layers, cols);
   const noise = chartBox('layer-std-plot', layers, cols);
-  content.push(
+  const elements = [
     h('h2', {}, `Matching: ${m.library} (${m.metric}), λ = ${fmt(matching.lambda)}, relative energy ${pct(m.relative_energy_consumption)}`),
     h('div', { class: 'grid' },
       h('div', { class: 'card' }, h('h2', {}, 'Relative energy per layer (chosen multiplier)'), energy.box, energy.data),
@@ -373,10 +561,8 @@ async function runPage(runId) {
         h('td', {}, h('a', { href: `#cand-${i}`, onclick: (e) => { e.preventDefault(); document.getElementById(`cand-${i}`).open = true; document.getElementById(`cand-${i}`).scrollIntoView(); } }, `${l.candidates.length}`)))),
       { id: 'layers-table' }),
     h('h2', {}, 'Candidates'),
-    ...layers.map((l, i) => candidatesBlock(l, i, m.metric)));
-  main.replaceChildren(...content);
-
-  setTimeout(() => {
+    ...layers.map((l, i) => candidatesBlock(l, i, m.metric))];
+  const draw = () => {
     const names = layers.map((l) => l.name);
     makeChart(energy.canvas, {
       type: 'bar',
@@ -391,7 +577,8 @@ async function runPage(runId) {
         { label: 'max_std (tolerance)', data: layers.map((l) => l.max_std), backgroundColor: COLORS[2] }] },
       options: { scales: { y: { type: 'logarithmic', title: { display: true, text: 'error std of a neuron output' } } } },
     });
-  }, 0);
+  };
+  return { elements, draw };
 }
 
 function candidatesBlock(layer, index, metric) {
