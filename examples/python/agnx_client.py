@@ -25,6 +25,19 @@ Usage, from a training script:
         for layer in result.info.layers:
             print(layer.name, layer.multiplier_name)
 
+A sweep (search -> match -> retrain -> evaluate per lambda, on the server):
+
+        submitted = agnx.submit_training("lenet", "sweep", "train_x.npy", "train_y.npy",
+                                         model_path="float.pt", calib_path="calib.npy",
+                                         lambdas=[0.25, 0.5, 1, 2], test_x="test_x.npy",
+                                         test_y="test_y.npy", search_epochs=1, retrain_epochs=1)
+        for progress in agnx.watch(submitted.job_id):
+            print(progress.point, progress.points, progress.stage, progress.epoch, progress.step)
+        sweep, sweep_json = agnx.get_sweep(submitted.run_id)
+        for i in sweep.pareto:
+            point = sweep.points[i]
+            print(getattr(point, "lambda"), point.relative_energy, point.top1.retrained)
+
 Errors of the server (and of unreadable input files) raise `AgnxError`, whose `code` is
 the gRPC status name (e.g. "NOT_FOUND") and whose `message` is the server's message.
 """
@@ -180,6 +193,7 @@ class Client:
         self.tracking = pb_grpc.TrackingStub(self._channel)
         self.matching = pb_grpc.MatchingStub(self._channel)
         self.multipliers = pb_grpc.MultipliersStub(self._channel)
+        self.training = pb_grpc.TrainingStub(self._channel)
 
     def close(self):
         self._channel.close()
@@ -297,8 +311,12 @@ class Client:
         return self._call(self.matching.SubmitMatching, requests())
 
     def watch(self, job_id):
-        """Yields the job's JobProgress messages (job_id, state, stage, step, steps, percent,
-        message, final) until the one with `final` set, which is yielded too."""
+        """Yields the job's JobProgress messages until the one with `final` set, which is
+        yielded too. Fields: job_id, state, stage, step and steps (within the stage), percent
+        (of the whole job), message, final; training stages ("search", "retrain") also set
+        epoch and epochs (step/steps then count the stage's batches over all its epochs), and
+        a sweep sets point and points (lambda `point`, from 1, of `points`; 0 outside a
+        lambda). Works for every kind of job: matching, search, retrain, sweep."""
         stream = self.matching.WatchJob(pb.GetJobRequest(job_id=job_id), metadata=self._metadata)
         try:
             for progress in stream:
@@ -321,9 +339,12 @@ class Client:
         return last
 
     def get_job(self, job_id):
+        """The Job: kind ("matching", "search", "retrain", "sweep"), run_id, state (QUEUED,
+        RUNNING, SUCCEEDED, FAILED, CANCELLED), attempts, progress (0..1), error."""
         return self._call(self.matching.GetJob, pb.GetJobRequest(job_id=job_id))
 
     def cancel_job(self, job_id):
+        """Cancels a job (a training job stops at its next batch); returns the Job."""
         return self._call(self.matching.CancelJob, pb.GetJobRequest(job_id=job_id))
 
     def result(self, run_id):
@@ -336,5 +357,72 @@ class Client:
         """The experiment's EnergyPoint messages (lambda, relative energy, accuracies, pareto)."""
         return list(self._call(self.matching.QueryEnergy, pb.QueryEnergyRequest(experiment=experiment)).points)
 
+    # ------------------------------------------------------------ training
+
+    def submit_training(self, experiment, kind, train_x, train_y, model_path=None, calib_path=None,
+                        lambdas=(), test_x=None, test_y=None, library="", source_run="",
+                        search_epochs=None, retrain_epochs=None, sigma_max=None, samples=None,
+                        seed=0, run_name="", idempotency_key=""):
+        """Uploads a training job's inputs in 1 MiB chunks (model, training inputs and labels,
+        calibration, then test inputs and labels) and queues it. Returns the
+        SubmitMatchingResponse (run_id, job_id) once the inputs and the job are durable; the
+        server first loads the model and the training data in a worker, so a model or data that
+        cannot train is refused here (INVALID_ARGUMENT) rather than by a failed job.
+
+        experiment       experiment name (created by the server if it does not exist)
+        kind             "search" (AGN gradient search at one lambda), "retrain" (approximate
+                         retraining of the matched run `source_run`) or "sweep" (search ->
+                         match -> retrain -> evaluate per lambda, one child run each)
+        train_x, train_y training inputs (float .npy or torch.save'd tensor, [N, ...]) and
+                         integer labels [N]
+        model_path       float TorchScript model (search, sweep; retrain uses the source run's)
+        calib_path       calibration inputs (sweep: it matches)
+        lambdas          search: one; sweep: 1-64; retrain: none
+        test_x, test_y   test inputs and labels: accuracies (a sweep's retrained top-1)
+        library          multiplier library ("": builtin; retrain: the source run's)
+        search_epochs, retrain_epochs, sigma_max, samples
+                         None: the server's defaults (1, 3, 0.5, 512)
+        seed             training and sampling seed
+        idempotency_key  a retry with the same key returns the first job
+        """
+        if (test_x is None) != (test_y is None):
+            raise AgnxError("INVALID_ARGUMENT", "test_x and test_y go together")
+        files = [("model", model_path), ("train_x", train_x), ("train_y", train_y),
+                 ("calibration", calib_path), ("test_x", test_x), ("test_y", test_y)]
+        files = [(field, path) for field, path in files if path is not None]
+        for field, path in files:  # fail before opening the stream
+            if not os.path.isfile(path) or not os.access(path, os.R_OK):
+                raise AgnxError("INVALID_ARGUMENT", f"{field}: cannot read {path}")
+        header = pb.TrainingHeader(kind=kind, experiment=experiment, run_name=run_name,
+                                   lambdas=[float(l) for l in lambdas], library=library or "",
+                                   source_run=source_run or "", seed=seed or 0,
+                                   idempotency_key=idempotency_key)
+        # proto3 `optional` fields: left unset, the server uses its defaults.
+        for field, value in [("search_epochs", search_epochs), ("retrain_epochs", retrain_epochs),
+                             ("sigma_max", sigma_max), ("num_samples", samples)]:
+            if value is not None:
+                setattr(header, field, value)
+
+        def requests():
+            yield pb.SubmitTrainingRequest(header=header)
+            for field, path in files:
+                for chunk in _read_chunks(path):
+                    yield pb.SubmitTrainingRequest(**{field: chunk})
+
+        return self._call(self.training.SubmitTraining, requests())
+
+    def get_sweep(self, run_id):
+        """A sweep run's finished points and Pareto front: the Sweep message (points with
+        lambda, run_id of the child run, sigma per layer, relative_energy, top1.float /
+        quantized / approximate / retrained; pareto: indices into points, relative energy
+        against retrained top-1) and its `json` field parsed ({"run_id", "points", "pareto"};
+        a point's "top1" holds only the accuracies it has). Works while the sweep runs (the
+        points so far); a run that is not a sweep is INVALID_ARGUMENT."""
+        sweep = self._call(self.training.GetSweep, pb.GetSweepRequest(run_id=run_id))
+        return sweep, json.loads(sweep.json)
+
+    # ------------------------------------------------------------ multipliers
+
     def list_libraries(self):
+        """The Library messages the server offers (name, metric, size, metric_max, builtin)."""
         return list(self._call(self.multipliers.ListLibraries, pb.ListLibrariesRequest()).libraries)
