@@ -2,9 +2,9 @@
 //
 //   agnx-server [--listen ADDR] [--data-dir DIR] [--workers N] ...   serve
 //               [--auth-tokens FILE] [--tls-cert FILE --tls-key FILE]
-//   agnx-server migrate [--dry-run] [--data-dir DIR]                  schema migrations
-//   agnx-server gc [--data-dir DIR]                                   collect deleted runs' artifacts
-//   agnx-server backup FILE [--data-dir DIR]                          online copy of the database
+//   agnx-server migrate [--dry-run] [--data-dir DIR | --store URI]    schema migrations
+//   agnx-server gc [--data-dir DIR | --store URI]                     collect deleted runs' artifacts
+//   agnx-server backup FILE [--data-dir DIR | --store URI]            online copy of the database
 #include <CLI/CLI.hpp>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
@@ -29,8 +29,7 @@
 #include "server/training_service.h"
 #include "server/multipliers_service.h"
 #include "server/tracking_service.h"
-#include "store/migrations.h"
-#include "store/sqlite_store.h"
+#include "store/open_store.h"
 
 namespace {
 
@@ -39,6 +38,7 @@ using namespace agnx;
 struct ServeOptions {
   std::string listen = "127.0.0.1:50051";
   std::string data_dir = "agnx-data";
+  std::string store;  // a store URI (store/open_store.h); empty: sqlite:DATA_DIR
   std::size_t workers = 1;
   std::size_t threads_per_job = 0;  // 0: hardware threads / workers
   std::size_t max_upload_mb = 512;
@@ -135,6 +135,78 @@ void reload_tokens(const std::string& file, server::Authenticator* authenticator
   std::fflush(stdout);
 }
 
+// The store --store names, else the SQLite store in --data-dir.
+std::string store_uri(const ServeOptions& options) {
+  return options.store.empty() ? "sqlite:" + options.data_dir : options.store;
+}
+
+Status load_libraries(server::LibraryRegistry& libraries, const std::vector<std::string>& flags) {
+  AGNX_RETURN_IF_ERROR(libraries.load_stored());
+  for (const auto& flag : flags) {
+    AGNX_ASSIGN_OR_RETURN(MultiplierLibrary library, load_library_flag(flag));
+    AGNX_RETURN_IF_ERROR(libraries.add(std::move(library)));
+  }
+  return {};
+}
+
+// How jobs run: workers, threads, the model worker and its limits, and the
+// directory of job files (tmp/ in the store's directory).
+Result<server::JobRunnerOptions> job_runner_options(const ServeOptions& options) {
+  AGNX_ASSIGN_OR_RETURN(const store::StoreLocation location, store::parse_store_uri(store_uri(options)));
+  const std::size_t workers = std::max<std::size_t>(options.workers, 1);
+  const std::size_t threads = options.threads_per_job
+                                  ? options.threads_per_job
+                                  : std::max<std::size_t>(1, std::thread::hardware_concurrency() / workers);
+  const std::filesystem::path worker =
+      options.worker.empty() ? server::default_worker_executable() : std::filesystem::path(options.worker);
+  if (::access(worker.c_str(), X_OK) != 0) {
+    return Status::failed_precondition("the model worker " + worker.string() +
+                                       " is missing or not executable (see --worker)");
+  }
+  server::JobRunnerOptions job_options;
+  job_options.workers = workers;
+  job_options.worker = {worker, threads, std::chrono::seconds(options.job_time_limit_s), options.job_memory_mb};
+  job_options.work_dir = location.directory / "tmp";
+  return job_options;
+}
+
+void print_listening(const ServeOptions& options, int port, const server::JobRunnerOptions& jobs,
+                     const server::HttpServer* dashboard, const std::vector<std::string>& notices) {
+  const std::string host = options.listen.substr(0, options.listen.rfind(':'));
+  std::printf("agnx-server listening on %s:%d (store %s, %zu workers x %zu threads)\n", host.c_str(), port,
+              store_uri(options).c_str(), jobs.workers, jobs.worker.threads);
+  if (dashboard) {
+    const std::string http_host = options.http.substr(0, options.http.rfind(':'));
+    std::printf("agnx-server dashboard on http://%s:%u/\n", http_host.c_str(), dashboard->port());
+  }
+  for (const auto& notice : notices) std::printf("agnx-server: %s\n", notice.c_str());
+  std::fflush(stdout);
+}
+
+// Serves until SIGINT or SIGTERM (SIGHUP re-reads the tokens), then stops
+// accepting calls and lets running jobs finish.
+void serve_until_signal(grpc::Server& server, const ServeOptions& options, server::Authenticator* authenticator) {
+  std::thread waiter([&] {
+    const int received = wait_for_termination_signal([&] { reload_tokens(options.auth_tokens, authenticator); });
+    std::printf("agnx-server: %s, shutting down\n", received == SIGINT ? "SIGINT" : "SIGTERM");
+    std::fflush(stdout);
+    server.Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  });
+  server.Wait();
+  waiter.join();
+}
+
+Result<std::unique_ptr<server::HttpServer>> start_dashboard(const ServeOptions& options, store::TrackingStore& store,
+                                                            const server::ServerSecurity& security) {
+  if (options.http.empty()) return std::unique_ptr<server::HttpServer>();
+  server::HttpOptions http;
+  http.listen = options.http;
+  http.authenticator = security.authenticator;
+  auto started = server::HttpServer::start(store, http);
+  if (!started.ok()) return started.status().with_context("--http " + options.http);
+  return std::move(*started);
+}
+
 int serve(const ServeOptions& options) {
   install_signal_handlers();
   // A write beyond a file size limit (RLIMIT_FSIZE) then fails with EFBIG,
@@ -144,44 +216,22 @@ int serve(const ServeOptions& options) {
       {options.listen, options.http, options.auth_tokens, options.tls_cert, options.tls_key});
   if (!security.ok()) return fail(security.status().message());
   server::Authenticator* authenticator = security->authenticator.get();
-
-  store::SqliteStoreOptions store_options;
-  store_options.data_dir = options.data_dir;
-  auto opened = store::SqliteTrackingStore::open(store_options);
+  auto opened = store::open_store(store_uri(options));
   if (!opened.ok()) return fail(opened.status().message());
-  std::unique_ptr<store::SqliteTrackingStore> tracking = std::move(*opened);
+  store::TrackingStore& tracking = **opened;
+  server::LibraryRegistry libraries(tracking);
+  if (const Status s = load_libraries(libraries, options.library_dirs); !s.ok()) return fail(s.message());
+  const auto job_options = job_runner_options(options);
+  if (!job_options.ok()) return fail(job_options.status().message());
 
-  server::LibraryRegistry libraries(*tracking);
-  if (const Status s = libraries.load_stored(); !s.ok()) return fail(s.message());
-  for (const auto& flag : options.library_dirs) {
-    auto library = load_library_flag(flag);
-    if (!library.ok()) return fail(library.status().message());
-    if (const Status s = libraries.add(std::move(*library)); !s.ok()) return fail(s.message());
-  }
-
-  const std::size_t workers = std::max<std::size_t>(options.workers, 1);
-  const std::size_t threads = options.threads_per_job
-                                  ? options.threads_per_job
-                                  : std::max<std::size_t>(1, std::thread::hardware_concurrency() / workers);
-  const std::filesystem::path worker =
-      options.worker.empty() ? server::default_worker_executable() : std::filesystem::path(options.worker);
-  if (::access(worker.c_str(), X_OK) != 0) {
-    return fail("the model worker " + worker.string() + " is missing or not executable (see --worker)");
-  }
-  server::JobRunnerOptions job_options;
-  job_options.workers = workers;
-  job_options.worker = {worker, threads, std::chrono::seconds(options.job_time_limit_s),
-                        options.job_memory_mb};
-  job_options.work_dir = std::filesystem::path(options.data_dir) / "tmp";
-  server::JobRunner jobs(*tracking, libraries, job_options);
+  server::JobRunner jobs(tracking, libraries, *job_options);
   const std::size_t max_upload = options.max_upload_mb << 20;
-  server::TrackingService tracking_service(*tracking, max_upload, authenticator);
-  server::MatchingService matching_service(*tracking, libraries, jobs,
-                                           {max_upload, options.max_calibration_mb << 20}, authenticator);
-  server::TrainingService training_service(*tracking, libraries, jobs, job_options.worker, job_options.work_dir,
+  server::TrackingService tracking_service(tracking, max_upload, authenticator);
+  server::MatchingService matching_service(tracking, libraries, jobs, {max_upload, options.max_calibration_mb << 20},
+                                           authenticator);
+  server::TrainingService training_service(tracking, libraries, jobs, job_options->worker, job_options->work_dir,
                                            options.max_training_upload_mb << 20, authenticator);
-  server::MultipliersService multipliers_service(libraries, std::filesystem::path(options.data_dir) / "tmp",
-                                                 max_upload);
+  server::MultipliersService multipliers_service(libraries, job_options->work_dir, max_upload);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -189,62 +239,30 @@ int serve(const ServeOptions& options) {
   int port = 0;
   builder.AddListeningPort(options.listen, security->credentials, &port);
   builder.SetMaxReceiveMessageSize(64 << 20);
-  builder.RegisterService(&tracking_service);
-  builder.RegisterService(&matching_service);
-  builder.RegisterService(&training_service);
-  builder.RegisterService(&multipliers_service);
+  for (grpc::Service* service : std::initializer_list<grpc::Service*>{&tracking_service, &matching_service,
+                                                                      &training_service, &multipliers_service}) {
+    builder.RegisterService(service);
+  }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) return fail("cannot listen on " + options.listen);
   if (const Status s = jobs.resume(); !s.ok()) return fail(s.message());
+  auto dashboard = start_dashboard(options, tracking, *security);
+  if (!dashboard.ok()) return fail(dashboard.status().message());
 
-  std::unique_ptr<server::HttpServer> dashboard;
-  if (!options.http.empty()) {
-    server::HttpOptions http;
-    http.listen = options.http;
-    http.authenticator = security->authenticator;
-    auto started = server::HttpServer::start(*tracking, http);
-    if (!started.ok()) return fail("--http " + options.http + ": " + started.status().message());
-    dashboard = std::move(*started);
-  }
-
-  const std::string host = options.listen.substr(0, options.listen.rfind(':'));
-  std::printf("agnx-server listening on %s:%d (data in %s, %zu workers x %zu threads)\n", host.c_str(), port,
-              options.data_dir.c_str(), workers, threads);
-  if (dashboard) {
-    const std::string http_host = options.http.substr(0, options.http.rfind(':'));
-    std::printf("agnx-server dashboard on http://%s:%u/\n", http_host.c_str(), dashboard->port());
-  }
-  for (const auto& notice : security->notices) std::printf("agnx-server: %s\n", notice.c_str());
-  std::fflush(stdout);
-
-  std::thread waiter([&] {
-    const int received = wait_for_termination_signal([&] { reload_tokens(options.auth_tokens, authenticator); });
-    std::printf("agnx-server: %s, shutting down\n", received == SIGINT ? "SIGINT" : "SIGTERM");
-    std::fflush(stdout);
-    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  });
-  server->Wait();
-  waiter.join();
-  if (dashboard) dashboard->stop();
+  print_listening(options, port, *job_options, dashboard->get(), security->notices);
+  serve_until_signal(*server, options, authenticator);
+  if (*dashboard) (*dashboard)->stop();
   jobs.stop();  // running jobs finish; queued ones resume at the next start
   return 0;
 }
 
-int migrate(const std::string& data_dir, bool dry_run) {
-  const auto database = store::SqliteTrackingStore::database_path(data_dir);
-  std::filesystem::create_directories(data_dir);
-  const auto migrations = dry_run ? store::pending_migrations(database) : store::apply_migrations(database);
+int migrate(const std::string& uri, bool dry_run) {
+  const auto migrations = store::migrate_store(uri, dry_run);
   if (!migrations.ok()) return fail(migrations.status().message());
   std::printf("%s %zu migration(s)%s\n", dry_run ? "pending:" : "applied", migrations->size(),
               migrations->empty() ? "" : ":");
-  for (const auto& m : *migrations) std::printf("  %s\n", m.label().c_str());
+  for (const auto& label : *migrations) std::printf("  %s\n", label.c_str());
   return 0;
-}
-
-Result<std::unique_ptr<store::SqliteTrackingStore>> open_store(const std::string& data_dir) {
-  store::SqliteStoreOptions options;
-  options.data_dir = data_dir;
-  return store::SqliteTrackingStore::open(options);
 }
 
 }  // namespace
@@ -260,7 +278,9 @@ int main(int argc, char** argv) {
                "Without --auth-tokens and --tls-cert, --listen and --http must be loopback addresses."};
   ServeOptions options;
   app.add_option("--listen", options.listen, "address to listen on (port 0: any free port)")->capture_default_str();
-  app.add_option("--data-dir", options.data_dir, "SQLite database and artifacts")->capture_default_str();
+  app.add_option("--data-dir", options.data_dir, "SQLite database and artifacts (short for --store sqlite:DIR)")
+      ->capture_default_str();
+  app.add_option("--store", options.store, "the tracking store's URI: sqlite:DIR (default: sqlite:DATA_DIR)");
   app.add_option("--workers", options.workers, "matching jobs run at once")->capture_default_str();
   app.add_option("--threads-per-job", options.threads_per_job, "threads of each job (0: cores / workers)");
   app.add_option("--max-upload-mb", options.max_upload_mb, "largest upload accepted")->capture_default_str();
@@ -294,7 +314,9 @@ int main(int argc, char** argv) {
   CLI::App* backup_command = app.add_subcommand("backup", "write a consistent copy of the database, then exit");
   backup_command->add_option("FILE", backup_file, "destination")->required();
   for (CLI::App* sub : {migrate_command, gc_command, backup_command}) {
-    sub->add_option("--data-dir", options.data_dir, "SQLite database and artifacts")->capture_default_str();
+    sub->add_option("--data-dir", options.data_dir, "SQLite database and artifacts (short for --store sqlite:DIR)")
+        ->capture_default_str();
+    sub->add_option("--store", options.store, "the tracking store's URI: sqlite:DIR");
   }
   try {
     app.parse(argc, argv);
@@ -302,9 +324,9 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 1;
   }
 
-  if (*migrate_command) return migrate(options.data_dir, dry_run);
+  if (*migrate_command) return migrate(store_uri(options), dry_run);
   if (*gc_command || *backup_command) {
-    auto tracking = open_store(options.data_dir);
+    auto tracking = store::open_store(store_uri(options));
     if (!tracking.ok()) return fail(tracking.status().message());
     if (*backup_command) {
       if (const Status s = (*tracking)->backup(backup_file); !s.ok()) return fail(s.message());

@@ -1,5 +1,8 @@
 #include "server/training_job.h"
 
+#include <charconv>
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 #include "core/builtin_library.h"
@@ -234,11 +237,23 @@ Status run_sweep(const JobContext& context, const std::string& run_id, const Tra
 
 // ------------------------------------------------------------ summary
 
-json point_of(store::TrackingStore& store, const store::Run& child) {
-  json point{{"lambda", std::stod(child.params.at("lambda"))}, {"run_id", child.info.run_id}};
+// The number a param or tag holds, or nullopt (users may set tags to anything).
+template <typename T>
+std::optional<T> number_in(const std::map<std::string, std::string>& values, const std::string& key) {
+  const auto it = values.find(key);
+  if (it == values.end()) return std::nullopt;
+  T value{};
+  const auto [end, error] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), value);
+  if (error != std::errc{} || end != it->second.data() + it->second.size()) return std::nullopt;
+  return value;
+}
+
+json point_of(store::TrackingStore& store, const store::Run& child, double lambda) {
+  json point{{"lambda", lambda}, {"run_id", child.info.run_id}};
   json sigma = json::object();
   for (const auto& [key, value] : child.params) {
-    if (key.rfind("sigma.", 0) == 0) sigma[key.substr(6)] = std::stod(value);
+    if (key.rfind("sigma.", 0) != 0) continue;
+    if (const auto s = number_in<double>(child.params, key)) sigma[key.substr(6)] = *s;
   }
   point["sigma"] = sigma;
   const auto matching = store.get_matching(child.info.run_id);
@@ -293,12 +308,15 @@ Result<std::string> sweep_summary(store::TrackingStore& store, const std::string
   search.filter = std::string("tags.") + kParentRunTag + " = '" + sweep_run_id + "'";
   search.max_results = 50000;
   AGNX_ASSIGN_OR_RETURN(const store::RunPage children, store.search_runs(search));
-  std::map<int, const store::Run*> by_index;
+  // Finished children by their index; one whose tags or lambda were changed by hand is left out.
+  std::map<int64_t, std::pair<const store::Run*, double>> by_index;
   for (const store::Run& child : children.runs) {
-    if (child.info.status == store::RunStatus::kFinished) by_index[std::stoi(child.tags.at(kSweepIndexTag))] = &child;
+    const auto index = number_in<int64_t>(child.tags, kSweepIndexTag);
+    const auto lambda = number_in<double>(child.params, "lambda");
+    if (child.info.status == store::RunStatus::kFinished && index && lambda) by_index[*index] = {&child, *lambda};
   }
   json points = json::array();
-  for (const auto& [index, child] : by_index) points.push_back(point_of(store, *child));
+  for (const auto& [index, child] : by_index) points.push_back(point_of(store, *child.first, child.second));
   return json{{"run_id", sweep_run_id}, {"points", points}, {"pareto", pareto_indices(points)}}.dump(2);
 }
 

@@ -1,10 +1,14 @@
-#include "core/matching_json.h"
+// The tracking store's contract (store/tracking_store.h), run against every
+// backend, and what only the SQLite backend does.
 #include "store/sqlite_store.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <set>
+
+#include "core/matching_json.h"
 
 #include "store/artifact_files.h"
 #include "tests/support/sample_matching.h"
@@ -16,13 +20,33 @@ namespace {
 using testing::sample_matching;
 using testing::TempDir;
 
-class StoreTest : public ::testing::Test {
+// A backend under the store's contract: how to open a store in a fresh
+// directory. Adding a backend to the contract suite is one more entry in
+// backends().
+struct StoreBackend {
+  std::string name;
+  std::function<Result<std::unique_ptr<TrackingStore>>(const std::filesystem::path& dir)> open;
+};
+
+StoreBackend sqlite_backend() {
+  return {"sqlite", [](const std::filesystem::path& dir) -> Result<std::unique_ptr<TrackingStore>> {
+            SqliteStoreOptions options;
+            options.data_dir = dir;
+            options.synchronous_full = false;
+            AGNX_ASSIGN_OR_RETURN(std::unique_ptr<SqliteTrackingStore> store, SqliteTrackingStore::open(options));
+            return std::unique_ptr<TrackingStore>(std::move(store));
+          }};
+}
+
+std::vector<StoreBackend> backends() { return {sqlite_backend()}; }
+
+// A store of `backend()` in data/ of a fresh directory, with experiment "exp".
+class StoreFixture : public ::testing::Test {
  protected:
+  virtual StoreBackend backend() const = 0;
+
   void SetUp() override {
-    SqliteStoreOptions options;
-    options.data_dir = dir_.path() / "data";
-    options.synchronous_full = false;
-    auto opened = SqliteTrackingStore::open(options);
+    auto opened = backend().open(dir_.path() / "data");
     ASSERT_TRUE(opened.ok()) << opened.status().to_string();
     store_ = std::move(*opened);
     experiment_ = *store_->create_experiment("exp");
@@ -35,11 +59,26 @@ class StoreTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::unique_ptr<SqliteTrackingStore> store_;
+  std::unique_ptr<TrackingStore> store_;
   int64_t experiment_ = 0;
 };
 
-TEST_F(StoreTest, Experiments) {
+// The contract of store/tracking_store.h, for every backend.
+class StoreContract : public StoreFixture, public ::testing::WithParamInterface<StoreBackend> {
+ protected:
+  StoreBackend backend() const override { return GetParam(); }
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(backends()),
+                         [](const ::testing::TestParamInfo<StoreBackend>& info) { return info.param.name; });
+
+// What only the SQLite backend does (its database file, its backup format).
+class SqliteStoreTest : public StoreFixture {
+ protected:
+  StoreBackend backend() const override { return sqlite_backend(); }
+};
+
+TEST_P(StoreContract, Experiments) {
   EXPECT_EQ(store_->get_experiment(experiment_)->name, "exp");
   EXPECT_EQ(store_->get_experiment_by_name("exp")->experiment_id, experiment_);
   const auto duplicate = store_->create_experiment("exp");
@@ -65,7 +104,7 @@ TEST_F(StoreTest, Experiments) {
   EXPECT_EQ(store_->delete_experiment(999).code(), StatusCode::kNotFound);
 }
 
-TEST_F(StoreTest, RunsLifecycleAndStatus) {
+TEST_P(StoreContract, RunsLifecycleAndStatus) {
   const std::string run_id = new_run("first", 1234);
   EXPECT_EQ(run_id.size(), 32u);
   auto run = store_->get_run(run_id);
@@ -96,7 +135,7 @@ TEST_F(StoreTest, RunsLifecycleAndStatus) {
   EXPECT_EQ(store_->create_run(999, "r", "u", 1).status().code(), StatusCode::kNotFound);
 }
 
-TEST_F(StoreTest, ParamsAreImmutable) {
+TEST_P(StoreContract, ParamsAreImmutable) {
   const std::string run_id = new_run();
   ASSERT_TRUE(store_->log_param(run_id, "lr", "0.1").ok());
   EXPECT_TRUE(store_->log_param(run_id, "lr", "0.1").ok()) << "the same value again is fine";
@@ -107,14 +146,14 @@ TEST_F(StoreTest, ParamsAreImmutable) {
   EXPECT_EQ(store_->log_param(run_id, "", "x").code(), StatusCode::kInvalidArgument);
 }
 
-TEST_F(StoreTest, TagsOverwrite) {
+TEST_P(StoreContract, TagsOverwrite) {
   const std::string run_id = new_run();
   ASSERT_TRUE(store_->set_tag(run_id, "owner", "a").ok());
   ASSERT_TRUE(store_->set_tag(run_id, "owner", "b").ok());
   EXPECT_EQ(store_->get_run(run_id)->tags.at("owner"), "b");
 }
 
-TEST_F(StoreTest, MetricHistoryAndLatest) {
+TEST_P(StoreContract, MetricHistoryAndLatest) {
   const std::string run_id = new_run();
   RunBatch batch;
   batch.metrics = {{"loss", 3.0, 100, 0}, {"loss", 1.0, 300, 2}, {"loss", 2.0, 200, 1}, {"acc", 0.5, 100, 0}};
@@ -138,7 +177,7 @@ TEST_F(StoreTest, MetricHistoryAndLatest) {
   EXPECT_TRUE(store_->get_metric_history(run_id, "never")->empty());
 }
 
-TEST_F(StoreTest, FailingBatchLeavesNothingBehind) {
+TEST_P(StoreContract, FailingBatchLeavesNothingBehind) {
   const std::string run_id = new_run();
   ASSERT_TRUE(store_->log_param(run_id, "lr", "0.1").ok());
   RunBatch bad;
@@ -157,7 +196,7 @@ TEST_F(StoreTest, FailingBatchLeavesNothingBehind) {
   EXPECT_EQ(store_->log_batch(run_id, too_big).code(), StatusCode::kInvalidArgument);
 }
 
-TEST_F(StoreTest, IdempotencyKeysMakeRetriedWritesHappenOnce) {
+TEST_P(StoreContract, IdempotencyKeysMakeRetriedWritesHappenOnce) {
   const auto first = store_->create_run(experiment_, "r", "alice", 1000, {"run-key"});
   ASSERT_TRUE(first.ok()) << first.status().to_string();
   const auto again = store_->create_run(experiment_, "r", "alice", 2000, {"run-key"});
@@ -181,7 +220,7 @@ TEST_F(StoreTest, IdempotencyKeysMakeRetriedWritesHappenOnce) {
   EXPECT_EQ(store_->create_experiment("keyed").status().code(), StatusCode::kAlreadyExists);
 }
 
-TEST_F(StoreTest, IdempotencyKeysAreValidatedAndNotShared) {
+TEST_P(StoreContract, IdempotencyKeysAreValidatedAndNotShared) {
   const std::string run_id = new_run();
   const std::string other_run = new_run();
   const RunBatch batch{{{"m", 1.0, 1, 0}}, {}, {}};
@@ -201,7 +240,7 @@ TEST_F(StoreTest, IdempotencyKeysAreValidatedAndNotShared) {
   EXPECT_TRUE(store_->get_metric_history(other_run, "m")->empty());
 }
 
-TEST_F(StoreTest, AFailedWriteDoesNotRecordItsKey) {
+TEST_P(StoreContract, AFailedWriteDoesNotRecordItsKey) {
   const std::string run_id = new_run();
   ASSERT_TRUE(store_->delete_run(run_id).ok());
   const RunBatch batch{{{"m", 1.0, 1, 0}}, {}, {}};
@@ -211,7 +250,7 @@ TEST_F(StoreTest, AFailedWriteDoesNotRecordItsKey) {
   EXPECT_EQ(store_->get_metric_history(run_id, "m")->size(), 1u);
 }
 
-TEST_F(StoreTest, IdempotencyKeysOutliveTheProcessUntilGcForgetsThem) {
+TEST_F(SqliteStoreTest, IdempotencyKeysOutliveTheProcessUntilGcForgetsThem) {
   const std::string run_id = new_run();
   const RunBatch batch{{{"m", 1.0, 1, 0}}, {}, {}};
   ASSERT_TRUE(store_->log_batch(run_id, batch, {"old-key"}).ok());
@@ -225,9 +264,7 @@ TEST_F(StoreTest, IdempotencyKeysOutliveTheProcessUntilGcForgetsThem) {
                             std::to_string(kIdempotencyKeyRetentionMs + 1000) + " WHERE key = 'old-key'";
     ASSERT_TRUE((*db)->exec(sql).ok());
   }
-  SqliteStoreOptions options;
-  options.data_dir = dir_.path() / "data";
-  store_ = std::move(*SqliteTrackingStore::open(options));
+  store_ = std::move(*backend().open(dir_.path() / "data"));
   ASSERT_TRUE(store_->log_batch(run_id, batch, {"new-key"}).ok());
   ASSERT_TRUE(store_->log_batch(run_id, batch, {"old-key"}).ok());
   EXPECT_EQ(store_->get_metric_history(run_id, "m")->size(), 2u);  // both keys still known
@@ -237,7 +274,7 @@ TEST_F(StoreTest, IdempotencyKeysOutliveTheProcessUntilGcForgetsThem) {
   EXPECT_EQ(store_->get_metric_history(run_id, "m")->size(), 3u);
 }
 
-TEST_F(StoreTest, SearchFiltersAndOrders) {
+TEST_P(StoreContract, SearchFiltersAndOrders) {
   std::vector<std::string> ids;
   for (int i = 0; i < 6; ++i) {
     const std::string id = new_run("run" + std::to_string(i), 1000 + i);
@@ -294,7 +331,7 @@ TEST_F(StoreTest, SearchFiltersAndOrders) {
   EXPECT_NE(error.status().message().find("at position 13"), std::string::npos) << error.status().to_string();
 }
 
-TEST_F(StoreTest, SearchReturnsRunData) {
+TEST_P(StoreContract, SearchReturnsRunData) {
   const std::string run_id = new_run();
   RunBatch batch;
   batch.metrics = {{"acc", 0.75, 1, 3}};
@@ -313,7 +350,7 @@ TEST_F(StoreTest, SearchReturnsRunData) {
   EXPECT_TRUE(page->next_page_token.empty());
 }
 
-TEST_F(StoreTest, PaginationIsStableAndComplete) {
+TEST_P(StoreContract, PaginationIsStableAndComplete) {
   std::set<std::string> created;
   for (int i = 0; i < 25; ++i) created.insert(new_run("r", 1000 + i % 5));  // ties in start time
   SearchRunsRequest request;
@@ -343,7 +380,7 @@ TEST_F(StoreTest, PaginationIsStableAndComplete) {
 }
 
 
-TEST_F(StoreTest, MatchingRoundTripsWithItsMetrics) {
+TEST_P(StoreContract, MatchingRoundTripsWithItsMetrics) {
   const std::string run_id = new_run();
   const MatchingRecord record{0.25, sample_matching("evo", 20.0)};
   RunBatch batch;
@@ -394,7 +431,7 @@ TEST_F(StoreTest, MatchingRoundTripsWithItsMetrics) {
   EXPECT_EQ(store_->get_matching(new_run()).status().code(), StatusCode::kNotFound);
 }
 
-TEST_F(StoreTest, MatchingIsAllOrNothing) {
+TEST_P(StoreContract, MatchingIsAllOrNothing) {
   const std::string run_id = new_run();
   ASSERT_TRUE(store_->log_param(run_id, "lambda", "0.5").ok());
   RunBatch batch;
@@ -411,7 +448,7 @@ TEST_F(StoreTest, MatchingIsAllOrNothing) {
   EXPECT_NE(invalid.message().find("layers[1].candidates[0].std"), std::string::npos) << invalid.to_string();
 }
 
-TEST_F(StoreTest, EnergyPointsAndParetoFront) {
+TEST_P(StoreContract, EnergyPointsAndParetoFront) {
   struct Spec {
     double lambda;
     double metric;  // of layer conv1: sets the relative energy
@@ -466,7 +503,7 @@ TEST(ParetoFront, KeepsEqualPointsAndDropsDominatedOnes) {
   EXPECT_EQ(ids, (std::vector<std::string>{"d", "a", "b", "e"}));
 }
 
-TEST_F(StoreTest, ArtifactsAreContentAddressed) {
+TEST_P(StoreContract, ArtifactsAreContentAddressed) {
   const std::string run_id = new_run();
   const auto logged = store_->log_artifact(run_id, "model/weights.bin", std::string("\0\1binary", 8));
   ASSERT_TRUE(logged.ok()) << logged.status().to_string();
@@ -497,7 +534,7 @@ TEST(ArtifactPath, Validation) {
   EXPECT_NE(validate_artifact_path("../x").message().find("'../x'"), std::string::npos);
 }
 
-TEST_F(StoreTest, GcRemovesDeletedRunsAndUnreferencedArtifacts) {
+TEST_P(StoreContract, GcRemovesDeletedRunsAndUnreferencedArtifacts) {
   const std::string kept = new_run();
   const std::string dropped = new_run();
   ASSERT_TRUE(store_->log_artifact(kept, "shared.txt", "shared").ok());
@@ -516,7 +553,7 @@ TEST_F(StoreTest, GcRemovesDeletedRunsAndUnreferencedArtifacts) {
   EXPECT_EQ(*store_->gc(), 0);
 }
 
-TEST_F(StoreTest, BackupIsAConsistentCopy) {
+TEST_F(SqliteStoreTest, BackupIsAConsistentCopy) {
   const std::string run_id = new_run();
   ASSERT_TRUE(store_->log_metric(run_id, {"m", 2.5, 1, 0}).ok());
   const auto copy = dir_.path() / "backup.db";
@@ -530,7 +567,7 @@ TEST_F(StoreTest, BackupIsAConsistentCopy) {
   EXPECT_EQ((*restored)->get_run(run_id)->metrics.at("m").value, 2.5);
 }
 
-TEST_F(StoreTest, Jobs) {
+TEST_P(StoreContract, Jobs) {
   const std::string run_id = new_run();
   const int64_t job = *store_->create_job("match", run_id);
   auto got = store_->get_job(job);
@@ -564,7 +601,7 @@ TEST_F(StoreTest, Jobs) {
   EXPECT_EQ(store_->create_job("match", "missing").status().code(), StatusCode::kNotFound);
 }
 
-TEST_F(StoreTest, MultiplierLibraries) {
+TEST_P(StoreContract, MultiplierLibraries) {
   StoredLibrary library{"evo", "power", 1.5, {}};
   for (const char* name : {"b_mul", "a_mul"}) {
     StoredMultiplier m{name, name[0] == 'a', name[0] == 'a' ? 1.5 : 0.5, std::vector<int32_t>(65536)};
