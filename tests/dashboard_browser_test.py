@@ -285,6 +285,7 @@ def main():
         from selenium.webdriver.chrome.service import Service
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support.ui import WebDriverWait
+        from selenium.common.exceptions import StaleElementReferenceException
     except ImportError:
         skip("python3-selenium is not installed (run with /usr/bin/python3)")
 
@@ -385,9 +386,11 @@ def main():
         check(sorted(states) == ["RUNNING", "SUCCEEDED"], f"the jobs page shows both jobs ({states})")
         def running_progress(d):
             return d.find_element(By.CSS_SELECTOR, "#jobs-table tr[data-state=RUNNING] td:nth-child(4)").text
-        before = running_progress(driver)
-        WebDriverWait(driver, 8).until(lambda d: running_progress(d) != before)
-        check(True, f"the jobs page polls: the running job's progress moved from {before} to {running_progress(driver)}")
+        # The table is redrawn at every poll: an element found just before a redraw goes stale.
+        polling = WebDriverWait(driver, 8, ignored_exceptions=[StaleElementReferenceException])
+        before = polling.until(running_progress)
+        after = polling.until(lambda d: (p := running_progress(d)) != before and p)
+        check(True, f"the jobs page polls: the running job's progress moved from {before} to {after}")
         driver.save_screenshot(os.path.join(args.out, "dashboard_jobs.png"))
 
         # A server with a token: the page asks for it, keeps it in sessionStorage and sends it.

@@ -40,6 +40,8 @@ StoreBackend sqlite_backend() {
 
 std::vector<StoreBackend> backends() { return {sqlite_backend()}; }
 
+void PrintTo(const StoreBackend& backend, std::ostream* out) { *out << backend.name; }
+
 // A store of `backend()` in data/ of a fresh directory, with experiment "exp".
 class StoreFixture : public ::testing::Test {
  protected:
