@@ -245,6 +245,195 @@ std::optional<std::string> read_file(const std::filesystem::path& path) {
   return std::move(content).str();
 }
 
+// ------------------------------------------------------------ the routes
+
+using Arguments = std::vector<std::string_view>;  // the path segments a route's {} matched
+
+HttpResponse list_experiments(store::TrackingStore& store, const Arguments&, const Query& query) {
+  if (Status s = check_query(query, {"view"}); !s.ok()) return status_error(s);
+  auto view = parse_view(query);
+  if (!view.ok()) return status_error(view.status());
+  auto experiments = store.list_experiments(*view);
+  if (!experiments.ok()) return status_error(experiments.status());
+  json list = json::array();
+  for (const auto& e : *experiments) list.push_back(experiment_json(e));
+  return json_response({{"experiments", std::move(list)}});
+}
+
+HttpResponse get_experiment(store::TrackingStore& store, const Arguments& args, const Query& query) {
+  auto id = parse_int(args[0], "experiment id");
+  if (!id.ok()) return status_error(id.status());
+  if (Status s = check_query(query, {}); !s.ok()) return status_error(s);
+  auto experiment = store.get_experiment(*id);
+  if (!experiment.ok()) return status_error(experiment.status());
+  return json_response(experiment_json(*experiment));
+}
+
+// The search request of /api/experiments/{id}/runs from its query.
+Result<store::SearchRunsRequest> runs_request(int64_t experiment_id, const Query& query) {
+  store::SearchRunsRequest request;
+  request.experiment_ids = {experiment_id};
+  request.filter = query_value(query, "filter").value_or("");
+  request.page_token = query_value(query, "page_token").value_or("");
+  for (const auto& [key, value] : query) {
+    if (key == "order_by" && !value.empty()) request.order_by.push_back(value);
+  }
+  request.max_results = 100;
+  if (const auto max = query_value(query, "max_results")) {
+    AGNX_ASSIGN_OR_RETURN(const int64_t parsed, parse_int(*max, "parameter 'max_results'"));
+    if (parsed < 1 || parsed > 50000) {
+      return Status::invalid_argument("parameter 'max_results': " + *max + " is outside [1, 50000]");
+    }
+    request.max_results = static_cast<int>(parsed);
+  }
+  AGNX_ASSIGN_OR_RETURN(request.view, parse_view(query));
+  return request;
+}
+
+HttpResponse experiment_runs(store::TrackingStore& store, const Arguments& args, const Query& query) {
+  auto id = parse_int(args[0], "experiment id");
+  if (!id.ok()) return status_error(id.status());
+  if (Status s = check_query(query, {"filter", "order_by", "max_results", "page_token", "view"}, {"order_by"});
+      !s.ok()) {
+    return status_error(s);
+  }
+  // search_runs answers an unknown experiment with no runs; the API says 404.
+  if (auto experiment = store.get_experiment(*id); !experiment.ok()) return status_error(experiment.status());
+  auto request = runs_request(*id, query);
+  if (!request.ok()) return status_error(request.status());
+  auto page = store.search_runs(*request);
+  if (!page.ok()) {
+    // The store's message names what failed (filter / order_by / page_token and the position).
+    const std::string message = page.status().message();
+    std::string_view parameter = "filter";
+    if (message.find("order_by") != std::string::npos) parameter = "order_by";
+    if (message.find("page_token") != std::string::npos) parameter = "page_token";
+    return status_error(page.status(), "parameter '" + std::string(parameter) + "'");
+  }
+  json runs = json::array();
+  for (const auto& run : page->runs) runs.push_back(run_json(run));
+  return json_response({{"runs", std::move(runs)}, {"next_page_token", page->next_page_token}});
+}
+
+// /energy (every point, with its front mark) or /pareto (the front only).
+HttpResponse energy_points(store::TrackingStore& store, const Arguments& args, const Query& query, bool front_only) {
+  auto id = parse_int(args[0], "experiment id");
+  if (!id.ok()) return status_error(id.status());
+  if (Status s = check_query(query, {}); !s.ok()) return status_error(s);
+  auto points = store.energy_points(*id);
+  if (!points.ok()) return status_error(points.status());
+  const std::vector<store::EnergyPoint> front = store::pareto_front(*points);
+  HttpResponse response;
+  std::string& out = response.body;
+  out.reserve(256 * points->size() + 64);
+  out += R"({"experiment_id":)" + std::to_string(*id) + R"(,"points":[)";
+  if (front_only) {
+    for (std::size_t i = 0; i < front.size(); ++i) {
+      if (i > 0) out += ',';
+      append_energy_point(out, front[i], std::nullopt);
+    }
+  } else {
+    std::unordered_set<std::string> on_front;
+    for (const auto& p : front) on_front.insert(p.run_id);
+    for (std::size_t i = 0; i < points->size(); ++i) {
+      if (i > 0) out += ',';
+      append_energy_point(out, (*points)[i], on_front.contains((*points)[i].run_id));
+    }
+  }
+  out += "]}";
+  return response;
+}
+
+HttpResponse get_run(store::TrackingStore& store, const Arguments& args, const Query& query) {
+  if (Status s = check_query(query, {}); !s.ok()) return status_error(s);
+  auto run = store.get_run(std::string(args[0]));
+  if (!run.ok()) return status_error(run.status());
+  return json_response(run_json(*run));
+}
+
+HttpResponse run_matching(store::TrackingStore& store, const Arguments& args, const Query& query) {
+  if (Status s = check_query(query, {}); !s.ok()) return status_error(s);
+  const std::string run_id(args[0]);
+  auto record = store.get_matching(run_id);
+  if (!record.ok()) return status_error(record.status());
+  // The canonical text verbatim, so its doubles read back bit-identical.
+  HttpResponse response;
+  response.body = R"({"run_id":)" + dump(json(run_id)) + R"(,"lambda":)" + dump(json(record->lambda)) +
+                  R"(,"matching":)" + matching_info_to_json(record->info, -1) + "}";
+  return response;
+}
+
+HttpResponse run_sweep(store::TrackingStore& store, const Arguments& args, const Query& query) {
+  if (Status s = check_query(query, {}); !s.ok()) return status_error(s);
+  // sweep_summary's JSON verbatim: the one definition of a sweep's points and front.
+  auto summary = sweep_summary(store, std::string(args[0]));
+  if (!summary.ok()) return status_error(summary.status());
+  HttpResponse response;
+  response.body = std::move(*summary);
+  return response;
+}
+
+HttpResponse list_jobs(store::TrackingStore& store, const Arguments&, const Query& query) {
+  if (Status s = check_query(query, {"state"}); !s.ok()) return status_error(s);
+  std::optional<store::JobState> state;
+  if (const auto name = query_value(query, "state")) {
+    auto parsed = store::parse_job_state(*name);
+    if (!parsed.ok()) return status_error(parsed.status(), "parameter 'state'");
+    state = *parsed;
+  }
+  auto jobs = store.list_jobs(state);
+  if (!jobs.ok()) return status_error(jobs.status());
+  json list = json::array();
+  for (const auto& j : *jobs) list.push_back(job_json(j));
+  return json_response({{"jobs", std::move(list)}});
+}
+
+HttpResponse get_job(store::TrackingStore& store, const Arguments& args, const Query& query) {
+  if (Status s = check_query(query, {}); !s.ok()) return status_error(s);
+  auto id = parse_int(args[0], "job id");
+  if (!id.ok()) return status_error(id.status());
+  auto job = store.get_job(*id);
+  if (!job.ok()) return status_error(job.status());
+  return json_response(job_json(*job));
+}
+
+// A route: the path's segments after "api", "{}" matching any one segment.
+struct Route {
+  std::vector<std::string_view> pattern;
+  HttpResponse (*handle)(store::TrackingStore& store, const Arguments& args, const Query& query);
+};
+
+const Route kRoutes[] = {
+    {{"experiments"}, &list_experiments},
+    {{"experiments", "{}"}, &get_experiment},
+    {{"experiments", "{}", "runs"}, &experiment_runs},
+    {{"experiments", "{}", "energy"},
+     [](store::TrackingStore& s, const Arguments& a, const Query& q) { return energy_points(s, a, q, false); }},
+    {{"experiments", "{}", "pareto"},
+     [](store::TrackingStore& s, const Arguments& a, const Query& q) { return energy_points(s, a, q, true); }},
+    {{"runs", "{}"}, &get_run},
+    {{"runs", "{}", "matching"}, &run_matching},
+    {{"runs", "{}", "sweep"}, &run_sweep},
+    {{"runs", "{}", "history"},
+     [](store::TrackingStore& s, const Arguments& a, const Query& q) { return run_history(s, std::string(a[0]), q); }},
+    {{"jobs"}, &list_jobs},
+    {{"jobs", "{}"}, &get_job},
+};
+
+// True when `parts` ("api", ...) fit `pattern`; `arguments` get the {} segments.
+bool matches(const std::vector<std::string_view>& pattern, const std::vector<std::string_view>& parts,
+             std::vector<std::string_view>& arguments) {
+  if (parts.size() != pattern.size() + 1) return false;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == "{}") {
+      arguments.push_back(parts[i + 1]);
+    } else if (pattern[i] != parts[i + 1]) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 HttpResponse json_error(unsigned status, std::string_view message) {
@@ -339,145 +528,10 @@ HttpResponse DashboardHandler::handle(const HttpRequest& request) const {
 
 HttpResponse DashboardHandler::handle_api(std::string_view path, const Query& query) const {
   const std::vector<std::string_view> parts = split_path(path);  // parts[0] == "api"
-  const std::size_t n = parts.size();
-  const auto is = [&](std::size_t i, std::string_view s) { return n > i && parts[i] == s; };
-
-  if (is(1, "experiments")) {
-    if (n == 2) {
-      if (Status s = check_query(query, {"view"}); !s.ok()) return status_error(s);
-      auto view = parse_view(query);
-      if (!view.ok()) return status_error(view.status());
-      auto experiments = store_.list_experiments(*view);
-      if (!experiments.ok()) return status_error(experiments.status());
-      json list = json::array();
-      for (const auto& e : *experiments) list.push_back(experiment_json(e));
-      return json_response({{"experiments", std::move(list)}});
-    }
-    auto id = parse_int(parts[2], "experiment id");
-    if (!id.ok()) return status_error(id.status());
-    if (n == 3) {
-      if (Status s = check_query(query, {}); !s.ok()) return status_error(s);
-      auto experiment = store_.get_experiment(*id);
-      if (!experiment.ok()) return status_error(experiment.status());
-      return json_response(experiment_json(*experiment));
-    }
-    if (n == 4 && parts[3] == "runs") {
-      if (Status s = check_query(query, {"filter", "order_by", "max_results", "page_token", "view"}, {"order_by"});
-          !s.ok()) {
-        return status_error(s);
-      }
-      // search_runs answers an unknown experiment with no runs; the API says 404.
-      if (auto experiment = store_.get_experiment(*id); !experiment.ok()) return status_error(experiment.status());
-      store::SearchRunsRequest request;
-      request.experiment_ids = {*id};
-      request.filter = query_value(query, "filter").value_or("");
-      request.page_token = query_value(query, "page_token").value_or("");
-      for (const auto& [key, value] : query) {
-        if (key == "order_by" && !value.empty()) request.order_by.push_back(value);
-      }
-      request.max_results = 100;
-      if (const auto max = query_value(query, "max_results")) {
-        auto parsed = parse_int(*max, "parameter 'max_results'");
-        if (!parsed.ok()) return status_error(parsed.status());
-        if (*parsed < 1 || *parsed > 50000) {
-          return json_error(400, "parameter 'max_results': " + *max + " is outside [1, 50000]");
-        }
-        request.max_results = static_cast<int>(*parsed);
-      }
-      auto view = parse_view(query);
-      if (!view.ok()) return status_error(view.status());
-      request.view = *view;
-      auto page = store_.search_runs(request);
-      if (!page.ok()) {
-        // The store's message names what failed (filter / order_by / page_token and the position).
-        const std::string message = page.status().message();
-        std::string_view parameter = "filter";
-        if (message.find("order_by") != std::string::npos) parameter = "order_by";
-        if (message.find("page_token") != std::string::npos) parameter = "page_token";
-        return status_error(page.status(), "parameter '" + std::string(parameter) + "'");
-      }
-      json runs = json::array();
-      for (const auto& run : page->runs) runs.push_back(run_json(run));
-      return json_response({{"runs", std::move(runs)}, {"next_page_token", page->next_page_token}});
-    }
-    if (n == 4 && (parts[3] == "energy" || parts[3] == "pareto")) {
-      if (Status s = check_query(query, {}); !s.ok()) return status_error(s);
-      auto points = store_.energy_points(*id);
-      if (!points.ok()) return status_error(points.status());
-      const std::vector<store::EnergyPoint> front = store::pareto_front(*points);
-      HttpResponse response;
-      std::string& out = response.body;
-      out.reserve(256 * points->size() + 64);
-      out += R"({"experiment_id":)" + std::to_string(*id) + R"(,"points":[)";
-      if (parts[3] == "pareto") {
-        for (std::size_t i = 0; i < front.size(); ++i) {
-          if (i > 0) out += ',';
-          append_energy_point(out, front[i], std::nullopt);
-        }
-      } else {
-        std::unordered_set<std::string> on_front;
-        for (const auto& p : front) on_front.insert(p.run_id);
-        for (std::size_t i = 0; i < points->size(); ++i) {
-          if (i > 0) out += ',';
-          append_energy_point(out, (*points)[i], on_front.contains((*points)[i].run_id));
-        }
-      }
-      out += "]}";
-      return response;
-    }
+  for (const Route& route : kRoutes) {
+    std::vector<std::string_view> arguments;
+    if (matches(route.pattern, parts, arguments)) return route.handle(store_, arguments, query);
   }
-
-  if (is(1, "runs") && n >= 3 && n <= 4) {
-    const std::string run_id(parts[2]);
-    if (n == 4 && parts[3] == "history") return run_history(store_, run_id, query);
-    if (Status s = check_query(query, {}); !s.ok()) return status_error(s);
-    if (n == 3) {
-      auto run = store_.get_run(run_id);
-      if (!run.ok()) return status_error(run.status());
-      return json_response(run_json(*run));
-    }
-    if (parts[3] == "matching") {
-      auto record = store_.get_matching(run_id);
-      if (!record.ok()) return status_error(record.status());
-      // The canonical text verbatim, so its doubles read back bit-identical.
-      HttpResponse response;
-      response.body = R"({"run_id":)" + dump(json(run_id)) + R"(,"lambda":)" + dump(json(record->lambda)) +
-                      R"(,"matching":)" + matching_info_to_json(record->info, -1) + "}";
-      return response;
-    }
-    if (parts[3] == "sweep") {
-      // sweep_summary's JSON verbatim: the one definition of a sweep's points and front.
-      auto summary = sweep_summary(store_, run_id);
-      if (!summary.ok()) return status_error(summary.status());
-      HttpResponse response;
-      response.body = std::move(*summary);
-      return response;
-    }
-  }
-
-  if (is(1, "jobs") && n <= 3) {
-    if (n == 2) {
-      if (Status s = check_query(query, {"state"}); !s.ok()) return status_error(s);
-      std::optional<store::JobState> state;
-      if (const auto name = query_value(query, "state")) {
-        auto parsed = store::parse_job_state(*name);
-        if (!parsed.ok()) return status_error(parsed.status(), "parameter 'state'");
-        state = *parsed;
-      }
-      auto jobs = store_.list_jobs(state);
-      if (!jobs.ok()) return status_error(jobs.status());
-      json list = json::array();
-      for (const auto& j : *jobs) list.push_back(job_json(j));
-      return json_response({{"jobs", std::move(list)}});
-    }
-    if (Status s = check_query(query, {}); !s.ok()) return status_error(s);
-    auto id = parse_int(parts[2], "job id");
-    if (!id.ok()) return status_error(id.status());
-    auto job = store_.get_job(*id);
-    if (!job.ok()) return status_error(job.status());
-    return json_response(job_json(*job));
-  }
-
   return json_error(404, "no API endpoint " + std::string(path));
 }
 
