@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <fstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -179,8 +180,19 @@ TEST_F(ServerTraining, ASearchLogsItsEpochsAndStoresTheModelWithItsSigma) {
   EXPECT_EQ(run.info().status(), "FINISHED");
   EXPECT_EQ(run.params().at("lambda"), "0.5");
 
-  const Model trained = *Model::load_bytes(client_->artifact(submitted.run_id(), "model/trained.pt"), "trained");
+  const std::string model = client_->artifact(submitted.run_id(), "model/trained.pt");
+  const Model trained = *Model::load_bytes(model, "trained");
   EXPECT_NEAR(*trained.stdev("conv2.0"), sigma[1].value(), 1e-6);
+
+  // Python's torch.jit.load reads it too, stdev buffers included (Debian's python3-torch).
+  const auto file = dir_.path() / "trained.pt";
+  std::ofstream(file, std::ios::binary) << model;
+  const auto output = dir_.path() / "stdev.txt";
+  const std::string python = "/usr/bin/python3 -c \"import sys, torch; m = torch.jit.load(sys.argv[1]); "
+                             "print(float(dict(m.named_buffers())['conv2.0.stdev']))\" " +
+                             file.string() + " > " + output.string() + " 2>&1";
+  ASSERT_EQ(std::system(python.c_str()), 0) << read_file(output);
+  EXPECT_NEAR(std::stod(read_file(output)), sigma[1].value(), 1e-6);
 }
 
 TEST_F(ServerTraining, ASweepSurvivesASigkillWithoutADuplicateChildAndReportsItsFront) {
