@@ -43,6 +43,29 @@ Status check_finite(const FloatTensor& tensor, std::string_view source) {
 
 }  // namespace
 
+Result<FloatTensor> parse_inputs(std::string_view bytes, std::string_view source,
+                                 const std::optional<Uint8Normalization>& uint8) {
+  if (!is_npy(bytes)) return parse_inputs(bytes, source);
+  AGNX_ASSIGN_OR_RETURN(const NpyArray array, parse_npy(bytes, source));
+  if (array.dtype != NpyDtype::kUInt8) return parse_inputs(bytes, source);
+  if (!uint8) {
+    return Status::invalid_argument(std::string(source) +
+                                    ": uint8 images need a normalization (scale, mean, std) to become model inputs");
+  }
+  const Uint8Normalization& n = *uint8;
+  if (!std::isfinite(n.scale) || !std::isfinite(n.mean) || !std::isfinite(n.std) || n.scale <= 0.0 || n.std <= 0.0) {
+    return Status::invalid_argument(std::string(source) + ": the uint8 normalization must be finite, scale and std > 0");
+  }
+  if (array.shape.empty() || array.shape.front() == 0) {
+    return Status::invalid_argument(std::string(source) + ": inputs need a non-empty batch dimension");
+  }
+  FloatTensor tensor{array.shape, {}};
+  const std::vector<double> pixels = array.to_double();
+  tensor.values.reserve(pixels.size());
+  for (const double p : pixels) tensor.values.push_back(static_cast<float>((p * n.scale - n.mean) / n.std));
+  return tensor;
+}
+
 Result<FloatTensor> parse_inputs(std::string_view bytes, std::string_view source) {
   FloatTensor tensor;
   if (is_npy(bytes)) {

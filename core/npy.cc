@@ -19,12 +19,14 @@ struct DtypeInfo {
 };
 
 constexpr DtypeInfo kDtypes[] = {
-    {NpyDtype::kInt8, "|i1", 1},    {NpyDtype::kInt16, "<i2", 2},   {NpyDtype::kInt32, "<i4", 4},
+    {NpyDtype::kInt8, "|i1", 1},    {NpyDtype::kUInt8, "|u1", 1},   {NpyDtype::kInt16, "<i2", 2},
+    {NpyDtype::kInt32, "<i4", 4},
     {NpyDtype::kInt64, "<i8", 8},   {NpyDtype::kFloat32, "<f4", 4}, {NpyDtype::kFloat64, "<f8", 8},
 };
 
 std::optional<NpyDtype> dtype_from_descr(std::string_view descr) {
   if (descr == "<i1" || descr == "i1") return NpyDtype::kInt8;  // numpy writes '|i1'; accept the rest
+  if (descr == "<u1" || descr == "u1") return NpyDtype::kUInt8;
   for (const auto& info : kDtypes) {
     if (descr == info.descr) return info.dtype;
   }
@@ -150,6 +152,7 @@ void fill(NpyArray& array, std::span<const Source> values) {
     std::byte* p = array.data.data() + i * size;
     switch (array.dtype) {
       case NpyDtype::kInt8: store(p, static_cast<int8_t>(values[i])); break;
+      case NpyDtype::kUInt8: store(p, static_cast<uint8_t>(values[i])); break;
       case NpyDtype::kInt16: store(p, static_cast<int16_t>(values[i])); break;
       case NpyDtype::kInt32: store(p, static_cast<int32_t>(values[i])); break;
       case NpyDtype::kInt64: store(p, static_cast<int64_t>(values[i])); break;
@@ -189,6 +192,7 @@ std::vector<Out> converted(const NpyArray& array) {
     const std::byte* p = array.data.data() + i * size;
     switch (array.dtype) {
       case NpyDtype::kInt8: out[i] = static_cast<Out>(load<int8_t>(p)); break;
+      case NpyDtype::kUInt8: out[i] = static_cast<Out>(load<uint8_t>(p)); break;
       case NpyDtype::kInt16: out[i] = static_cast<Out>(load<int16_t>(p)); break;
       case NpyDtype::kInt32: out[i] = static_cast<Out>(load<int32_t>(p)); break;
       case NpyDtype::kInt64: out[i] = static_cast<Out>(load<int64_t>(p)); break;

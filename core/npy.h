@@ -1,8 +1,8 @@
 // NumPy .npy arrays: reading and writing the format of numpy.save.
 //
 // Supported: format versions 1.0, 2.0 and 3.0; arrays of little-endian int8,
-// int16, int32, int64, float32 and float64 (descr '|i1', '<i2', '<i4', '<i8',
-// '<f4', '<f8'). Fortran-order arrays are reordered to C order on reading.
+// uint8, int16, int32, int64, float32 and float64 (descr '|i1', '|u1', '<i2',
+// '<i4', '<i8', '<f4', '<f8'). Fortran-order arrays are reordered to C order on reading.
 // Anything else (big-endian, other dtypes, a malformed header, a payload whose
 // size does not match the shape) is an InvalidArgument error naming the
 // source and what was expected. Nothing here throws or aborts on bad input.
@@ -20,7 +20,7 @@
 
 namespace agnx {
 
-enum class NpyDtype { kInt8, kInt16, kInt32, kInt64, kFloat32, kFloat64 };
+enum class NpyDtype { kInt8, kUInt8, kInt16, kInt32, kInt64, kFloat32, kFloat64 };
 
 // The numpy descr of `dtype`, e.g. "<i4".
 const char* npy_descr(NpyDtype dtype);

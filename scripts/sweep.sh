@@ -33,9 +33,9 @@ cmake --build "$build_dir" --parallel "${JOBS:-2}" --target agnx-server agnx >&2
 [[ -f $model && -f $calib ]] || { echo "sweep: $model or $calib is missing (../shared, or set MODEL and CALIB)" >&2; exit 1; }
 started=$(date +%s)
 
-step "Fashion-MNIST as .npy (60,000 training and 10,000 test images)"
+step "Fashion-MNIST as uint8 .npy (60,000 training and 10,000 test images)"
 data="$sweep_dir/fashion-mnist"
-[[ -f $data/train_x.npy ]] || /usr/bin/python3 scripts/fashion_mnist_npy.py --out "$data" >&2
+[[ -f $data/train_x.npy ]] || /usr/bin/python3 scripts/fashion_mnist_npy.py --uint8 --out "$data" >&2
 
 step "starting agnx-server (data in $sweep_dir/data)"
 server_args=(--listen 127.0.0.1:0 --data-dir "$sweep_dir/data" --threads-per-job "${THREADS:-2}")
@@ -51,7 +51,7 @@ step "sweeping lambdas $lambdas with the $library library"
 "$build_dir/client/agnx" sweep --experiment lenet5-sweep --run-name "sweep-$library" \
   --model "$model" --calib "$calib" \
   --train-x "$data/train_x.npy" --train-y "$data/train_y.npy" \
-  --test-x "$data/test_x.npy" --test-y "$data/test_y.npy" \
+  --test-x "$data/test_x.npy" --test-y "$data/test_y.npy" --uint8 0.00392156862745098,0.2860,0.3530 \
   --lambdas "$lambdas" --library "$library" \
   --search-epochs "${SEARCH_EPOCHS:-1}" --retrain-epochs "${RETRAIN_EPOCHS:-3}" --seed "${SEED:-0}" \
   --timeout 600 --wait "${json_flag[@]}"

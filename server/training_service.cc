@@ -81,6 +81,12 @@ Result<TrainingRequest> training_request(const TrainingSubmission& s, store::Tra
   r.seed = h.seed();
   r.has_test_data = !s.test_x.empty() || !s.test_y.empty();
   r.source_run = h.source_run();
+  if (h.has_uint8_inputs()) {
+    r.uint8_inputs = true;
+    r.uint8_scale = h.uint8_inputs().scale();
+    r.uint8_mean = h.uint8_inputs().mean();
+    r.uint8_std = h.uint8_inputs().std();
+  }
   if (const Status checked = check_training_request(r); !checked.ok()) {
     return Status::invalid_argument("header." + checked.message());
   }

@@ -31,6 +31,12 @@ TEST(Npy, RoundTripsEveryDtype) {
     EXPECT_EQ(parsed->shape, (std::vector<int64_t>{2, 3}));
     EXPECT_EQ(*parsed->to_int64("mem"), ints);
   }
+  const std::vector<int64_t> pixels{0, 1, 128, 254, 255, 7};
+  const auto uint8 = parse_npy(serialize_npy(NpyArray::from_int64(NpyDtype::kUInt8, {2, 3}, pixels)), "mem");
+  ASSERT_TRUE(uint8.ok()) << uint8.status().to_string();
+  EXPECT_EQ(uint8->dtype, NpyDtype::kUInt8);
+  EXPECT_EQ(*uint8->to_int64("mem"), pixels);
+  EXPECT_EQ(std::string(npy_descr(NpyDtype::kUInt8)), "|u1");
   const std::vector<double> reals{-1.5, 0.25, 1024.0};
   for (NpyDtype dtype : {NpyDtype::kFloat32, NpyDtype::kFloat64}) {
     const auto parsed = parse_npy(serialize_npy(NpyArray::from_double(dtype, {3}, reals)), "mem");

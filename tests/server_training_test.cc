@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/model.h"
+#include "core/npy.h"
 #include "tests/support/matching_client.h"
 #include "tests/support/server_process.h"
 #include "tests/support/shared_data.h"
@@ -305,6 +306,46 @@ TEST_F(ServerTraining, CancelEndsARunningJobWithinTwoSeconds) {
   EXPECT_EQ(p.state(), "CANCELLED");
   EXPECT_LT(waited, std::chrono::seconds(2));
   EXPECT_EQ(client_->run(submitted.run_id()).info().status(), "KILLED");
+}
+
+// The shared test images as the uint8 pixels they were normalized from.
+std::string as_uint8_pixels(const std::string& float_npy) {
+  const NpyArray images = *parse_npy(float_npy, "test_x");
+  std::vector<int64_t> pixels;
+  for (const double x : images.to_double()) pixels.push_back(std::llround((x * 0.3530 + 0.2860) * 255.0));
+  return serialize_npy(NpyArray::from_int64(NpyDtype::kUInt8, images.shape, pixels));
+}
+
+TEST_F(ServerTraining, Uint8ImagesTrainWithTheirNormalization) {
+  AGNX_SKIP_WITHOUT_SHARED(shared);
+  ASSERT_NO_FATAL_FAILURE(start());
+  TrainingInputs inputs = lenet_training(shared);
+  inputs.train_x = as_uint8_pixels(inputs.train_x);
+  inputs.test_x.clear();
+  inputs.test_y.clear();
+  EXPECT_LT(inputs.train_x.size() * 3, read_file(shared / "models/lenet5_fmnist_test_x.npy").size());
+  pb::SubmitMatchingResponse submitted;
+  auto h = header("search", {0.5});
+  grpc::Status status = client_->submit(h, inputs, &submitted);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("train_x: uint8 images need a normalization"), std::string::npos)
+      << status.error_message();
+  h.mutable_uint8_inputs()->set_scale(1.0 / 255.0);
+  h.mutable_uint8_inputs()->set_mean(0.2860);
+  h.mutable_uint8_inputs()->set_std(0.3530);
+  status = client_->submit(h, inputs, &submitted);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const pb::JobProgress final = client_->matching().watch(submitted.job_id());
+  ASSERT_EQ(final.state(), "SUCCEEDED") << final.message();
+  // The same images as float32 train the same model: the same first-epoch loss.
+  const auto uint8_loss = client_->history(submitted.run_id(), "search.loss");
+  pb::SubmitMatchingResponse as_float;
+  ASSERT_TRUE(client_->submit(header("search", {0.5}), lenet_training(shared), &as_float).ok());
+  ASSERT_EQ(client_->matching().watch(as_float.job_id()).state(), "SUCCEEDED");
+  const auto float_loss = client_->history(as_float.run_id(), "search.loss");
+  ASSERT_EQ(uint8_loss.size(), 1u);
+  ASSERT_EQ(float_loss.size(), 1u);
+  EXPECT_NEAR(uint8_loss[0].value(), float_loss[0].value(), 1e-3);
 }
 
 TEST_F(ServerTraining, BadInputIsRefusedNamingIt) {

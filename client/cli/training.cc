@@ -14,7 +14,7 @@ constexpr uint64_t kMaxEpochs = 1000;
 
 // What every training command uploads and how it reports.
 struct TrainingFiles {
-  std::string experiment, run_name, train_x, train_y, test_x, test_y;
+  std::string experiment, run_name, train_x, train_y, test_x, test_y, uint8;
   uint64_t seed = 0;
   bool wait = false, json = false;
 };
@@ -27,6 +27,9 @@ void add_common(CLI::App* cmd, TrainingFiles& f, bool needs_experiment) {
   cmd->add_option("--train-y", f.train_y, "Training labels (.npy integers)")->required();
   cmd->add_option("--test-x", f.test_x, "Test inputs for accuracies (.pt or .npy)");
   cmd->add_option("--test-y", f.test_y, "Test labels (.pt or .npy)");
+  cmd->add_option("--uint8", f.uint8,
+                  "SCALE,MEAN,STD: --train-x/--test-x may be uint8 .npy images, read as (pixel * SCALE - MEAN) / "
+                  "STD, e.g. 0.00392156862745098,0.2860,0.3530 for Fashion-MNIST");
   add_whole_number(cmd, "--seed", f.seed, "Seed of shuffling, noise and the sample draw", 0, UINT64_MAX)
       ->default_str("0");
   cmd->add_flag("--wait,-w", f.wait, "Watch the job's progress (epoch and batch), then print the result");
@@ -58,13 +61,36 @@ Result<client::TrainingInputs> training_inputs(const TrainingFiles& f, const std
   return inputs;
 }
 
-pb::TrainingHeader header_of(const std::string& kind, const TrainingFiles& f) {
+// --uint8 SCALE,MEAN,STD. Errors: INVALID_ARGUMENT naming the option.
+Result<pb::Uint8Normalization> uint8_normalization(const std::string& text) {
+  const std::vector<std::string> parts = split_list({text});
+  std::vector<double> values;
+  for (const std::string& part : parts) {
+    if (const auto value = parse_finite(part)) values.push_back(*value);
+  }
+  if (values.size() != 3 || parts.size() != 3 || values[0] <= 0.0 || values[2] <= 0.0) {
+    return Status(grpc::StatusCode::INVALID_ARGUMENT,
+                  "--uint8: '" + text + "' is not SCALE,MEAN,STD (three finite numbers, SCALE and STD > 0)");
+  }
+  pb::Uint8Normalization normalization;
+  normalization.set_scale(values[0]);
+  normalization.set_mean(values[1]);
+  normalization.set_std(values[2]);
+  return normalization;
+}
+
+Result<pb::TrainingHeader> header_of(const std::string& kind, const TrainingFiles& f) {
   pb::TrainingHeader header;
   header.set_kind(kind);
   header.set_experiment(f.experiment);
   header.set_run_name(f.run_name);
   header.set_seed(f.seed);
   header.set_idempotency_key(client::new_idempotency_key());
+  if (!f.uint8.empty()) {
+    auto normalization = uint8_normalization(f.uint8);
+    if (!normalization.ok()) return normalization.status();
+    *header.mutable_uint8_inputs() = *normalization;
+  }
   return header;
 }
 
@@ -135,7 +161,9 @@ search.train_top1 and search.sigma.LAYER, and the model with its stdev buffers a
 artifact model/trained.pt (agnx runs show RUN; match it with agnx submit).
 With --wait --json: {"run_id", "job_id", "sigma": {LAYER: S}}.)");
   registry.add(cmd, [o, &globals, io]() {
-    pb::TrainingHeader header = header_of("search", *o);
+    auto made = header_of("search", *o);
+    if (!made.ok()) return fail(io, made.status());
+    pb::TrainingHeader header = *made;
     header.add_lambdas(o->lambda);
     header.set_search_epochs(o->epochs);
     return submit_and_report(
@@ -185,7 +213,9 @@ With --wait --json: {"run_id", "source_run", "relative_energy", "top1": {"before
         if (e.experiment_id() == source->info().experiment_id()) o->experiment = e.name();
       }
     }
-    pb::TrainingHeader header = header_of("retrain", *o);
+    auto made = header_of("retrain", *o);
+    if (!made.ok()) return fail(io, made.status());
+    pb::TrainingHeader header = *made;
     header.set_source_run(o->source_run);
     header.set_retrain_epochs(o->epochs);
     const std::string source_run = o->source_run;
@@ -257,7 +287,9 @@ Pareto front (relative energy against retrained top-1) marked *. With --wait --j
   "top1": {"float", "quantized", "approximate", "retrained"}}], "pareto": [INDEX]}
 (top-1 as fractions; "approximate" is before retraining).)");
   registry.add(cmd, [o, &globals, io]() {
-    pb::TrainingHeader header = header_of("sweep", *o);
+    auto made = header_of("sweep", *o);
+    if (!made.ok()) return fail(io, made.status());
+    pb::TrainingHeader header = *made;
     for (const std::string& text : split_list(o->lambdas)) {
       const auto lambda = parse_finite(text);
       if (!lambda || *lambda < 0.0) {

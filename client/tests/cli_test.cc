@@ -265,7 +265,7 @@ TEST_F(CliSubmit, EveryNumericOptionRejectsNegativeZeroHugeAndNanValues) {
 TEST_F(CliSubmit, ASweepUploadsItsFilesAndItsHeader) {
   const ProcessResult r = agnx(training("sweep", {"--lambdas", "0.25,1e-7", "--lambdas", "2", "--library", "evo",
                                                   "--search-epochs", "2", "--retrain-epochs", "4", "--seed", "9",
-                                                  "--json"}));
+                                                  "--uint8", "0.5,0.25,2", "--json"}));
   ASSERT_EQ(r.exit_code, 0) << with_context(r);
   const auto printed = nlohmann::json::parse(r.out);
   EXPECT_TRUE(printed.contains("run_id") && printed.contains("job_id")) << r.out;
@@ -277,11 +277,22 @@ TEST_F(CliSubmit, ASweepUploadsItsFilesAndItsHeader) {
   EXPECT_EQ(h.search_epochs(), 2u);
   EXPECT_EQ(h.retrain_epochs(), 4u);
   EXPECT_EQ(h.seed(), 9u);
+  EXPECT_EQ(h.uint8_inputs().scale(), 0.5);
+  EXPECT_EQ(h.uint8_inputs().mean(), 0.25);
+  EXPECT_EQ(h.uint8_inputs().std(), 2.0);
   EXPECT_FALSE(h.idempotency_key().empty());
   const auto& parts = server_.state().training_parts;
   EXPECT_EQ(parts.at("model"), model_bytes_);
   for (const char* part : {"train_x", "train_y", "calibration"}) EXPECT_FALSE(parts.at(part).empty()) << part;
   EXPECT_FALSE(parts.contains("test_x"));
+}
+
+TEST_F(CliSubmit, AMalformedUint8NormalizationIsNamed) {
+  for (const char* bad : {"1,2", "0,0.2,0.3", "0.5,0.2,-1", "a,b,c", "0.5,nan,1"}) {
+    const ProcessResult r = agnx(training("search", {"--uint8", bad}));
+    EXPECT_EQ(r.exit_code, 2) << bad << with_context(r);
+    EXPECT_TRUE(contains(r.err, "INVALID_ARGUMENT: --uint8: '" + std::string(bad) + "'")) << with_context(r);
+  }
 }
 
 TEST_F(CliSubmit, PrintsIdsAndUploadsTheFilesIntactInChunks) {

@@ -22,7 +22,11 @@ nlohmann::json as_json(const TrainingRequest& r) {
           {"num_samples", r.num_samples},
           {"seed", r.seed},
           {"has_test_data", r.has_test_data},
-          {"source_run", r.source_run}};
+          {"source_run", r.source_run},
+          {"uint8_inputs", r.uint8_inputs},
+          {"uint8_scale", r.uint8_scale},
+          {"uint8_mean", r.uint8_mean},
+          {"uint8_std", r.uint8_std}};
 }
 
 void from(const nlohmann::json& json, TrainingRequest& r) {
@@ -41,6 +45,10 @@ void from(const nlohmann::json& json, TrainingRequest& r) {
   json.at("seed").get_to(r.seed);
   json.at("has_test_data").get_to(r.has_test_data);
   json.at("source_run").get_to(r.source_run);
+  json.at("uint8_inputs").get_to(r.uint8_inputs);
+  json.at("uint8_scale").get_to(r.uint8_scale);
+  json.at("uint8_mean").get_to(r.uint8_mean);
+  json.at("uint8_std").get_to(r.uint8_std);
 }
 
 template <typename T>
@@ -109,7 +117,12 @@ Status check_training_request(const TrainingRequest& r) {
   AGNX_RETURN_IF_ERROR(check_positive(r.sigma_max, "sigma_max"));
   AGNX_RETURN_IF_ERROR(check_positive(r.search_learning_rate, "search_learning_rate"));
   AGNX_RETURN_IF_ERROR(check_positive(r.sigma_learning_rate, "sigma_learning_rate"));
-  return check_positive(r.retrain_learning_rate, "retrain_learning_rate");
+  AGNX_RETURN_IF_ERROR(check_positive(r.retrain_learning_rate, "retrain_learning_rate"));
+  if (!r.uint8_inputs) return {};
+  AGNX_RETURN_IF_ERROR(check_positive(r.uint8_scale, "uint8_inputs.scale"));
+  AGNX_RETURN_IF_ERROR(check_positive(r.uint8_std, "uint8_inputs.std"));
+  if (!std::isfinite(r.uint8_mean)) return Status::invalid_argument("uint8_inputs.mean must be finite");
+  return {};
 }
 
 std::string to_json(const TrainingStep& step) {

@@ -34,6 +34,9 @@ struct TrainingRequest {
   uint64_t seed = 0;
   bool has_test_data = false;
   std::string source_run;               // retrain: the matched run
+  // train_x and test_x may be uint8 .npy images: (pixel * scale - mean) / std.
+  bool uint8_inputs = false;
+  double uint8_scale = 1.0 / 255.0, uint8_mean = 0.0, uint8_std = 1.0;
 };
 
 std::string to_json(const TrainingRequest& request);
@@ -44,7 +47,8 @@ Result<TrainingRequest> training_request_from_json(std::string_view text);
 
 // The request's own checks (no model needed): a known kind, lambdas finite
 // and >= 0 (one for search, 1..64 for a sweep), epochs 1..1000, batch sizes
-// 2..65536, learning rates and sigma_max finite and > 0, samples 1..1000000.
+// 2..65536, learning rates and sigma_max finite and > 0, samples 1..1000000,
+// a uint8 normalization finite with scale and std > 0.
 // kInvalidArgument naming the field otherwise.
 Status check_training_request(const TrainingRequest& request);
 

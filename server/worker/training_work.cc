@@ -18,12 +18,17 @@ namespace {
 
 namespace fs = std::filesystem;
 
+std::optional<Uint8Normalization> uint8_normalization(const TrainingRequest& request) {
+  if (!request.uint8_inputs) return std::nullopt;
+  return Uint8Normalization{request.uint8_scale, request.uint8_mean, request.uint8_std};
+}
+
 Result<LabelledData> load_labelled(const fs::path& job_dir, const char* inputs, const char* labels,
-                                   const std::string& what) {
+                                   const std::string& what, const TrainingRequest& request) {
   AGNX_ASSIGN_OR_RETURN(const std::string x_bytes, read_file(job_dir / inputs));
   AGNX_ASSIGN_OR_RETURN(const std::string y_bytes, read_file(job_dir / labels));
   LabelledData data;
-  AGNX_ASSIGN_OR_RETURN(data.inputs, parse_inputs(x_bytes, what + "_x"));
+  AGNX_ASSIGN_OR_RETURN(data.inputs, parse_inputs(x_bytes, what + "_x", uint8_normalization(request)));
   AGNX_ASSIGN_OR_RETURN(data.labels, parse_labels(y_bytes, what + "_y"));
   if (data.labels.size() != static_cast<std::size_t>(data.inputs.batch())) {
     return Status::invalid_argument(what + "_y: " + std::to_string(data.labels.size()) + " labels for " +
@@ -146,10 +151,10 @@ Status run_training_step(const fs::path& job_dir, const MultiplierLibrary& libra
   }
   AGNX_ASSIGN_OR_RETURN(const std::string model_bytes, read_file(job_dir / kModelFile));
   AGNX_ASSIGN_OR_RETURN(Model model, Model::load_bytes(model_bytes, "the uploaded model"));
-  AGNX_ASSIGN_OR_RETURN(const LabelledData train, load_labelled(job_dir, kTrainInputsFile, kTrainLabelsFile, "train"));
+  AGNX_ASSIGN_OR_RETURN(const LabelledData train, load_labelled(job_dir, kTrainInputsFile, kTrainLabelsFile, "train", step.request));
   std::optional<LabelledData> test;
   if (step.request.has_test_data) {
-    AGNX_ASSIGN_OR_RETURN(test, load_labelled(job_dir, kTestInputsFile, kTestLabelsFile, "test"));
+    AGNX_ASSIGN_OR_RETURN(test, load_labelled(job_dir, kTestInputsFile, kTestLabelsFile, "test", step.request));
   }
   reporter.on_progress({"loading", 1, 1});
   if (step.step == "check") return check_training_data(model, train);
