@@ -1,6 +1,10 @@
 // The server <-> worker message lines (server/worker/protocol.h).
 #include "server/worker/protocol.h"
 
+#include <nlohmann/json.hpp>
+
+#include "server/worker/training_request.h"
+
 #include <gtest/gtest.h>
 
 namespace agnx::server::worker {
@@ -46,6 +50,27 @@ TEST(WorkerProtocol, MetricsRoundTripExactly) {
   EXPECT_EQ(metric.key, "search.sigma.conv_1");
   EXPECT_EQ(metric.step, 2);
   EXPECT_EQ(metric.value, 0.1 + 0.2);
+}
+
+TEST(TrainingRequest, RoundTripsAndReadsRequestsStoredBeforeUint8Inputs) {
+  TrainingRequest request;
+  request.kind = kSweepKind;
+  request.lambdas = {0.25, 1e-7};
+  request.uint8_inputs = true;
+  request.uint8_mean = 0.286;
+  const auto again = training_request_from_json(to_json(request));
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_EQ(again->lambdas, request.lambdas);
+  EXPECT_TRUE(again->uint8_inputs);
+  EXPECT_EQ(again->uint8_mean, 0.286);
+
+  auto old = nlohmann::json::parse(to_json(request));
+  for (const char* key : {"uint8_inputs", "uint8_scale", "uint8_mean", "uint8_std"}) old.erase(key);
+  const auto stored_before = training_request_from_json(old.dump());
+  ASSERT_TRUE(stored_before.ok()) << stored_before.status().to_string();
+  EXPECT_FALSE(stored_before->uint8_inputs);
+  old.erase("lambdas");
+  EXPECT_NE(training_request_from_json(old.dump()).status().message().find("lambdas"), std::string::npos);
 }
 
 TEST(WorkerProtocol, StagesWithSpacesStayOneWord) {

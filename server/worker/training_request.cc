@@ -45,10 +45,11 @@ void from(const nlohmann::json& json, TrainingRequest& r) {
   json.at("seed").get_to(r.seed);
   json.at("has_test_data").get_to(r.has_test_data);
   json.at("source_run").get_to(r.source_run);
-  json.at("uint8_inputs").get_to(r.uint8_inputs);
-  json.at("uint8_scale").get_to(r.uint8_scale);
-  json.at("uint8_mean").get_to(r.uint8_mean);
-  json.at("uint8_std").get_to(r.uint8_std);
+  // Requests stored before uint8 inputs existed have none.
+  r.uint8_inputs = json.value("uint8_inputs", false);
+  r.uint8_scale = json.value("uint8_scale", r.uint8_scale);
+  r.uint8_mean = json.value("uint8_mean", r.uint8_mean);
+  r.uint8_std = json.value("uint8_std", r.uint8_std);
 }
 
 template <typename T>
