@@ -6,6 +6,7 @@
 #include "core/number_text.h"
 #include "server/auth/grpc_auth.h"
 #include "server/clock.h"
+#include "server/experiments.h"
 #include "server/grpc_status.h"
 #include "server/matching_job.h"
 #include "server/proto_convert.h"
@@ -35,14 +36,6 @@ std::optional<pb::SubmitMatchingResponse> earlier_submission(store::TrackingStor
     return response;
   }
   return std::nullopt;
-}
-
-Result<int64_t> experiment_named(store::TrackingStore& store, const std::string& name) {
-  if (const auto found = store.get_experiment_by_name(name); found.ok()) return found->experiment_id;
-  const auto created = store.create_experiment(name);
-  if (created.ok() || created.status().code() != StatusCode::kAlreadyExists) return created;
-  AGNX_ASSIGN_OR_RETURN(const store::Experiment again, store.get_experiment_by_name(name));  // lost a race
-  return again.experiment_id;
 }
 
 // Stores the run, its inputs and params and the job: all durable on return.

@@ -7,6 +7,7 @@
 #include "core/lut_directory.h"
 #include "server/auth/grpc_auth.h"
 #include "server/clock.h"
+#include "server/experiments.h"
 #include "server/grpc_status.h"
 #include "server/matching_job.h"
 #include "server/proto_convert.h"
@@ -120,14 +121,6 @@ Status check_in_worker(const WorkerOptions& worker, const std::filesystem::path&
   return run_in_worker(worker, "train", job, kDefaultLutMetric, {});
 }
 
-Result<int64_t> experiment_id(store::TrackingStore& store, const std::string& name) {
-  if (const auto found = store.get_experiment_by_name(name); found.ok()) return found->experiment_id;
-  const auto created = store.create_experiment(name);
-  if (created.ok() || created.status().code() != StatusCode::kAlreadyExists) return created;
-  AGNX_ASSIGN_OR_RETURN(const store::Experiment again, store.get_experiment_by_name(name));  // lost a race
-  return again.experiment_id;
-}
-
 store::RunBatch submission_batch(const TrainingRequest& r, int64_t job_id) {
   store::RunBatch batch;
   batch.params = {{"library", r.library},
@@ -213,7 +206,7 @@ grpc::Status TrainingService::SubmitTraining(grpc::ServerContext* context,
   if (const Status checked = check_in_worker(worker_, work_dir_, *request, model, submission); !checked.ok()) {
     return to_grpc(checked);
   }
-  const auto experiment = experiment_id(store_, submission.header.experiment());
+  const auto experiment = experiment_named(store_, submission.header.experiment());
   if (!experiment.ok()) return to_grpc(experiment.status());
   const auto stored = store_training(store_, submission, *request, *experiment, user);
   if (!stored.ok()) return to_grpc(stored.status());
