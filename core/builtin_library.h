@@ -17,6 +17,8 @@ inline constexpr const char* kBuiltinLibraryName = "builtin";
 inline constexpr const char* kCellsMetric = "cells";
 inline constexpr const char* kRelativeCellsMetric = "relative_cells";
 inline constexpr const char* kExactMultiplierName = "exact";
+// The gates of the cost script's `abc -g` step.
+inline constexpr const char* kAbcGates = "AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT";
 
 // The built-in library (built once, on first use, then shared).
 const MultiplierLibrary& builtin_library();

@@ -9,11 +9,10 @@
 #include <filesystem>
 #include <string>
 
+#include "core/builtin_library.h"
 #include "core/status.h"
 
 namespace agnx {
-
-inline constexpr const char* kAbcGates = "AND,NAND,OR,NOR,XOR,XNOR,ANDNOT,ORNOT";
 
 // True if a `yosys` executable is on the PATH.
 bool yosys_available();
