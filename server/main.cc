@@ -197,11 +197,13 @@ void serve_until_signal(grpc::Server& server, const ServeOptions& options, serve
 }
 
 Result<std::unique_ptr<server::HttpServer>> start_dashboard(const ServeOptions& options, store::TrackingStore& store,
+                                                            const server::LibraryRegistry& libraries,
                                                             const server::ServerSecurity& security) {
   if (options.http.empty()) return std::unique_ptr<server::HttpServer>();
   server::HttpOptions http;
   http.listen = options.http;
   http.authenticator = security.authenticator;
+  http.libraries = &libraries;
   auto started = server::HttpServer::start(store, http);
   if (!started.ok()) return started.status().with_context("--http " + options.http);
   return std::move(*started);
@@ -246,7 +248,7 @@ int serve(const ServeOptions& options) {
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) return fail("cannot listen on " + options.listen);
   if (const Status s = jobs.resume(); !s.ok()) return fail(s.message());
-  auto dashboard = start_dashboard(options, tracking, *security);
+  auto dashboard = start_dashboard(options, tracking, libraries, *security);
   if (!dashboard.ok()) return fail(dashboard.status().message());
 
   print_listening(options, port, *job_options, dashboard->get(), security->notices);

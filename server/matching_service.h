@@ -35,6 +35,9 @@ class MatchingService final : public pb::Matching::Service {
                                  pb::MatchingResult*) override;
   grpc::Status QueryEnergy(grpc::ServerContext*, const pb::QueryEnergyRequest*, pb::QueryEnergyResponse*) override;
   grpc::Status Reselect(grpc::ServerContext*, const pb::ReselectRequest*, pb::MatchingResult*) override;
+  // In matching_export.cc.
+  grpc::Status DownloadRunExport(grpc::ServerContext*, const pb::GetRunRequest*,
+                                 grpc::ServerWriter<pb::ExportChunk>*) override;
 
  private:
   store::TrackingStore& store_;

@@ -37,6 +37,7 @@ constexpr std::pair<std::string_view, Role> kMethodRoles[] = {
     {"/agnapprox.v1.Matching/GetMatchingResult", R},
     {"/agnapprox.v1.Matching/QueryEnergy", R},
     {"/agnapprox.v1.Matching/Reselect", R},  // answers a new selection, stores nothing
+    {"/agnapprox.v1.Matching/DownloadRunExport", R},
 
     {"/agnapprox.v1.Training/SubmitTraining", W},
     {"/agnapprox.v1.Training/GetSweep", R},

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/matching_json.h"
+#include "server/run_export.h"
 #include "server/training_job.h"
 #include "store/entities.h"
 
@@ -397,6 +398,20 @@ HttpResponse get_job(store::TrackingStore& store, const Arguments& args, const Q
   return json_response(job_json(*job));
 }
 
+// GET /api/runs/{run_id}/export: the run's hardware handoff as a tar archive.
+HttpResponse run_export(store::TrackingStore& store, const LibraryRegistry* libraries, const std::string& run_id,
+                        const Query& query) {
+  if (Status s = check_query(query, {}); !s.ok()) return status_error(s);
+  if (libraries == nullptr) return json_error(404, "this dashboard does not export runs");
+  auto files = export_run(store, *libraries, run_id);
+  if (!files.ok()) return status_error(files.status());
+  HttpResponse response;
+  response.content_type = "application/x-tar";
+  response.body = export_tar(*files, run_id);
+  response.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + export_tar_name(run_id) + "\"");
+  return response;
+}
+
 // A route: the path's segments after "api", "{}" matching any one segment.
 struct Route {
   std::vector<std::string_view> pattern;
@@ -528,6 +543,10 @@ HttpResponse DashboardHandler::handle(const HttpRequest& request) const {
 
 HttpResponse DashboardHandler::handle_api(std::string_view path, const Query& query) const {
   const std::vector<std::string_view> parts = split_path(path);  // parts[0] == "api"
+  // The one route that needs more than the store.
+  if (std::vector<std::string_view> arguments; matches({"runs", "{}", "export"}, parts, arguments)) {
+    return run_export(store_, options_.libraries, std::string(arguments[0]), query);
+  }
   for (const Route& route : kRoutes) {
     std::vector<std::string_view> arguments;
     if (matches(route.pattern, parts, arguments)) return route.handle(store_, arguments, query);

@@ -16,6 +16,9 @@
 //   /api/runs/{run_id}/sweep            a sweep run's sweep_summary (server/training_job.h):
 //                                        its points before and after retraining and the front;
 //                                        400 for a run that is not a sweep
+//   /api/runs/{run_id}/export           the run's hardware handoff (server/run_export.h) as
+//                                        application/x-tar, "agnx-export-RUN.tar"; 400 for a run
+//                                        without a matching result; 404 without HttpOptions::libraries
 //   /api/jobs                           ?state=QUEUED|RUNNING|SUCCEEDED|FAILED|CANCELLED
 //   /api/jobs/{id}
 // 400: a bad parameter (the message names it; filter and order_by errors

@@ -2,6 +2,7 @@
 //
 // Serves, from one TrackingStore:
 //   GET /api/...            read-only JSON (endpoints in http_api.h and the README)
+//                           and a run's hardware handoff as a tar archive
 //   GET / and /assets/...   the dashboard's static files from assets_dir, and
 //                           Chart.js from chartjs_file at /assets/vendor/chart.js
 // With an authenticator every /api/ request must carry "Authorization:
@@ -31,6 +32,8 @@
 
 namespace agnx::server {
 
+class LibraryRegistry;
+
 struct HttpOptions {
   // "host:port" (IPv6 hosts in brackets: "[::1]:8080"); port 0 picks an
   // ephemeral port, which port() reports.
@@ -44,6 +47,9 @@ struct HttpOptions {
   // The bearer tokens the API accepts (shared with the gRPC server, so a
   // reload applies to both); null: no authentication.
   std::shared_ptr<const Authenticator> authenticator;
+  // The libraries runs were matched against, for /api/runs/{id}/export;
+  // null: that endpoint answers 404. Must outlive the server.
+  const LibraryRegistry* libraries = nullptr;
   // Threads running the io_context (>= 1).
   std::size_t threads = 2;
   // Open connections at most (>= 1); further ones are closed on accept. Idle
