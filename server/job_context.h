@@ -20,6 +20,9 @@
 
 namespace agnx::server {
 
+// The run tag that names a submitted run's job (scripts follow it).
+inline constexpr const char* kJobIdTag = "agnx.job_id";
+
 // A handler's progress: where it is and how much of the whole job is done.
 struct JobReport {
   Progress progress;       // stage, step within it; epoch/epochs in training stages

@@ -3,19 +3,10 @@
 #include <boost/asio/post.hpp>
 
 
-#include "server/clock.h"
+#include "core/clock.h"
 #include "server/job_context.h"
 
 namespace agnx::server {
-namespace {
-
-bool is_terminal(store::JobState state) {
-  return state == store::JobState::kSucceeded || state == store::JobState::kFailed ||
-         state == store::JobState::kCancelled;
-}
-
-}  // namespace
-
 JobRunner::JobRunner(store::TrackingStore& store, const LibraryRegistry& libraries, const JobRunnerOptions& options)
     : store_(store), libraries_(libraries), options_(options), pool_(std::max<std::size_t>(options.workers, 1)) {}
 
@@ -57,7 +48,7 @@ Status JobRunner::resume() {
 
 Status JobRunner::cancel(int64_t job_id) {
   AGNX_ASSIGN_OR_RETURN(const store::Job job, store_.get_job(job_id));
-  if (is_terminal(job.state)) {
+  if (store::is_terminal(job.state)) {
     return Status::failed_precondition("job " + std::to_string(job_id) + " already ended " +
                                        store::job_state_name(job.state));
   }
@@ -96,7 +87,7 @@ void JobRunner::publish(int64_t job_id, const std::function<void(JobProgressView
 void JobRunner::run(int64_t job_id) {
   if (stopping_) return;  // stays QUEUED or RUNNING in the store: resumed at the next start
   const auto job = store_.get_job(job_id);
-  if (!job.ok() || is_terminal(job->state)) return;
+  if (!job.ok() || store::is_terminal(job->state)) return;
   std::shared_ptr<std::atomic<bool>> cancelled;
   {
     std::lock_guard lock(mutex_);

@@ -3,7 +3,7 @@
 #include <iterator>
 
 #include "core/matching_json.h"
-#include "server/clock.h"
+#include "core/clock.h"
 
 namespace agnx::server {
 namespace {

@@ -5,7 +5,7 @@
 #include "core/matching_json.h"
 #include "core/number_text.h"
 #include "server/auth/grpc_auth.h"
-#include "server/clock.h"
+#include "core/clock.h"
 #include "server/experiments.h"
 #include "server/grpc_status.h"
 #include "server/matching_job.h"
@@ -15,59 +15,27 @@
 namespace agnx::server {
 namespace {
 
-constexpr const char* kIdempotencyTag = "agnx.idempotency_key";
-constexpr const char* kJobTag = "agnx.job_id";
-
-// The run and job of an earlier submission with the same idempotency key.
-std::optional<pb::SubmitMatchingResponse> earlier_submission(store::TrackingStore& store, int64_t experiment_id,
-                                                             const std::string& key) {
-  if (key.empty()) return std::nullopt;
-  store::SearchRunsRequest search;
-  search.experiment_ids = {experiment_id};
-  search.filter = std::string("tags.") + kIdempotencyTag + " = '" + key + "'";  // key: validated characters only
-  const auto page = store.search_runs(search);
-  if (!page.ok()) return std::nullopt;
-  for (const auto& run : page->runs) {
-    const auto job = run.tags.find(kJobTag);
-    if (job == run.tags.end()) continue;
-    pb::SubmitMatchingResponse response;
-    response.set_run_id(run.info.run_id);
-    response.set_job_id(std::stoll(job->second));
-    return response;
-  }
-  return std::nullopt;
-}
-
-// Stores the run, its inputs and params and the job: all durable on return.
-Result<pb::SubmitMatchingResponse> store_submission(store::TrackingStore& store, const Submission& s,
-                                                    const MatchingRequest& request, int64_t experiment_id,
-                                                    const std::string& user) {
-  AGNX_ASSIGN_OR_RETURN(const store::RunInfo run,
-                        store.create_run(experiment_id, s.header.run_name(), user, now_ms()));
+// Stores the run, its inputs and params and the job in one write (once per
+// idempotency key): all durable on return.
+Result<store::SubmittedJob> store_submission(store::TrackingStore& store, const Submission& s,
+                                             const MatchingRequest& request, int64_t experiment_id,
+                                             const std::string& user) {
+  store::JobSubmission job{experiment_id, s.header.run_name(), user, now_ms(), kMatchingKind, {}, {}, kJobIdTag};
+  job.batch.params = {{"lambda", round_trip_text(request.lambda)},
+                      {"library", request.library},
+                      {"num_samples", std::to_string(request.num_samples)},
+                      {"seed", std::to_string(request.seed)}};
+  for (const auto& [layer, sigma] : request.sigma) job.batch.params["sigma." + layer] = round_trip_text(sigma);
+  job.batch.tags = {{"agnx.kind", kMatchingKind}};
+  const std::string request_json = to_json(request);
   const std::pair<const char*, const std::string*> inputs[] = {
-      {kModelArtifact, &s.model}, {kCalibrationArtifact, &s.calibration},
-      {kTestInputsArtifact, &s.test_x}, {kTestLabelsArtifact, &s.test_y}};
+      {kModelArtifact, &s.model},         {kCalibrationArtifact, &s.calibration},
+      {kTestInputsArtifact, &s.test_x},   {kTestLabelsArtifact, &s.test_y},
+      {kRequestArtifact, &request_json}};
   for (const auto& [path, content] : inputs) {
-    if (content->empty()) continue;
-    AGNX_ASSIGN_OR_RETURN(const auto ignored, store.log_artifact(run.run_id, path, *content));
-    (void)ignored;
+    if (!content->empty()) job.artifacts.push_back({path, *content});
   }
-  AGNX_ASSIGN_OR_RETURN(const auto ignored, store.log_artifact(run.run_id, kRequestArtifact, to_json(request)));
-  (void)ignored;
-  AGNX_ASSIGN_OR_RETURN(const int64_t job_id, store.create_job(kMatchingKind, run.run_id));
-  store::RunBatch batch;
-  batch.params = {{"lambda", round_trip_text(request.lambda)},
-                  {"library", request.library},
-                  {"num_samples", std::to_string(request.num_samples)},
-                  {"seed", std::to_string(request.seed)}};
-  for (const auto& [layer, sigma] : request.sigma) batch.params["sigma." + layer] = round_trip_text(sigma);
-  batch.tags = {{"agnx.kind", kMatchingKind}, {kJobTag, std::to_string(job_id)}};
-  if (!s.header.idempotency_key().empty()) batch.tags[kIdempotencyTag] = s.header.idempotency_key();
-  AGNX_RETURN_IF_ERROR(store.log_batch(run.run_id, batch));
-  pb::SubmitMatchingResponse response;
-  response.set_run_id(run.run_id);
-  response.set_job_id(job_id);
-  return response;
+  return store.submit_job(job, {s.header.idempotency_key()});
 }
 
 pb::JobProgress to_message(int64_t job_id, const JobProgressView& view) {
@@ -83,8 +51,7 @@ pb::JobProgress to_message(int64_t job_id, const JobProgressView& view) {
   progress.set_epochs(static_cast<uint32_t>(view.epochs));
   progress.set_point(static_cast<uint32_t>(view.point));
   progress.set_points(static_cast<uint32_t>(view.points));
-  progress.set_final(view.state == store::JobState::kSucceeded || view.state == store::JobState::kFailed ||
-                     view.state == store::JobState::kCancelled);
+  progress.set_final(store::is_terminal(view.state));
   return progress;
 }
 
@@ -111,18 +78,12 @@ grpc::Status MatchingService::SubmitMatching(grpc::ServerContext* context,
   if (!checked.ok() && checked.code() != StatusCode::kAborted) return to_grpc(checked);
   const auto experiment = experiment_named(store_, submission.header.experiment());
   if (!experiment.ok()) return to_grpc(experiment.status());
-  if (const auto earlier = earlier_submission(store_, *experiment, submission.header.idempotency_key())) {
-    *reply = *earlier;
-    return grpc::Status::OK;
-  }
   const auto stored = store_submission(store_, submission, request, *experiment, user);
   if (!stored.ok()) return to_grpc(stored.status());
-  if (checked.ok()) {
-    jobs_.enqueue(stored->job_id());
-  } else {
-    jobs_.fail(stored->job_id(), checked);
-  }
-  *reply = *stored;
+  if (stored->created && checked.ok()) jobs_.enqueue(stored->job_id);
+  if (stored->created && !checked.ok()) jobs_.fail(stored->job_id, checked);
+  reply->set_run_id(stored->run.run_id);
+  reply->set_job_id(stored->job_id);
   return grpc::Status::OK;
 }
 

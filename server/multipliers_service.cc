@@ -7,6 +7,7 @@
 #include "core/characterization.h"
 #include "core/lut_directory.h"
 #include "server/grpc_status.h"
+#include "server/upload_stream.h"
 
 namespace agnx::server {
 namespace {
@@ -90,25 +91,21 @@ grpc::Status MultipliersService::GetMultiplier(grpc::ServerContext*, const pb::G
 
 grpc::Status MultipliersService::ImportLibrary(grpc::ServerContext*, grpc::ServerReader<pb::ImportLibraryRequest>* reader,
                                                pb::Library* reply) {
-  pb::ImportLibraryRequest message;
-  if (!reader->Read(&message) || !message.has_header()) {
-    return invalid_field("header", "the first message must be the import header");
-  }
-  const pb::ImportHeader header = message.header();
-  if (header.name().empty()) return invalid_field("header.name", "must not be empty");
+  pb::ImportHeader header;
   std::map<std::string, std::string> files;
-  std::size_t total = 0;
-  while (reader->Read(&message)) {
-    if (!message.has_file()) return invalid_field("header", "only the first message may be the header");
+  const auto file_chunk = [&](const pb::ImportLibraryRequest& message, UploadChunk& chunk) -> grpc::Status {
+    if (!message.has_file()) return grpc::Status::OK;
     if (!is_plain_file_name(message.file().file_name())) {
       return invalid_field("file.file_name", "'" + message.file().file_name() + "' is not a plain file name");
     }
-    total += message.file().data().size();
-    if (total > max_upload_bytes_) {
-      return upload_too_large("file", "import", max_upload_bytes_);
-    }
-    files[message.file().file_name()] += message.file().data();
-  }
+    chunk = {&files[message.file().file_name()], &message.file().data()};
+    return grpc::Status::OK;
+  };
+  const grpc::Status read = read_upload_stream<pb::ImportLibraryRequest>(
+      [reader](pb::ImportLibraryRequest& message) { return reader->Read(&message); }, max_upload_bytes_,
+      {"the import header", "file", "import"}, header, file_chunk);
+  if (!read.ok()) return read;
+  if (header.name().empty()) return invalid_field("header.name", "must not be empty");
   if (!files.contains("metrics.csv")) return invalid_field("file", "an import needs metrics.csv");
   const ScratchDir scratch(scratch_dir_);
   if (scratch.path().empty()) return {grpc::StatusCode::INTERNAL, "cannot create a scratch directory"};

@@ -3,6 +3,8 @@
 #include <cmath>
 
 #include "server/grpc_status.h"
+#include "server/upload_stream.h"
+#include "store/tracking_store.h"
 
 namespace agnx::server {
 namespace {
@@ -10,42 +12,25 @@ namespace {
 namespace pb = agnapprox::v1;
 
 constexpr uint32_t kMaxSamples = 1'000'000;
-constexpr std::size_t kMaxIdempotencyKey = 128;
 
-struct Chunk {
-  std::string* file = nullptr;  // where in the submission it belongs
-  const std::string* data = nullptr;
-};
-
-// The file chunk that `message` carries; {nullptr, nullptr} for a message
-// without one (a header, or no part at all).
-Chunk chunk_of(const pb::SubmitMatchingRequest& message, Submission& submission) {
+// Where the file chunk that `message` carries belongs in `submission`.
+grpc::Status chunk_of(const pb::SubmitMatchingRequest& message, Submission& submission, UploadChunk& chunk) {
   switch (message.part_case()) {
-    case pb::SubmitMatchingRequest::kModel: return {&submission.model, &message.model()};
-    case pb::SubmitMatchingRequest::kCalibration: return {&submission.calibration, &message.calibration()};
-    case pb::SubmitMatchingRequest::kTestX: return {&submission.test_x, &message.test_x()};
-    case pb::SubmitMatchingRequest::kTestY: return {&submission.test_y, &message.test_y()};
-    default: return {};
+    case pb::SubmitMatchingRequest::kModel: chunk = {&submission.model, &message.model()}; break;
+    case pb::SubmitMatchingRequest::kCalibration: chunk = {&submission.calibration, &message.calibration()}; break;
+    case pb::SubmitMatchingRequest::kTestX: chunk = {&submission.test_x, &message.test_x()}; break;
+    case pb::SubmitMatchingRequest::kTestY: chunk = {&submission.test_y, &message.test_y()}; break;
+    default: break;
   }
+  return grpc::Status::OK;
 }
 
 }  // namespace
 
 grpc::Status read_submission(const NextSubmissionMessage& next, std::size_t upload_limit, Submission& submission) {
-  pb::SubmitMatchingRequest message;
-  if (!next(message) || !message.has_header()) {
-    return invalid_field("header", "the first message must be the matching header");
-  }
-  submission.header = message.header();
-  std::size_t total = 0;
-  while (next(message)) {
-    const Chunk chunk = chunk_of(message, submission);
-    if (!chunk.file) return invalid_field("header", "only the first message may be the header");
-    total += chunk.data->size();
-    if (total > upload_limit) return upload_too_large("upload", "submission", upload_limit);
-    chunk.file->append(*chunk.data);
-  }
-  return grpc::Status::OK;
+  return read_upload_stream<pb::SubmitMatchingRequest>(
+      next, upload_limit, {"the matching header", "upload", "submission"}, submission.header,
+      [&](const pb::SubmitMatchingRequest& message, UploadChunk& chunk) { return chunk_of(message, submission, chunk); });
 }
 
 grpc::Status check_header(const pb::MatchingHeader& header) {
@@ -58,9 +43,7 @@ grpc::Status check_header(const pb::MatchingHeader& header) {
     return invalid_field("header.num_samples", "at most " + std::to_string(kMaxSamples));
   }
   const std::string& key = header.idempotency_key();
-  if (key.size() > kMaxIdempotencyKey ||
-      key.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") !=
-          std::string::npos) {
+  if (!key.empty() && !store::validate_idempotency_key(key).ok()) {
     return invalid_field("header.idempotency_key", "at most 128 letters, digits and . _ : -");
   }
   return grpc::Status::OK;

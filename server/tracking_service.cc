@@ -1,8 +1,9 @@
 #include "server/tracking_service.h"
 
+#include "core/clock.h"
 #include "server/auth/grpc_auth.h"
-#include "server/clock.h"
 #include "server/grpc_status.h"
+#include "server/upload_stream.h"
 #include "server/proto_convert.h"
 
 namespace agnx::server {
@@ -171,19 +172,16 @@ grpc::Status TrackingService::ListArtifacts(grpc::ServerContext*, const pb::GetR
 
 grpc::Status TrackingService::UploadArtifact(grpc::ServerContext*, grpc::ServerReader<pb::UploadArtifactRequest>* reader,
                                              pb::ArtifactInfo* reply) {
-  pb::UploadArtifactRequest message;
-  if (!reader->Read(&message) || !message.has_header()) {
-    return invalid_field("header", "the first message must be the header (run_id, path)");
-  }
-  const pb::ArtifactHeader header = message.header();
+  pb::ArtifactHeader header;
   std::string content;
-  while (reader->Read(&message)) {
-    if (message.has_header()) return invalid_field("header", "only the first message may be a header");
-    if (content.size() + message.data().size() > max_upload_bytes_) {
-      return upload_too_large("data", "upload", max_upload_bytes_);
-    }
-    content += message.data();
-  }
+  const grpc::Status read = read_upload_stream<pb::UploadArtifactRequest>(
+      [reader](pb::UploadArtifactRequest& message) { return reader->Read(&message); }, max_upload_bytes_,
+      {"the header (run_id, path)", "data", "upload"}, header,
+      [&](const pb::UploadArtifactRequest& message, UploadChunk& chunk) {
+        if (!message.has_header()) chunk = {&content, &message.data()};
+        return grpc::Status::OK;
+      });
+  if (!read.ok()) return read;
   const auto info = store_.log_artifact(header.run_id(), header.path(), content);
   if (!info.ok()) return to_grpc(info.status());
   to_proto(*info, reply);

@@ -10,7 +10,7 @@
 #include "core/file_contents.h"
 #include "core/lut_directory.h"
 #include "core/matching_json.h"
-#include "server/clock.h"
+#include "core/clock.h"
 #include "server/matching_job.h"
 #include "server/worker/protocol.h"
 #include "server/worker/training_work.h"

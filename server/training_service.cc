@@ -6,18 +6,17 @@
 #include "core/number_text.h"
 #include "core/lut_directory.h"
 #include "server/auth/grpc_auth.h"
-#include "server/clock.h"
+#include "core/clock.h"
 #include "server/experiments.h"
 #include "server/grpc_status.h"
 #include "server/matching_job.h"
 #include "server/proto_convert.h"
 #include "server/training_job.h"
+#include "server/upload_stream.h"
 #include "server/worker/training_work.h"
 
 namespace agnx::server {
 namespace {
-
-constexpr const char* kJobTag = "agnx.job_id";
 
 // A training submission as received.
 struct TrainingSubmission {
@@ -25,45 +24,26 @@ struct TrainingSubmission {
   std::string model, train_x, train_y, calibration, test_x, test_y;
 };
 
-std::string* file_of(const pb::SubmitTrainingRequest& message, TrainingSubmission& s) {
+// Where the file chunk that `message` carries belongs in `s`.
+grpc::Status chunk_of(const pb::SubmitTrainingRequest& message, TrainingSubmission& s, UploadChunk& chunk) {
   switch (message.part_case()) {
-    case pb::SubmitTrainingRequest::kModel: return &s.model;
-    case pb::SubmitTrainingRequest::kTrainX: return &s.train_x;
-    case pb::SubmitTrainingRequest::kTrainY: return &s.train_y;
-    case pb::SubmitTrainingRequest::kCalibration: return &s.calibration;
-    case pb::SubmitTrainingRequest::kTestX: return &s.test_x;
-    case pb::SubmitTrainingRequest::kTestY: return &s.test_y;
-    default: return nullptr;
+    case pb::SubmitTrainingRequest::kModel: chunk = {&s.model, &message.model()}; break;
+    case pb::SubmitTrainingRequest::kTrainX: chunk = {&s.train_x, &message.train_x()}; break;
+    case pb::SubmitTrainingRequest::kTrainY: chunk = {&s.train_y, &message.train_y()}; break;
+    case pb::SubmitTrainingRequest::kCalibration: chunk = {&s.calibration, &message.calibration()}; break;
+    case pb::SubmitTrainingRequest::kTestX: chunk = {&s.test_x, &message.test_x()}; break;
+    case pb::SubmitTrainingRequest::kTestY: chunk = {&s.test_y, &message.test_y()}; break;
+    default: break;
   }
-}
-
-const std::string& chunk_of(const pb::SubmitTrainingRequest& m) {
-  switch (m.part_case()) {
-    case pb::SubmitTrainingRequest::kModel: return m.model();
-    case pb::SubmitTrainingRequest::kTrainX: return m.train_x();
-    case pb::SubmitTrainingRequest::kTrainY: return m.train_y();
-    case pb::SubmitTrainingRequest::kCalibration: return m.calibration();
-    case pb::SubmitTrainingRequest::kTestX: return m.test_x();
-    default: return m.test_y();
-  }
+  return grpc::Status::OK;
 }
 
 grpc::Status read_training(grpc::ServerReader<pb::SubmitTrainingRequest>& reader, std::size_t limit,
                            TrainingSubmission& submission) {
-  pb::SubmitTrainingRequest message;
-  if (!reader.Read(&message) || !message.has_header()) {
-    return invalid_field("header", "the first message must be the training header");
-  }
-  submission.header = message.header();
-  std::size_t total = 0;
-  while (reader.Read(&message)) {
-    std::string* file = file_of(message, submission);
-    if (!file) return invalid_field("header", "only the first message may be the header");
-    total += chunk_of(message).size();
-    if (total > limit) return upload_too_large("upload", "training submission", limit);
-    file->append(chunk_of(message));
-  }
-  return grpc::Status::OK;
+  return read_upload_stream<pb::SubmitTrainingRequest>(
+      [&](pb::SubmitTrainingRequest& message) { return reader.Read(&message); }, limit,
+      {"the training header", "upload", "training submission"}, submission.header,
+      [&](const pb::SubmitTrainingRequest& message, UploadChunk& chunk) { return chunk_of(message, submission, chunk); });
 }
 
 // The request the header asks for, checked; the uploads each kind needs.
@@ -121,7 +101,7 @@ Status check_in_worker(const WorkerOptions& worker, const std::filesystem::path&
   return run_in_worker(worker, "train", job, kDefaultLutMetric, {});
 }
 
-store::RunBatch submission_batch(const TrainingRequest& r, int64_t job_id) {
+store::RunBatch submission_batch(const TrainingRequest& r) {
   store::RunBatch batch;
   batch.params = {{"library", r.library},
                   {"search_epochs", std::to_string(r.search_epochs)},
@@ -135,24 +115,17 @@ store::RunBatch submission_batch(const TrainingRequest& r, int64_t job_id) {
     batch.params["lambdas"] = lambdas;
   }
   if (r.kind == kRetrainKind) batch.params["source_run"] = r.source_run;
-  batch.tags = {{"agnx.kind", r.kind}, {kJobTag, std::to_string(job_id)}};
+  batch.tags = {{"agnx.kind", r.kind}};
   return batch;
 }
 
-// Stores the run (once per idempotency key), its inputs and the job; true
-// with a new job, false when a retried submission found its first job.
-Result<std::pair<pb::SubmitMatchingResponse, bool>> store_training(store::TrackingStore& store, const TrainingSubmission& s,
-                                                  const TrainingRequest& request, int64_t experiment,
-                                                  const std::string& user) {
-  AGNX_ASSIGN_OR_RETURN(const store::RunInfo info, store.create_run(experiment, s.header.run_name(), user, now_ms(),
-                                                                    {s.header.idempotency_key()}));
-  pb::SubmitMatchingResponse response;
-  response.set_run_id(info.run_id);
-  AGNX_ASSIGN_OR_RETURN(const store::Run run, store.get_run(info.run_id));
-  if (const auto job = run.tags.find(kJobTag); job != run.tags.end()) {  // a retried submission
-    response.set_job_id(std::stoll(job->second));
-    return std::pair{response, false};
-  }
+// Stores the run, its inputs and params and the job in one write (once per
+// idempotency key).
+Result<store::SubmittedJob> store_training(store::TrackingStore& store, const TrainingSubmission& s,
+                                           const TrainingRequest& request, int64_t experiment,
+                                           const std::string& user) {
+  store::JobSubmission job{experiment, s.header.run_name(), user, now_ms(), request.kind,
+                           submission_batch(request), {}, kJobIdTag};
   const std::string request_json = to_json(request);
   const std::pair<const char*, const std::string*> inputs[] = {
       {kModelArtifact, &s.model},          {kTrainInputsArtifact, &s.train_x},
@@ -160,12 +133,9 @@ Result<std::pair<pb::SubmitMatchingResponse, bool>> store_training(store::Tracki
       {kTestInputsArtifact, &s.test_x},    {kTestLabelsArtifact, &s.test_y},
       {kTrainingRequestArtifact, &request_json}};
   for (const auto& [path, content] : inputs) {
-    if (!content->empty()) AGNX_RETURN_IF_ERROR(store.log_artifact(info.run_id, path, *content).status());
+    if (!content->empty()) job.artifacts.push_back({path, *content});
   }
-  AGNX_ASSIGN_OR_RETURN(const int64_t job_id, store.create_job(request.kind, info.run_id));
-  AGNX_RETURN_IF_ERROR(store.log_batch(info.run_id, submission_batch(request, job_id)));
-  response.set_job_id(job_id);
-  return std::pair{response, true};
+  return store.submit_job(job, {s.header.idempotency_key()});
 }
 
 void to_proto(const nlohmann::json& summary, pb::Sweep* out) {
@@ -210,8 +180,9 @@ grpc::Status TrainingService::SubmitTraining(grpc::ServerContext* context,
   if (!experiment.ok()) return to_grpc(experiment.status());
   const auto stored = store_training(store_, submission, *request, *experiment, user);
   if (!stored.ok()) return to_grpc(stored.status());
-  if (stored->second) jobs_.enqueue(stored->first.job_id());
-  *reply = stored->first;
+  if (stored->created) jobs_.enqueue(stored->job_id);
+  reply->set_run_id(stored->run.run_id);
+  reply->set_job_id(stored->job_id);
   return grpc::Status::OK;
 }
 

@@ -44,4 +44,8 @@ Result<Lifecycle> parse_lifecycle(std::string_view name) { return parse(kLifecyc
 Result<RunStatus> parse_run_status(std::string_view name) { return parse(kRunStatuses, name, "run status"); }
 Result<JobState> parse_job_state(std::string_view name) { return parse(kJobStates, name, "job state"); }
 
+bool is_terminal(JobState state) {
+  return state == JobState::kSucceeded || state == JobState::kFailed || state == JobState::kCancelled;
+}
+
 }  // namespace agnx::store

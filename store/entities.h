@@ -29,6 +29,9 @@ Result<Lifecycle> parse_lifecycle(std::string_view name);
 Result<RunStatus> parse_run_status(std::string_view name);
 Result<JobState> parse_job_state(std::string_view name);
 
+// SUCCEEDED, FAILED and CANCELLED: a job in these states never changes again.
+bool is_terminal(JobState state);
+
 struct Experiment {
   int64_t experiment_id = 0;
   std::string name;

@@ -1,9 +1,9 @@
 #include "store/migrations.h"
 
-#include <chrono>
 #include <cstdio>
 #include <map>
 
+#include "core/clock.h"
 #include "store/sha256.h"
 
 namespace agnx::store {
@@ -72,11 +72,6 @@ Result<std::vector<Migration>> check(const std::map<int, AppliedMigration>& appl
     pending.push_back(*migration);
   }
   return pending;
-}
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 // Applies the first pending migration, if any, in one transaction. Returns it.

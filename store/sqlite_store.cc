@@ -10,23 +10,15 @@
 #include <set>
 #include <tuple>
 
+#include "core/clock.h"
 #include "store/migrations.h"
 #include "store/sqlite_search.h"
+#include "store/store_policy.h"
 
 namespace agnx::store {
 namespace {
 
 static_assert(std::endian::native == std::endian::little, "blobs are stored little-endian");
-
-constexpr std::size_t kMaxBatchMetrics = 1000;
-constexpr std::size_t kMaxBatchParams = 100;
-constexpr std::size_t kMaxBatchTags = 100;
-constexpr std::size_t kTableEntries = 256 * 256;
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // 32 hex digits: 12 of the creation time in ms, then 20 random ones. Ids of
 // new runs sort after older ones, so inserts into the run-keyed tables append
@@ -43,8 +35,6 @@ std::string new_run_id() {
   put(16, 16, random());
   return id;
 }
-
-std::string quoted(const std::string& s) { return "'" + s + "'"; }
 
 template <typename T>
 std::span<const std::byte> bytes_of(const std::vector<T>& values) {
@@ -153,77 +143,7 @@ Result<Experiment> require_experiment(Connection& db, int64_t experiment_id) {
 
 Status require_active_run(Connection& db, const std::string& run_id) {
   AGNX_ASSIGN_OR_RETURN(const RunInfo info, select_run_info(db, run_id));
-  if (info.lifecycle != Lifecycle::kActive) {
-    return Status::failed_precondition("run '" + run_id + "' is deleted; restore it before writing to it");
-  }
-  return {};
-}
-
-// ---- validation before queueing a write ---------------------------------
-
-Status validate_key(const std::string& key, const char* what) {
-  if (key.empty()) return Status::invalid_argument(std::string(what) + " key is empty");
-  return {};
-}
-
-Status validate_batch(const RunBatch& batch) {
-  if (batch.metrics.size() > kMaxBatchMetrics || batch.params.size() > kMaxBatchParams ||
-      batch.tags.size() > kMaxBatchTags) {
-    return Status::invalid_argument("batch has " + std::to_string(batch.metrics.size()) + " metrics, " +
-                                    std::to_string(batch.params.size()) + " params, " +
-                                    std::to_string(batch.tags.size()) + " tags; at most " +
-                                    std::to_string(kMaxBatchMetrics) + ", " + std::to_string(kMaxBatchParams) +
-                                    ", " + std::to_string(kMaxBatchTags) + " are allowed");
-  }
-  for (const Metric& m : batch.metrics) {
-    AGNX_RETURN_IF_ERROR(validate_key(m.key, "metric"));
-    if (std::isnan(m.value)) return Status::invalid_argument("metric '" + m.key + "' value is NaN");
-  }
-  for (const auto& [key, value] : batch.params) AGNX_RETURN_IF_ERROR(validate_key(key, "param"));
-  for (const auto& [key, value] : batch.tags) AGNX_RETURN_IF_ERROR(validate_key(key, "tag"));
-  return {};
-}
-
-Status require_finite(double value, const std::string& field) {
-  if (!std::isfinite(value)) return Status::invalid_argument("matching result: " + field + " is not finite");
-  return {};
-}
-
-Status validate_matching(const MatchingRecord& record) {
-  const MatchingInfo& info = record.info;
-  AGNX_RETURN_IF_ERROR(require_finite(record.lambda, "lambda"));
-  if (!(info.metric_max > 0.0) || !std::isfinite(info.metric_max)) {
-    return Status::invalid_argument("matching result: metric_max must be finite and > 0");
-  }
-  if (info.layers.empty()) return Status::invalid_argument("matching result: layers is empty");
-  if (info.library.empty()) return Status::invalid_argument("matching result: library is empty");
-  for (std::size_t i = 0; i < info.layers.size(); ++i) {
-    const LayerInfo& layer = info.layers[i];
-    const std::string at = "layers[" + std::to_string(i) + "]";
-    if (layer.name.empty()) return Status::invalid_argument("matching result: " + at + ".name is empty");
-    for (const auto& [value, field] : {std::pair{layer.sigma, "sigma"}, {layer.out_std, "out_std"},
-                                       {layer.max_std, "max_std"}, {layer.mul_std, "mul_std"},
-                                       {layer.multiplier_performance_metric, "multiplier_performance_metric"}}) {
-      AGNX_RETURN_IF_ERROR(require_finite(value, at + "." + field));
-    }
-    std::set<std::string> names;
-    for (std::size_t c = 0; c < layer.candidates.size(); ++c) {
-      const CandidatePrediction& candidate = layer.candidates[c];
-      const std::string cat = at + ".candidates[" + std::to_string(c) + "]";
-      if (!names.insert(candidate.name).second) {
-        return Status::invalid_argument("matching result: " + cat + " repeats the name '" + candidate.name + "'");
-      }
-      AGNX_RETURN_IF_ERROR(require_finite(candidate.metric, cat + ".metric"));
-      AGNX_RETURN_IF_ERROR(require_finite(candidate.mean, cat + ".mean"));
-      AGNX_RETURN_IF_ERROR(require_finite(candidate.std, cat + ".std"));
-    }
-  }
-  return {};
-}
-
-Status validate_options(const WriteOptions& options) {
-  if (options.idempotency_key.empty()) return {};
-  return validate_idempotency_key(options.idempotency_key);
+  return require_active(info);
 }
 
 // ---- idempotency keys -------------------------------------------------------
@@ -237,12 +157,9 @@ Result<std::optional<std::string>> earlier_result(Connection& db, const std::str
   AGNX_ASSIGN_OR_RETURN(Statement stmt, db.prepare("SELECT kind, target, result FROM idempotency_keys WHERE key = ?1"));
   stmt.bind(1, key);
   AGNX_ASSIGN_OR_RETURN(const bool found, stmt.step());
-  if (!found) return std::optional<std::string>();
-  if (stmt.text(0) != kind || stmt.text(1) != target) {
-    return Status::invalid_argument("idempotency key '" + key + "' was used for " + stmt.text(0) + " of '" +
-                                    stmt.text(1) + "', not for " + kind + " of '" + target + "'");
-  }
-  return std::optional<std::string>(stmt.text(2));
+  std::optional<KeyRecord> record;
+  if (found) record = KeyRecord{stmt.text(0), stmt.text(1), stmt.text(2)};
+  return replay(key, record, kind, target);
 }
 
 // Records that the write with `key` (if any) returned `result`.
@@ -265,11 +182,7 @@ Status write_params(Connection& db, const std::string& run_id, const std::map<st
     AGNX_ASSIGN_OR_RETURN(Statement existing, db.prepare("SELECT value FROM params WHERE run_id = ?1 AND key = ?2"));
     existing.bind(1, run_id).bind(2, key);
     AGNX_RETURN_IF_ERROR(existing.step().status());
-    if (existing.text(0) != value) {
-      return Status::invalid_argument("param '" + key + "' of run '" + run_id + "' is already " +
-                                      quoted(existing.text(0)) + " and cannot change to " + quoted(value) +
-                                      " (params are immutable)");
-    }
+    AGNX_RETURN_IF_ERROR(require_same_param(run_id, key, existing.text(0), value));
   }
   return {};
 }
@@ -364,6 +277,39 @@ Status write_matching(Connection& db, const std::string& run_id, const MatchingR
   for (std::size_t i = 0; i < info.layers.size(); ++i) {
     AGNX_RETURN_IF_ERROR(write_layer(db, run_id, static_cast<int64_t>(i), info.layers[i]));
   }
+  return {};
+}
+
+Status insert_run(Connection& db, const RunInfo& info) {
+  AGNX_ASSIGN_OR_RETURN(const Experiment experiment, require_experiment(db, info.experiment_id));
+  AGNX_RETURN_IF_ERROR(require_active(experiment));
+  AGNX_ASSIGN_OR_RETURN(Statement insert, db.prepare("INSERT INTO runs (run_id, experiment_id, run_name, user_id, "
+                                                     "status, start_time) VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5)"));
+  insert.bind(1, info.run_id).bind(2, info.experiment_id).bind(3, info.run_name).bind(4, info.user_id);
+  return insert.bind(5, info.start_time).run();
+}
+
+Result<int64_t> insert_job(Connection& db, const std::string& kind, const std::optional<std::string>& run_id) {
+  AGNX_ASSIGN_OR_RETURN(Statement insert, db.prepare("INSERT INTO jobs (run_id, kind, state, creation_time, "
+                                                     "update_time) VALUES (?1, ?2, 'QUEUED', ?3, ?3)"));
+  if (run_id) insert.bind(1, *run_id);
+  AGNX_RETURN_IF_ERROR(insert.bind(2, kind).bind(3, now_ms()).run());
+  return sqlite3_last_insert_rowid(db.handle());
+}
+
+Status reference_artifact(Connection& db, const std::string& run_id, const ArtifactInfo& info) {
+  AGNX_ASSIGN_OR_RETURN(Statement upsert, db.prepare("INSERT OR REPLACE INTO artifacts (run_id, path, size, sha256) "
+                                                     "VALUES (?1, ?2, ?3, ?4)"));
+  return upsert.bind(1, run_id).bind(2, info.path).bind(3, info.size).bind(4, info.sha256).run();
+}
+
+// The first submission with a key, from the "RUN_ID JOB_ID" it recorded.
+Status read_submitted(Connection& db, const std::string& recorded, SubmittedJob& submitted) {
+  const auto space = recorded.find(' ');
+  if (space == std::string::npos) return Status::internal("malformed submission record '" + recorded + "'");
+  AGNX_ASSIGN_OR_RETURN(submitted.run, select_run_info(db, recorded.substr(0, space)));
+  submitted.job_id = std::stoll(recorded.substr(space + 1));
+  submitted.created = false;
   return {};
 }
 
@@ -462,10 +408,6 @@ Result<Job> select_job(Connection& db, int64_t job_id) {
   return read_job(stmt);
 }
 
-bool is_terminal(JobState state) {
-  return state == JobState::kSucceeded || state == JobState::kFailed || state == JobState::kCancelled;
-}
-
 }  // namespace
 
 // ---- opening --------------------------------------------------------------
@@ -492,9 +434,7 @@ Result<std::unique_ptr<SqliteTrackingStore>> SqliteTrackingStore::open(const Sql
 
 // ---- experiments ----------------------------------------------------------
 
-Result<int64_t> SqliteTrackingStore::create_experiment(const std::string& name, const WriteOptions& options) {
-  if (name.empty()) return Status::invalid_argument("experiment name is empty");
-  AGNX_RETURN_IF_ERROR(validate_options(options));
+Result<int64_t> SqliteTrackingStore::do_create_experiment(const std::string& name, const WriteOptions& options) {
   const std::string& key = options.idempotency_key;
   int64_t id = 0;
   const Status written = writer_->submit([&](Connection& db) -> Status {
@@ -561,10 +501,9 @@ Status SqliteTrackingStore::restore_experiment(int64_t experiment_id) {
 
 // ---- runs -----------------------------------------------------------------
 
-Result<RunInfo> SqliteTrackingStore::create_run(int64_t experiment_id, const std::string& run_name,
+Result<RunInfo> SqliteTrackingStore::do_create_run(int64_t experiment_id, const std::string& run_name,
                                                 const std::string& user_id, int64_t start_time,
                                                 const WriteOptions& options) {
-  AGNX_RETURN_IF_ERROR(validate_options(options));
   const std::string& key = options.idempotency_key;
   const std::string target = std::to_string(experiment_id);
   RunInfo info;
@@ -579,14 +518,7 @@ Result<RunInfo> SqliteTrackingStore::create_run(int64_t experiment_id, const std
       AGNX_ASSIGN_OR_RETURN(info, select_run_info(db, *earlier));
       return {};
     }
-    AGNX_ASSIGN_OR_RETURN(const Experiment experiment, require_experiment(db, experiment_id));
-    if (experiment.lifecycle != Lifecycle::kActive) {
-      return Status::failed_precondition("experiment " + std::to_string(experiment_id) + " is deleted");
-    }
-    AGNX_ASSIGN_OR_RETURN(Statement insert, db.prepare("INSERT INTO runs (run_id, experiment_id, run_name, user_id, "
-                                                       "status, start_time) VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5)"));
-    insert.bind(1, info.run_id).bind(2, experiment_id).bind(3, run_name).bind(4, user_id).bind(5, start_time);
-    AGNX_RETURN_IF_ERROR(insert.run());
+    AGNX_RETURN_IF_ERROR(insert_run(db, info));
     return record_key(db, key, "create_run", target, info.run_id);
   });
   if (!written.ok()) return written;
@@ -602,8 +534,7 @@ Result<Run> SqliteTrackingStore::get_run(const std::string& run_id) {
   });
 }
 
-Status SqliteTrackingStore::update_run(const std::string& run_id, RunStatus status, std::optional<int64_t> end_time) {
-  if (status != RunStatus::kRunning && !end_time) end_time = now_ms();
+Status SqliteTrackingStore::do_update_run(const std::string& run_id, RunStatus status, std::optional<int64_t> end_time) {
   return writer_->submit([&](Connection& db) -> Status {
     AGNX_RETURN_IF_ERROR(require_active_run(db, run_id));
     AGNX_ASSIGN_OR_RETURN(Statement update,
@@ -656,9 +587,7 @@ Result<RunPage> SqliteTrackingStore::search_runs(const SearchRunsRequest& reques
 
 // ---- run data -------------------------------------------------------------
 
-Status SqliteTrackingStore::log_batch(const std::string& run_id, const RunBatch& batch, const WriteOptions& options) {
-  AGNX_RETURN_IF_ERROR(validate_batch(batch));
-  AGNX_RETURN_IF_ERROR(validate_options(options));
+Status SqliteTrackingStore::do_log_batch(const std::string& run_id, const RunBatch& batch, const WriteOptions& options) {
   const std::string& key = options.idempotency_key;
   return writer_->submit([&](Connection& db) -> Status {
     AGNX_ASSIGN_OR_RETURN(const auto earlier, earlier_result(db, key, "log_batch", run_id));
@@ -681,10 +610,8 @@ Result<std::vector<Metric>> SqliteTrackingStore::get_metric_history(const std::s
 
 // ---- matching -------------------------------------------------------------
 
-Status SqliteTrackingStore::log_matching(const std::string& run_id, const MatchingRecord& record,
+Status SqliteTrackingStore::do_log_matching(const std::string& run_id, const MatchingRecord& record,
                                          const RunBatch& batch) {
-  AGNX_RETURN_IF_ERROR(validate_batch(batch));
-  AGNX_RETURN_IF_ERROR(validate_matching(record));
   return writer_->submit([&](Connection& db) -> Status {
     AGNX_RETURN_IF_ERROR(write_batch(db, run_id, batch));
     return write_matching(db, run_id, record);
@@ -727,9 +654,8 @@ Result<std::vector<EnergyPoint>> SqliteTrackingStore::energy_points(int64_t expe
 
 // ---- artifacts ------------------------------------------------------------
 
-Result<ArtifactInfo> SqliteTrackingStore::log_artifact(const std::string& run_id, const std::string& path,
+Result<ArtifactInfo> SqliteTrackingStore::do_log_artifact(const std::string& run_id, const std::string& path,
                                                        std::string_view content) {
-  AGNX_RETURN_IF_ERROR(validate_artifact_path(path));
   const std::string context = "storing artifact '" + path + "' of run '" + run_id + "'";
   std::shared_lock lock(artifact_gc_mutex_);
   ArtifactInfo info{path, static_cast<int64_t>(content.size()), {}};
@@ -738,9 +664,7 @@ Result<ArtifactInfo> SqliteTrackingStore::log_artifact(const std::string& run_id
   info.sha256 = *sha256;
   const Status written = writer_->submit([&](Connection& db) -> Status {
     AGNX_RETURN_IF_ERROR(require_active_run(db, run_id));
-    AGNX_ASSIGN_OR_RETURN(Statement upsert, db.prepare("INSERT OR REPLACE INTO artifacts (run_id, path, size, sha256) "
-                                                       "VALUES (?1, ?2, ?3, ?4)"));
-    return upsert.bind(1, run_id).bind(2, path).bind(3, info.size).bind(4, info.sha256).run();
+    return reference_artifact(db, run_id, info);
   });
   if (!written.ok()) return written.with_context(context);
   return info;
@@ -771,52 +695,55 @@ Result<std::string> SqliteTrackingStore::read_artifact(const std::string& run_id
 
 // ---- jobs -----------------------------------------------------------------
 
-Result<int64_t> SqliteTrackingStore::create_job(const std::string& kind, std::optional<std::string> run_id) {
-  if (kind.empty()) return Status::invalid_argument("job kind is empty");
+Result<int64_t> SqliteTrackingStore::do_create_job(const std::string& kind, std::optional<std::string> run_id) {
   int64_t id = 0;
   const Status written = writer_->submit([&](Connection& db) -> Status {
     if (run_id) AGNX_RETURN_IF_ERROR(require_active_run(db, *run_id));
-    AGNX_ASSIGN_OR_RETURN(Statement insert, db.prepare("INSERT INTO jobs (run_id, kind, state, creation_time, "
-                                                       "update_time) VALUES (?1, ?2, 'QUEUED', ?3, ?3)"));
-    if (run_id) insert.bind(1, *run_id);
-    AGNX_RETURN_IF_ERROR(insert.bind(2, kind).bind(3, now_ms()).run());
-    id = sqlite3_last_insert_rowid(db.handle());
+    AGNX_ASSIGN_OR_RETURN(id, insert_job(db, kind, run_id));
     return {};
   });
   if (!written.ok()) return written;
   return id;
 }
 
-Status SqliteTrackingStore::update_job(int64_t job_id, const JobUpdate& update) {
-  if (update.progress && !(*update.progress >= 0.0 && *update.progress <= 1.0)) {
-    return Status::invalid_argument("job " + std::to_string(job_id) + ": progress " +
-                                    std::to_string(*update.progress) + " is not in [0, 1]");
-  }
+Status SqliteTrackingStore::do_update_job(int64_t job_id, const JobUpdate& update) {
   return writer_->submit([&](Connection& db) -> Status {
-    AGNX_ASSIGN_OR_RETURN(Job job, select_job(db, job_id));
-    const int64_t now = now_ms();
-    // Setting RUNNING starts an attempt, also on a job that was RUNNING when
-    // its server stopped.
-    if (update.state && (*update.state != job.state || *update.state == JobState::kRunning)) {
-      if (is_terminal(job.state)) {
-        return Status::failed_precondition("job " + std::to_string(job_id) + " is already " +
-                                           job_state_name(job.state));
-      }
-      job.state = *update.state;
-      if (job.state == JobState::kRunning) {
-        ++job.attempts;
-        job.start_time = now;
-      }
-      if (is_terminal(job.state)) job.end_time = now;
-    }
-    if (update.progress) job.progress = *update.progress;
-    if (update.error) job.error = *update.error;
+    AGNX_ASSIGN_OR_RETURN(Job stored, select_job(db, job_id));
+    AGNX_ASSIGN_OR_RETURN(const Job job, apply_job_update(std::move(stored), update, now_ms()));
     AGNX_ASSIGN_OR_RETURN(Statement stmt,
                           db.prepare("UPDATE jobs SET state = ?1, attempts = ?2, progress = ?3, error = ?4, "
                                      "update_time = ?5, start_time = ?6, end_time = ?7 WHERE job_id = ?8"));
     stmt.bind(1, job_state_name(job.state)).bind(2, job.attempts).bind(3, job.progress).bind(4, job.error);
-    return stmt.bind(5, now).bind(6, job.start_time).bind(7, job.end_time).bind(8, job_id).run();
+    return stmt.bind(5, job.update_time).bind(6, job.start_time).bind(7, job.end_time).bind(8, job_id).run();
   });
+}
+
+Result<SubmittedJob> SqliteTrackingStore::do_submit_job(const JobSubmission& submission, const WriteOptions& options) {
+  std::shared_lock lock(artifact_gc_mutex_);
+  std::vector<ArtifactInfo> artifacts;
+  for (const ArtifactContent& artifact : submission.artifacts) {
+    const Result<std::string> sha256 = artifacts_.put(artifact.content);
+    if (!sha256.ok()) return sha256.status().with_context("storing artifact '" + artifact.path + "' of a submission");
+    artifacts.push_back({artifact.path, static_cast<int64_t>(artifact.content.size()), *sha256});
+  }
+  const std::string& key = options.idempotency_key;
+  const std::string target = std::to_string(submission.experiment_id);
+  SubmittedJob submitted{{new_run_id(), submission.experiment_id, submission.run_name, submission.user_id,
+                          RunStatus::kRunning, submission.start_time, std::nullopt, Lifecycle::kActive},
+                         0, true};
+  const Status written = writer_->submit([&](Connection& db) -> Status {
+    AGNX_ASSIGN_OR_RETURN(const auto earlier, earlier_result(db, key, "submit_job", target));
+    if (earlier) return read_submitted(db, *earlier, submitted);
+    AGNX_RETURN_IF_ERROR(insert_run(db, submitted.run));
+    AGNX_ASSIGN_OR_RETURN(submitted.job_id, insert_job(db, submission.kind, submitted.run.run_id));
+    RunBatch batch = submission.batch;
+    if (!submission.job_id_tag.empty()) batch.tags[submission.job_id_tag] = std::to_string(submitted.job_id);
+    AGNX_RETURN_IF_ERROR(write_batch(db, submitted.run.run_id, batch));
+    for (const ArtifactInfo& info : artifacts) AGNX_RETURN_IF_ERROR(reference_artifact(db, submitted.run.run_id, info));
+    return record_key(db, key, "submit_job", target, submitted.run.run_id + " " + std::to_string(submitted.job_id));
+  });
+  if (!written.ok()) return written;
+  return submitted;
 }
 
 Result<Job> SqliteTrackingStore::get_job(int64_t job_id) {
@@ -834,14 +761,7 @@ Result<std::vector<Job>> SqliteTrackingStore::list_jobs(std::optional<JobState> 
 
 // ---- libraries ------------------------------------------------------------
 
-Status SqliteTrackingStore::put_library(const StoredLibrary& library) {
-  if (library.name.empty()) return Status::invalid_argument("library name is empty");
-  for (const StoredMultiplier& m : library.multipliers) {
-    if (m.products.size() != kTableEntries) {
-      return Status::invalid_argument("library '" + library.name + "': multiplier '" + m.name + "' has " +
-                                      std::to_string(m.products.size()) + " products, not 65536");
-    }
-  }
+Status SqliteTrackingStore::do_put_library(const StoredLibrary& library) {
   return writer_->submit([&](Connection& db) -> Status {
     AGNX_ASSIGN_OR_RETURN(Statement insert, db.prepare("INSERT INTO multiplier_libraries (name, metric, metric_max, "
                                                        "creation_time) VALUES (?1, ?2, ?3, ?4) "

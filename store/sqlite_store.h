@@ -53,48 +53,46 @@ class SqliteTrackingStore final : public TrackingStore {
   // The database file within a data directory.
   static std::filesystem::path database_path(const std::filesystem::path& data_dir);
 
-  using TrackingStore::create_experiment;
-  using TrackingStore::create_run;
-  using TrackingStore::log_batch;
-
-  Result<int64_t> create_experiment(const std::string& name, const WriteOptions& options) override;
   Result<Experiment> get_experiment(int64_t experiment_id) override;
   Result<Experiment> get_experiment_by_name(const std::string& name) override;
   Result<std::vector<Experiment>> list_experiments(ViewType view) override;
   Status delete_experiment(int64_t experiment_id) override;
   Status restore_experiment(int64_t experiment_id) override;
 
-  Result<RunInfo> create_run(int64_t experiment_id, const std::string& run_name, const std::string& user_id,
-                             int64_t start_time, const WriteOptions& options) override;
   Result<Run> get_run(const std::string& run_id) override;
-  Status update_run(const std::string& run_id, RunStatus status, std::optional<int64_t> end_time) override;
   Status delete_run(const std::string& run_id) override;
   Status restore_run(const std::string& run_id) override;
   Result<RunPage> search_runs(const SearchRunsRequest& request) override;
-
-  Status log_batch(const std::string& run_id, const RunBatch& batch, const WriteOptions& options) override;
   Result<std::vector<Metric>> get_metric_history(const std::string& run_id, const std::string& key) override;
 
-  Status log_matching(const std::string& run_id, const MatchingRecord& record, const RunBatch& batch) override;
   Result<MatchingRecord> get_matching(const std::string& run_id) override;
   Result<std::vector<EnergyPoint>> energy_points(int64_t experiment_id) override;
 
-  Result<ArtifactInfo> log_artifact(const std::string& run_id, const std::string& path,
-                                    std::string_view content) override;
   Result<std::vector<ArtifactInfo>> list_artifacts(const std::string& run_id) override;
   Result<std::string> read_artifact(const std::string& run_id, const std::string& path) override;
 
-  Result<int64_t> create_job(const std::string& kind, std::optional<std::string> run_id) override;
-  Status update_job(int64_t job_id, const JobUpdate& update) override;
   Result<Job> get_job(int64_t job_id) override;
   Result<std::vector<Job>> list_jobs(std::optional<JobState> state) override;
 
-  Status put_library(const StoredLibrary& library) override;
   Result<StoredLibrary> get_library(const std::string& name) override;
   Result<std::vector<std::string>> list_libraries() override;
 
   Result<int64_t> gc() override;
   Status backup(const std::filesystem::path& destination) override;
+
+ protected:
+  Result<int64_t> do_create_experiment(const std::string& name, const WriteOptions& options) override;
+  Result<RunInfo> do_create_run(int64_t experiment_id, const std::string& run_name, const std::string& user_id,
+                                int64_t start_time, const WriteOptions& options) override;
+  Status do_update_run(const std::string& run_id, RunStatus status, std::optional<int64_t> end_time) override;
+  Status do_log_batch(const std::string& run_id, const RunBatch& batch, const WriteOptions& options) override;
+  Status do_log_matching(const std::string& run_id, const MatchingRecord& record, const RunBatch& batch) override;
+  Result<ArtifactInfo> do_log_artifact(const std::string& run_id, const std::string& path,
+                                       std::string_view content) override;
+  Result<int64_t> do_create_job(const std::string& kind, std::optional<std::string> run_id) override;
+  Status do_update_job(int64_t job_id, const JobUpdate& update) override;
+  Result<SubmittedJob> do_submit_job(const JobSubmission& submission, const WriteOptions& options) override;
+  Status do_put_library(const StoredLibrary& library) override;
 
  private:
   SqliteTrackingStore(std::unique_ptr<GroupCommitWriter> writer, std::unique_ptr<ReaderPool> readers,

@@ -2,7 +2,12 @@
 
 #include <algorithm>
 #include <limits>
+#include <set>
 #include <tuple>
+
+#include "core/clock.h"
+#include "store/artifact_files.h"
+#include "store/store_policy.h"
 
 namespace agnx::store {
 namespace {
@@ -53,15 +58,28 @@ Status validate_idempotency_key(const std::string& key) {
   return {};
 }
 
-Result<int64_t> TrackingStore::create_experiment(const std::string& name) { return create_experiment(name, {}); }
-
-Result<RunInfo> TrackingStore::create_run(int64_t experiment_id, const std::string& run_name,
-                                          const std::string& user_id, int64_t start_time) {
-  return create_run(experiment_id, run_name, user_id, start_time, {});
+Result<int64_t> TrackingStore::create_experiment(const std::string& name, const WriteOptions& options) {
+  if (name.empty()) return Status::invalid_argument("experiment name is empty");
+  AGNX_RETURN_IF_ERROR(check_idempotency_key(options.idempotency_key));
+  return do_create_experiment(name, options);
 }
 
-Status TrackingStore::log_batch(const std::string& run_id, const RunBatch& batch) {
-  return log_batch(run_id, batch, {});
+Result<RunInfo> TrackingStore::create_run(int64_t experiment_id, const std::string& run_name,
+                                          const std::string& user_id, int64_t start_time,
+                                          const WriteOptions& options) {
+  AGNX_RETURN_IF_ERROR(check_idempotency_key(options.idempotency_key));
+  return do_create_run(experiment_id, run_name, user_id, start_time, options);
+}
+
+Status TrackingStore::update_run(const std::string& run_id, RunStatus status, std::optional<int64_t> end_time) {
+  if (status != RunStatus::kRunning && !end_time) end_time = now_ms();
+  return do_update_run(run_id, status, end_time);
+}
+
+Status TrackingStore::log_batch(const std::string& run_id, const RunBatch& batch, const WriteOptions& options) {
+  AGNX_RETURN_IF_ERROR(check_batch(batch));
+  AGNX_RETURN_IF_ERROR(check_idempotency_key(options.idempotency_key));
+  return do_log_batch(run_id, batch, options);
 }
 
 Status TrackingStore::log_metric(const std::string& run_id, const Metric& metric) {
@@ -80,6 +98,47 @@ Status TrackingStore::set_tag(const std::string& run_id, const std::string& key,
   RunBatch batch;
   batch.tags.emplace(key, value);
   return log_batch(run_id, batch);
+}
+
+Status TrackingStore::log_matching(const std::string& run_id, const MatchingRecord& record, const RunBatch& batch) {
+  AGNX_RETURN_IF_ERROR(check_batch(batch));
+  AGNX_RETURN_IF_ERROR(check_matching(record));
+  return do_log_matching(run_id, record, batch);
+}
+
+Result<ArtifactInfo> TrackingStore::log_artifact(const std::string& run_id, const std::string& path,
+                                                 std::string_view content) {
+  AGNX_RETURN_IF_ERROR(validate_artifact_path(path));
+  return do_log_artifact(run_id, path, content);
+}
+
+Result<int64_t> TrackingStore::create_job(const std::string& kind, std::optional<std::string> run_id) {
+  if (kind.empty()) return Status::invalid_argument("job kind is empty");
+  return do_create_job(kind, std::move(run_id));
+}
+
+Status TrackingStore::update_job(int64_t job_id, const JobUpdate& update) {
+  AGNX_RETURN_IF_ERROR(check_job_update(job_id, update));
+  return do_update_job(job_id, update);
+}
+
+Result<SubmittedJob> TrackingStore::submit_job(const JobSubmission& submission, const WriteOptions& options) {
+  if (submission.kind.empty()) return Status::invalid_argument("job kind is empty");
+  AGNX_RETURN_IF_ERROR(check_batch(submission.batch));
+  AGNX_RETURN_IF_ERROR(check_idempotency_key(options.idempotency_key));
+  std::set<std::string_view> paths;
+  for (const ArtifactContent& artifact : submission.artifacts) {
+    AGNX_RETURN_IF_ERROR(validate_artifact_path(artifact.path));
+    if (!paths.insert(artifact.path).second) {
+      return Status::invalid_argument("artifact '" + artifact.path + "' is given twice");
+    }
+  }
+  return do_submit_job(submission, options);
+}
+
+Status TrackingStore::put_library(const StoredLibrary& library) {
+  AGNX_RETURN_IF_ERROR(check_library(library));
+  return do_put_library(library);
 }
 
 }  // namespace agnx::store

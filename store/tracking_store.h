@@ -93,13 +93,40 @@ struct RunPage {
 // accuracy descending; equal points are all kept.
 std::vector<EnergyPoint> pareto_front(std::vector<EnergyPoint> points);
 
+// Artifact content to store under a run's relative path.
+struct ArtifactContent {
+  std::string path;
+  std::string_view content;
+};
+
+// A job together with its run, stored in one write by submit_job.
+struct JobSubmission {
+  int64_t experiment_id = 0;
+  std::string run_name;
+  std::string user_id;
+  int64_t start_time = 0;
+  std::string kind;                      // the job's kind, non-empty
+  RunBatch batch;                        // the run's params, tags (and metrics)
+  std::vector<ArtifactContent> artifacts;  // distinct paths
+  std::string job_id_tag;                // if set, the run gets this tag with the job's id
+};
+
+struct SubmittedJob {
+  RunInfo run;
+  int64_t job_id = 0;
+  bool created = false;  // false: an idempotent retry found the first submission
+};
+
+// The store's public contract. Every write's arguments are checked here
+// (store_policy.h) before its backend sees them; a backend implements the
+// protected do_* primitives and the reads, and applies store_policy.h's
+// rules on stored rows inside its transactions.
 class TrackingStore {
  public:
   virtual ~TrackingStore() = default;
 
   // Experiments. Names are unique among all experiments (kAlreadyExists).
-  virtual Result<int64_t> create_experiment(const std::string& name, const WriteOptions& options) = 0;
-  Result<int64_t> create_experiment(const std::string& name);  // no idempotency key
+  Result<int64_t> create_experiment(const std::string& name, const WriteOptions& options = {});
   virtual Result<Experiment> get_experiment(int64_t experiment_id) = 0;
   virtual Result<Experiment> get_experiment_by_name(const std::string& name) = 0;
   virtual Result<std::vector<Experiment>> list_experiments(ViewType view) = 0;  // by id
@@ -107,21 +134,18 @@ class TrackingStore {
   virtual Status restore_experiment(int64_t experiment_id) = 0;  // and its runs
 
   // Runs. create_run starts a RUNNING run in an active experiment.
-  virtual Result<RunInfo> create_run(int64_t experiment_id, const std::string& run_name, const std::string& user_id,
-                                     int64_t start_time, const WriteOptions& options) = 0;
   Result<RunInfo> create_run(int64_t experiment_id, const std::string& run_name, const std::string& user_id,
-                             int64_t start_time);  // no idempotency key
+                             int64_t start_time, const WriteOptions& options = {});
   virtual Result<Run> get_run(const std::string& run_id) = 0;
-  // Sets the status and, for a terminal status, the end time.
-  virtual Status update_run(const std::string& run_id, RunStatus status, std::optional<int64_t> end_time) = 0;
+  // Sets the status and, for a terminal status, the end time (now if unset).
+  Status update_run(const std::string& run_id, RunStatus status, std::optional<int64_t> end_time);
   virtual Status delete_run(const std::string& run_id) = 0;
   virtual Status restore_run(const std::string& run_id) = 0;
   virtual Result<RunPage> search_runs(const SearchRunsRequest& request) = 0;
 
   // Run data. log_batch is the one write primitive; at most 1000 metrics,
   // 100 params and 100 tags per call. Keys are non-empty.
-  virtual Status log_batch(const std::string& run_id, const RunBatch& batch, const WriteOptions& options) = 0;
-  Status log_batch(const std::string& run_id, const RunBatch& batch);  // no idempotency key
+  Status log_batch(const std::string& run_id, const RunBatch& batch, const WriteOptions& options = {});
   Status log_metric(const std::string& run_id, const Metric& metric);
   Status log_param(const std::string& run_id, const std::string& key, const std::string& value);
   Status set_tag(const std::string& run_id, const std::string& key, const std::string& value);
@@ -130,7 +154,7 @@ class TrackingStore {
 
   // Matching results. Stores `record` and `batch` in one transaction: a reader
   // sees both or neither. A run has at most one result (kAlreadyExists).
-  virtual Status log_matching(const std::string& run_id, const MatchingRecord& record, const RunBatch& batch) = 0;
+  Status log_matching(const std::string& run_id, const MatchingRecord& record, const RunBatch& batch);
   virtual Result<MatchingRecord> get_matching(const std::string& run_id) = 0;
   // Every active FINISHED run of the experiment with a matching result, by
   // lambda, then start time.
@@ -140,19 +164,24 @@ class TrackingStore {
 
   // Artifacts. `path` is relative, without "..", empty components or NUL.
   // Logging the same path again replaces the reference.
-  virtual Result<ArtifactInfo> log_artifact(const std::string& run_id, const std::string& path,
-                                            std::string_view content) = 0;
+  Result<ArtifactInfo> log_artifact(const std::string& run_id, const std::string& path, std::string_view content);
   virtual Result<std::vector<ArtifactInfo>> list_artifacts(const std::string& run_id) = 0;  // by path
   virtual Result<std::string> read_artifact(const std::string& run_id, const std::string& path) = 0;
 
-  // Jobs.
-  virtual Result<int64_t> create_job(const std::string& kind, std::optional<std::string> run_id) = 0;
-  virtual Status update_job(int64_t job_id, const JobUpdate& update) = 0;
+  // Jobs. update_job follows apply_job_update (store_policy.h).
+  Result<int64_t> create_job(const std::string& kind, std::optional<std::string> run_id);
+  Status update_job(int64_t job_id, const JobUpdate& update);
   virtual Result<Job> get_job(int64_t job_id) = 0;
   virtual Result<std::vector<Job>> list_jobs(std::optional<JobState> state) = 0;  // by creation
 
+  // A job submission as one write: the run (as create_run), its batch, its
+  // artifacts and a QUEUED job of `kind` for it commit together or not at all.
+  // With an idempotency key, a retry writes nothing and returns the first
+  // submission's run (as it is now) and job, with created false.
+  Result<SubmittedJob> submit_job(const JobSubmission& submission, const WriteOptions& options = {});
+
   // Multiplier libraries (names unique, kAlreadyExists).
-  virtual Status put_library(const StoredLibrary& library) = 0;
+  Status put_library(const StoredLibrary& library);
   virtual Result<StoredLibrary> get_library(const std::string& name) = 0;
   virtual Result<std::vector<std::string>> list_libraries() = 0;  // names, sorted
 
@@ -163,6 +192,24 @@ class TrackingStore {
   // store stays online.
   virtual Result<int64_t> gc() = 0;
   virtual Status backup(const std::filesystem::path& destination) = 0;
+
+ protected:
+  // The backend's writes, called with checked arguments (see the public
+  // member of the same name for each contract). Idempotency keys are empty
+  // or well-formed; update_run's end_time is set for a terminal status.
+  virtual Result<int64_t> do_create_experiment(const std::string& name, const WriteOptions& options) = 0;
+  virtual Result<RunInfo> do_create_run(int64_t experiment_id, const std::string& run_name,
+                                        const std::string& user_id, int64_t start_time,
+                                        const WriteOptions& options) = 0;
+  virtual Status do_update_run(const std::string& run_id, RunStatus status, std::optional<int64_t> end_time) = 0;
+  virtual Status do_log_batch(const std::string& run_id, const RunBatch& batch, const WriteOptions& options) = 0;
+  virtual Status do_log_matching(const std::string& run_id, const MatchingRecord& record, const RunBatch& batch) = 0;
+  virtual Result<ArtifactInfo> do_log_artifact(const std::string& run_id, const std::string& path,
+                                               std::string_view content) = 0;
+  virtual Result<int64_t> do_create_job(const std::string& kind, std::optional<std::string> run_id) = 0;
+  virtual Status do_update_job(int64_t job_id, const JobUpdate& update) = 0;
+  virtual Result<SubmittedJob> do_submit_job(const JobSubmission& submission, const WriteOptions& options) = 0;
+  virtual Status do_put_library(const StoredLibrary& library) = 0;
 };
 
 }  // namespace agnx::store

@@ -603,6 +603,84 @@ TEST_P(StoreContract, Jobs) {
   EXPECT_EQ(store_->create_job("match", "missing").status().code(), StatusCode::kNotFound);
 }
 
+// Every run of `experiment_id` in `view`.
+std::vector<Run> runs_of(TrackingStore& store, int64_t experiment_id, ViewType view = ViewType::kActiveOnly) {
+  SearchRunsRequest request;
+  request.experiment_ids = {experiment_id};
+  request.view = view;
+  return store.search_runs(request)->runs;
+}
+
+JobSubmission sample_submission(int64_t experiment_id) {
+  JobSubmission s;
+  s.experiment_id = experiment_id;
+  s.run_name = "submitted";
+  s.user_id = "alice";
+  s.start_time = 5000;
+  s.kind = "matching";
+  s.batch.params = {{"lambda", "0.2"}};
+  s.batch.tags = {{"agnx.kind", "matching"}};
+  s.artifacts = {{"inputs/model.pt", "model bytes"}, {"inputs/request.json", "{}"}};
+  s.job_id_tag = "agnx.job_id";
+  return s;
+}
+
+TEST_P(StoreContract, SubmitJobWritesRunJobParamsTagsAndArtifactsTogether) {
+  const auto submitted = store_->submit_job(sample_submission(experiment_));
+  ASSERT_TRUE(submitted.ok()) << submitted.status().to_string();
+  EXPECT_TRUE(submitted->created);
+  const auto run = store_->get_run(submitted->run.run_id);
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->info.run_name, "submitted");
+  EXPECT_EQ(run->info.status, RunStatus::kRunning);
+  EXPECT_EQ(run->params.at("lambda"), "0.2");
+  EXPECT_EQ(run->tags.at("agnx.job_id"), std::to_string(submitted->job_id));
+  const auto job = store_->get_job(submitted->job_id);
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->kind, "matching");
+  EXPECT_EQ(job->state, JobState::kQueued);
+  EXPECT_EQ(job->run_id, submitted->run.run_id);
+  EXPECT_EQ(*store_->read_artifact(submitted->run.run_id, "inputs/model.pt"), "model bytes");
+  EXPECT_EQ(store_->list_artifacts(submitted->run.run_id)->size(), 2u);
+}
+
+TEST_P(StoreContract, SubmitJobWithAKeyHappensOnce) {
+  const WriteOptions key{"submission-1"};
+  const auto first = store_->submit_job(sample_submission(experiment_), key);
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  const auto retry = store_->submit_job(sample_submission(experiment_), key);
+  ASSERT_TRUE(retry.ok()) << retry.status().to_string();
+  EXPECT_FALSE(retry->created);
+  EXPECT_EQ(retry->run.run_id, first->run.run_id);
+  EXPECT_EQ(retry->job_id, first->job_id);
+  EXPECT_EQ(store_->list_jobs(std::nullopt)->size(), 1u);
+  EXPECT_EQ(runs_of(*store_, experiment_).size(), 1u);
+  // The key is bound to its first use: another write kind is refused.
+  EXPECT_EQ(store_->create_run(experiment_, "r", "alice", 1, key).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(StoreContract, AFailedSubmissionLeavesNothingBehind) {
+  JobSubmission bad = sample_submission(experiment_);
+  bad.batch.params["lambda"] = "";
+  bad.batch.params[""] = "empty key";
+  EXPECT_EQ(store_->submit_job(bad).status().code(), StatusCode::kInvalidArgument);
+  bad = sample_submission(experiment_);
+  bad.artifacts.push_back({"../escape", "x"});
+  EXPECT_EQ(store_->submit_job(bad).status().code(), StatusCode::kInvalidArgument);
+  bad = sample_submission(experiment_);
+  bad.artifacts.push_back({"inputs/model.pt", "twice"});
+  EXPECT_EQ(store_->submit_job(bad).status().code(), StatusCode::kInvalidArgument);
+  bad = sample_submission(999);
+  EXPECT_EQ(store_->submit_job(bad, {"missing-experiment"}).status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(store_->delete_experiment(experiment_).ok());
+  EXPECT_EQ(store_->submit_job(sample_submission(experiment_)).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(store_->list_jobs(std::nullopt)->empty());
+  EXPECT_TRUE(runs_of(*store_, experiment_, ViewType::kAll).empty());
+  // A failed write does not record its key: the retry writes.
+  ASSERT_TRUE(store_->restore_experiment(experiment_).ok());
+  EXPECT_TRUE(store_->submit_job(sample_submission(experiment_), {"missing-experiment"}).ok());
+}
+
 TEST_P(StoreContract, MultiplierLibraries) {
   StoredLibrary library{"evo", "power", 1.5, {}};
   for (const char* name : {"b_mul", "a_mul"}) {
