@@ -6,11 +6,11 @@
 //
 // Usage: training_bench [--threads N] [--repetitions R]
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string>
 
+#include "bench/timing.h"
 #include "core/capture.h"
 #include "core/dataset.h"
 #include "core/deploy.h"
@@ -18,22 +18,8 @@
 #include "core/training.h"
 #include "tests/support/shared_data.h"
 
-namespace {
-
 using namespace agnx;
-using Clock = std::chrono::steady_clock;
-
-double best_seconds(int repetitions, const std::function<void()>& body) {
-  double best = 1e30;
-  for (int r = 0; r < repetitions; ++r) {
-    const auto start = Clock::now();
-    body();
-    best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
-  }
-  return best;
-}
-
-}  // namespace
+using agnx::bench::best_seconds;
 
 int main(int argc, char** argv) {
   std::size_t threads = 1;
