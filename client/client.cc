@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fstream>
 #include <random>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -148,6 +149,23 @@ Status write_chunks(grpc::ClientWriter<Request>& writer, const UploadSource& sou
     if (!writer.Write(make(piece))) stream_open = false;
     return stream_open;
   });
+}
+
+// A relative path of non-empty segments of letters, digits, '.', '_' and
+// '-', none of them "." or "..".
+bool is_safe_export_path(const std::string& path) {
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t slash = path.find('/', start);
+    const std::string segment = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (segment.empty() || segment == "." || segment == "..") return false;
+    for (char c : segment) {
+      const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+      if (!letter && c != '.' && c != '_' && c != '-') return false;
+    }
+    if (slash == std::string::npos) return true;
+    start = slash + 1;
+  }
 }
 
 }  // namespace
@@ -430,6 +448,39 @@ Result<pb::SubmitMatchingResponse> Client::submit_training(const pb::TrainingHea
         }
         return Status();
       });
+}
+
+Result<std::vector<ExportedFile>> Client::download_run_export(const std::string& run_id) const {
+  pb::GetRunRequest request;
+  request.set_run_id(run_id);
+  auto ctx = impl_->context();
+  auto reader = impl_->matching->DownloadRunExport(ctx.get(), request);
+  std::vector<ExportedFile> files;
+  std::set<std::string> paths;
+  Status broken;
+  pb::ExportChunk chunk;
+  while (broken.ok() && reader->Read(&chunk)) {
+    if (!chunk.path().empty()) {
+      if (!is_safe_export_path(chunk.path()) || !paths.insert(chunk.path()).second) {
+        broken = Status(grpc::StatusCode::INTERNAL, "the server sent an unsafe or repeated export path '" +
+                                                        chunk.path() + "'");
+        break;
+      }
+      files.push_back({chunk.path(), {}, chunk.executable()});
+    } else if (files.empty()) {
+      broken = Status(grpc::StatusCode::INTERNAL, "the server's export starts without a file name");
+      break;
+    }
+    files.back().data += chunk.data();
+  }
+  if (!broken.ok()) {
+    ctx->TryCancel();
+    reader->Finish();
+    return broken;
+  }
+  const grpc::Status status = reader->Finish();
+  if (!status.ok()) return Status::from_grpc(status);
+  return files;
 }
 
 Result<pb::Sweep> Client::get_sweep(const std::string& run_id) const {

@@ -100,6 +100,13 @@ struct TrainingInputs {
   std::optional<UploadSource> test_y;
 };
 
+// One file of a run's hardware handoff (Client::download_run_export).
+struct ExportedFile {
+  std::string path;  // relative: segments of letters, digits, '.', '_', '-' joined by '/'
+  std::string data;
+  bool executable = false;
+};
+
 struct RetryPolicy {
   int max_attempts = 1;  // of a unary call, >= 1; 1: no retries
   // The pause before the second attempt; it doubles up to max_backoff, and
@@ -195,6 +202,11 @@ class Client {
   Result<pb::Sweep> get_sweep(const std::string& run_id) const;
   Result<pb::QueryEnergyResponse> query_energy(const std::string& experiment) const;
   Result<pb::MatchingResult> reselect(const pb::ReselectRequest& request) const;
+  // The run's hardware handoff (Verilog, testbenches, run.sh, manifest,
+  // README), every file whole. Errors: the server's; INTERNAL for a stream
+  // that names an unsafe path (".." or any character outside the set above),
+  // names a file twice or starts without a path.
+  Result<std::vector<ExportedFile>> download_run_export(const std::string& run_id) const;
 
   // ---- Multipliers
   Result<std::vector<pb::Library>> list_libraries() const;

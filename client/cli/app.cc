@@ -326,13 +326,14 @@ void add_runs_reselect(CLI::App* runs_cmd, Registry& registry, const Globals& gl
 }
 
 void add_runs(CLI::App& app, Registry& registry, const Globals& globals, const Io& io) {
-  CLI::App* runs_cmd = app.add_subcommand("runs", "List, show and reselect runs");
+  CLI::App* runs_cmd = app.add_subcommand("runs", "List, show, reselect and export runs");
   runs_cmd->require_subcommand(1);
   runs_cmd->footer("Examples:\n  agnx runs list --experiment lenet\n  agnx runs show RUN_ID --json\n"
-               "  agnx runs reselect RUN_ID --sigma-scale 0.5");
+               "  agnx runs reselect RUN_ID --sigma-scale 0.5\n  agnx runs export RUN_ID --out DIR");
   add_runs_list(runs_cmd, registry, globals, io);
   add_runs_show(runs_cmd, registry, globals, io);
   add_runs_reselect(runs_cmd, registry, globals, io);
+  add_runs_export(runs_cmd, registry, globals, io);
 }
 
 // ------------------------------------------------------------------ energy

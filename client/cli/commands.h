@@ -51,6 +51,9 @@ client::Status follow_job(const client::Client& client, int64_t job_id, const Io
 // agnx multipliers list|show|import (multipliers.cc).
 void add_multipliers_commands(CLI::App& app, Registry& registry, const Globals& globals, const Io& io);
 
+// agnx runs export (export.cc), under `runs_cmd`.
+void add_runs_export(CLI::App* runs_cmd, Registry& registry, const Globals& globals, const Io& io);
+
 // agnx search, agnx retrain, agnx sweep (training.cc).
 void add_training_commands(CLI::App& app, Registry& registry, const Globals& globals, const Io& io);
 
