@@ -70,9 +70,11 @@ class Model {
   // returns its outputs [N, ...]. Errors name the source and the bad shape.
   Result<FloatTensor> forward(const FloatTensor& input, std::size_t batch_size) const;
 
-  // The implementation, for the capture and deployment code (model_internal.h).
+  // The implementation, for the capture, deployment and training code
+  // (model_internal.h): read-only through a const Model.
   struct Impl;
-  Impl& impl() const { return *impl_; }
+  const Impl& impl() const { return *impl_; }
+  Impl& impl() { return *impl_; }
 
  private:
   explicit Model(std::unique_ptr<Impl> impl);

@@ -31,7 +31,9 @@ struct WorkerOptions {
 // agnx-worker next to the running executable.
 std::filesystem::path default_worker_executable();
 
-// The inputs of a job, as bytes, for its job directory.
+// The inputs of a job, as bytes, for its job directory. A view: the request
+// and the bytes it refers to must outlive it (it is built, written to a job
+// directory and dropped within one call).
 struct JobInputs {
   const MatchingRequest& request;
   std::string_view model;
@@ -40,8 +42,10 @@ struct JobInputs {
   std::string_view test_y;
 };
 
-// A job directory under a parent directory, removed with everything in it
-// when the object is destroyed.
+// A scratch directory under a parent directory (a job's files, an import's
+// tables), removed with everything in it when the object is destroyed.
+// Movable, not copyable; one owner, not to be shared between threads while
+// it is written.
 class JobDirectory {
  public:
   // Creates a fresh, empty directory in `parent`. Errors: kIoError.

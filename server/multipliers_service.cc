@@ -1,12 +1,12 @@
 #include "server/multipliers_service.h"
 
-#include <fstream>
 #include <map>
 
 #include "core/builtin_library.h"
 #include "core/characterization.h"
 #include "core/lut_directory.h"
 #include "server/grpc_status.h"
+#include "server/model_worker.h"
 #include "server/upload_stream.h"
 
 namespace agnx::server {
@@ -31,25 +31,27 @@ bool is_plain_file_name(const std::string& name) {
   return !name.empty() && name[0] != '.' && name.find_first_of("/\\") == std::string::npos && name.size() <= 255;
 }
 
-// A scratch directory removed with everything in it when the scope ends.
-class ScratchDir {
- public:
-  explicit ScratchDir(const std::filesystem::path& parent) {
-    std::filesystem::create_directories(parent);
-    std::string pattern = (parent / "import_XXXXXX").string();
-    if (::mkdtemp(pattern.data())) path_ = pattern;
+// The library in the uploaded `files` (tables and metrics.csv), unpacked in
+// a scratch directory under `scratch_dir`. Errors name files as the client
+// sent them, not by their scratch location.
+Result<MultiplierLibrary> load_uploaded_library(const pb::ImportHeader& header,
+                                                const std::map<std::string, std::string>& files,
+                                                const std::filesystem::path& scratch_dir) {
+  AGNX_ASSIGN_OR_RETURN(const JobDirectory scratch, JobDirectory::create(scratch_dir));
+  std::vector<std::filesystem::path> tables;
+  for (const auto& [name, content] : files) {
+    AGNX_RETURN_IF_ERROR(scratch.write(name, content));
+    if (name != "metrics.csv") tables.push_back(scratch.path() / name);
   }
-  ~ScratchDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
+  auto library = load_lut_files(header.name(), tables, scratch.path() / "metrics.csv",
+                                header.metric().empty() ? kDefaultLutMetric : header.metric());
+  if (library.ok()) return library;
+  std::string message = library.status().message();
+  for (std::size_t at; (at = message.find(scratch.path().string() + "/")) != std::string::npos;) {
+    message.erase(at, scratch.path().string().size() + 1);
   }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+  return Status::invalid_argument(message);
+}
 
 }  // namespace
 
@@ -107,22 +109,10 @@ grpc::Status MultipliersService::ImportLibrary(grpc::ServerContext*, grpc::Serve
   if (!read.ok()) return read;
   if (header.name().empty()) return invalid_field("header.name", "must not be empty");
   if (!files.contains("metrics.csv")) return invalid_field("file", "an import needs metrics.csv");
-  const ScratchDir scratch(scratch_dir_);
-  if (scratch.path().empty()) return {grpc::StatusCode::INTERNAL, "cannot create a scratch directory"};
-  std::vector<std::filesystem::path> tables;
-  for (const auto& [name, content] : files) {
-    std::ofstream(scratch.path() / name, std::ios::binary) << content;
-    if (name != "metrics.csv") tables.push_back(scratch.path() / name);
-  }
-  auto library = load_lut_files(header.name(), tables, scratch.path() / "metrics.csv",
-                                header.metric().empty() ? kDefaultLutMetric : header.metric());
+  auto library = load_uploaded_library(header, files, scratch_dir_);
   if (!library.ok()) {
-    // Name files as the client sent them, not by their scratch location.
-    std::string message_text = library.status().message();
-    for (std::size_t at; (at = message_text.find(scratch.path().string() + "/")) != std::string::npos;) {
-      message_text.erase(at, scratch.path().string().size() + 1);
-    }
-    return invalid_field("file", message_text);
+    if (library.status().code() != StatusCode::kInvalidArgument) return to_grpc(library.status());
+    return invalid_field("file", library.status().message());
   }
   if (const Status s = libraries_.import(std::move(*library)); !s.ok()) return to_grpc(s);
   describe(**libraries_.find(header.name()), reply);
