@@ -334,7 +334,8 @@ std::string readme_energy(const MatchingInfo& info) {
 std::string readme(const MatchingInfo& info, const ExportedRun& run, const std::vector<ExportedModule>& modules) {
   std::map<std::string, std::string> module_of;
   for (const ExportedModule& m : modules) module_of[m.multiplier->name()] = m.name;
-  std::string out = "# Hardware handoff of run " + cell(run.run_name) + " (`" + cell(run.run_id) + "`)\n\n";
+  std::string out = "# Hardware handoff of run `" + cell(run.run_id) + "`" +
+                    (run.run_name.empty() ? std::string() : " (" + cell(run.run_name) + ")") + "\n\n";
   out += "The multipliers agnx chose per layer (lambda " + format("%.6g", run.lambda) + ", library `" +
          cell(info.library) + "`, metric `" + cell(info.metric) + "`, metric max " +
          format("%.6g", info.metric_max) + "). Relative energy of the run: **" +
