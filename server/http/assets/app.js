@@ -549,6 +549,7 @@ function matchingSection(matching) {
   const noise = chartBox('layer-std-plot', layers, cols);
   const elements = [
     h('h2', {}, `Matching: ${m.library} (${m.metric}), λ = ${fmt(matching.lambda)}, relative energy ${pct(m.relative_energy_consumption)}`),
+    h('p', {}, exportLink(matching.run_id)),
     h('div', { class: 'grid' },
       h('div', { class: 'card' }, h('h2', {}, 'Relative energy per layer (chosen multiplier)'), energy.box, energy.data),
       h('div', { class: 'card' }, h('h2', {}, 'Predicted error std vs tolerance per layer'), noise.box, noise.data)),
@@ -579,6 +580,29 @@ function matchingSection(matching) {
     });
   };
   return { elements, draw };
+}
+
+// The run's hardware handoff (GET /api/runs/{id}/export, a tar of Verilog,
+// testbenches, run.sh, manifest and README). With a token the page fetches it
+// itself, since a plain link cannot send the Authorization header.
+function exportLink(runId) {
+  const path = `/api/runs/${encodeURIComponent(runId)}/export`;
+  const name = `agnx-export-${runId}.tar`;
+  const download = async (event) => {
+    const token = sessionStorage.getItem('agnx-token');
+    if (!token) return;  // the browser follows the link
+    event.preventDefault();
+    const response = await fetch(path, { headers: { Authorization: 'Bearer ' + token } });
+    if (!response.ok) {
+      setStatus(`hardware export: ${response.status} ${(await response.json().catch(() => ({}))).error || ''}`, true);
+      return;
+    }
+    const url = URL.createObjectURL(await response.blob());
+    h('a', { href: url, download: name }).click();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  };
+  return h('a', { id: 'export-link', href: path, download: name, onclick: download },
+    'Download the hardware handoff: Verilog per chosen multiplier, testbenches, run.sh (.tar)');
 }
 
 function candidatesBlock(layer, index, metric) {
