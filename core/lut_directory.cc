@@ -9,6 +9,8 @@
 #include <sstream>
 #include <vector>
 
+#include "core/number_text.h"
+
 namespace agnx {
 namespace {
 
@@ -23,13 +25,6 @@ std::vector<std::string> split_csv_line(const std::string& line) {
   }
   if (!line.empty() && line.back() == ',') fields.emplace_back();
   return fields;
-}
-
-bool parse_double(const std::string& text, double& value) {
-  if (text.empty()) return false;
-  char* end = nullptr;
-  value = std::strtod(text.c_str(), &end);
-  return end == text.c_str() + text.size() && std::isfinite(value);
 }
 
 struct CsvRow {
@@ -78,11 +73,10 @@ Result<std::vector<CsvRow>> read_metrics_csv(const std::filesystem::path& path,
     }
     for (std::size_t i = 0; i < header.size(); ++i) {
       if (header[i] == "name" || header[i] == "signed") continue;
-      double value = 0.0;
-      if (!parse_double(fields[i], value)) {
-        return Status::invalid_argument(where + ": column '" + header[i] + "' is not a number: '" + fields[i] + "'");
-      }
-      row.metrics[header[i]] = value;
+      std::string why;
+      const std::optional<double> value = parse_decimal(fields[i], why);
+      if (!value) return Status::invalid_argument(where + ": column '" + header[i] + "': " + why);
+      row.metrics[header[i]] = *value;
     }
     rows.push_back(std::move(row));
   }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/multiplier.h"
+#include "core/number_text.h"
 #include "core/npy.h"
 
 namespace agnx {
@@ -49,14 +50,17 @@ Result<std::vector<int32_t>> parse_npy_table(std::string_view bytes, const std::
   return table;
 }
 
-// An integer written as an integer or as an integral float ("1.6e+01").
-bool parse_integer(const std::string& text, int32_t& value) {
-  char* end = nullptr;
-  const double parsed = std::strtod(text.c_str(), &end);
-  if (text.empty() || end != text.c_str() + text.size() || parsed != std::floor(parsed)) return false;
-  if (!(parsed >= std::numeric_limits<int32_t>::min() && parsed <= std::numeric_limits<int32_t>::max())) return false;
-  value = static_cast<int32_t>(parsed);
-  return true;
+// An integer written as an integer or as an integral decimal float
+// ("1.6e+01"); nullopt with `why` set (naming the text) for anything else.
+std::optional<int32_t> parse_integer(const std::string& text, std::string& why) {
+  const std::optional<double> parsed = parse_decimal(text, why);
+  if (!parsed) return std::nullopt;
+  if (*parsed != std::floor(*parsed) || *parsed < std::numeric_limits<int32_t>::min() ||
+      *parsed > std::numeric_limits<int32_t>::max()) {
+    why = "'" + text + "' is not an int32 integer";
+    return std::nullopt;
+  }
+  return static_cast<int32_t>(*parsed);
 }
 
 Result<std::vector<int32_t>> parse_text(std::string_view bytes, const std::string& source) {
@@ -73,12 +77,10 @@ Result<std::vector<int32_t>> parse_text(std::string_view bytes, const std::strin
     std::string entry;
     std::size_t column = 0;
     for (; entries >> entry; ++column) {
-      int32_t value = 0;
-      if (!parse_integer(entry, value)) {
-        return Status::invalid_argument(where + ": entry " + std::to_string(column + 1) + " '" + entry +
-                                        "' is not an int32 integer");
-      }
-      if (column < kSide) table.push_back(value);
+      std::string why;
+      const std::optional<int32_t> value = parse_integer(entry, why);
+      if (!value) return Status::invalid_argument(where + ": entry " + std::to_string(column + 1) + " " + why);
+      if (column < kSide) table.push_back(*value);
     }
     if (column != kSide) {
       return Status::invalid_argument(where + ": " + std::to_string(column) + " entries, expected 256");

@@ -111,6 +111,7 @@ class HeaderParser {
   Status read_shape(std::vector<int64_t>& shape) {
     shape.clear();
     if (!consume('(')) return error("'shape' must be a tuple");
+    bool trailing_comma = false;
     while (!consume(')')) {
       skip_space();
       int64_t dim = 0;
@@ -121,9 +122,14 @@ class HeaderParser {
       }
       if (pos_ == start) return error("expected a non-negative dimension in 'shape'");
       shape.push_back(dim);
-      if (!consume(',') && !(skip_space(), pos_ < text_.size() && text_[pos_] == ')')) {
+      trailing_comma = consume(',');
+      if (!trailing_comma && !(skip_space(), pos_ < text_.size() && text_[pos_] == ')')) {
         return error("expected ',' or ')' in 'shape'");
       }
+    }
+    if (shape.size() == 1 && !trailing_comma) {  // Python's (3) is the number 3
+      const std::string dim = std::to_string(shape[0]);
+      return error("'shape' (" + dim + ") is a number, not a tuple; a 1-d shape is written (" + dim + ",)");
     }
     return {};
   }

@@ -139,7 +139,18 @@ TEST(LutDirectory, BadFilesAreNamed) {
     TempDir dir;
     write_lut_directory(dir.path());
     write_file(dir.path() / "metrics.csv", "name,signed,PDK45_PWR\nm1,1,0.4\nm2,0,fast\n");
-    EXPECT_NE(load_error(dir.path()).find("line 3: column 'PDK45_PWR' is not a number: 'fast'"), std::string::npos);
+    EXPECT_NE(load_error(dir.path()).find("line 3: column 'PDK45_PWR': 'fast' is not a finite decimal number"),
+              std::string::npos);
+  }
+  {  // strtod would read these as 0 and 8
+    TempDir dir;
+    write_lut_directory(dir.path());
+    write_file(dir.path() / "metrics.csv", "name,signed,PDK45_PWR\nm1,1,1e-400\nm2,0,0.2\n");
+    EXPECT_NE(load_error(dir.path()).find("line 2: column 'PDK45_PWR': '1e-400' is beyond the range of a double"),
+              std::string::npos);
+    write_file(dir.path() / "metrics.csv", "name,signed,PDK45_PWR\nm1,1,0.4\nm2,0,0x1p3\n");
+    EXPECT_NE(load_error(dir.path()).find("line 3: column 'PDK45_PWR': '0x1p3' is not a finite decimal number"),
+              std::string::npos);
   }
   {
     TempDir dir;

@@ -95,7 +95,12 @@ TEST(LutTable, TextAcceptsIntegralFloatsAndBlankLines) {
 TEST(LutTable, TextErrorsNameLineAndEntry) {
   std::string bad = text_matrix(256, 256);
   bad.replace(bad.find("7 7"), 3, "7 x");  // line 1, entry 2
-  EXPECT_NE(text_error(bad).find("m.txt: line 1: entry 2 'x' is not an int32 integer"), std::string::npos);
+  EXPECT_NE(text_error(bad).find("m.txt: line 1: entry 2 'x' is not a finite decimal number"), std::string::npos);
+  // strtod would read these as 16 and 0.
+  EXPECT_NE(text_error(text_matrix(256, 256, "0x10")).find("line 1: entry 1 '0x10' is not a finite decimal number"),
+            std::string::npos);
+  EXPECT_NE(text_error(text_matrix(256, 256, "1e-400")).find("line 1: entry 1 '1e-400' is beyond the range of a double"),
+            std::string::npos);
   std::string fraction("\n");
   fraction += text_matrix(256, 256);
   fraction.replace(fraction.find("7"), 1, "2.5");

@@ -108,6 +108,11 @@ TEST(Npy, MalformedInputsAreClearErrors) {
   EXPECT_NE(error_of(header_v1("{'descr': '<i4', 'fortran_order': False}")).find("lacks"), std::string::npos);
   EXPECT_NE(error_of(header_v1("{'descr': '<i4', 'colour': 3}")).find("unexpected key 'colour'"), std::string::npos);
   EXPECT_NE(error_of(header_v1("['descr']")).find("expected '{'"), std::string::npos);
+  // Python's (3) is the number 3, not a tuple: numpy writes a 1-d shape as (3,).
+  EXPECT_NE(error_of(header_v1("{'descr': '<i4', 'fortran_order': False, 'shape': (1), }") + "abcd")
+                .find("'shape' (1) is a number, not a tuple; a 1-d shape is written (1,)"),
+            std::string::npos);
+  EXPECT_TRUE(parse_npy(header_v1("{'descr': '<i4', 'fortran_order': False, 'shape': (1, 1,), }") + "abcd", "t").ok());
   EXPECT_NE(error_of(header_v1("{'descr: '<i4'")).find("malformed header"), std::string::npos);
 }
 
