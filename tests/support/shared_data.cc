@@ -17,6 +17,11 @@ std::optional<std::filesystem::path> shared_dir() {
   return dir.lexically_normal();
 }
 
+bool shared_data_required() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && std::string_view(ci) == "true";
+}
+
 nlohmann::json read_json_file(const std::filesystem::path& path) {
   std::ifstream in(path);
   nlohmann::json document = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);

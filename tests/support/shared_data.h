@@ -1,7 +1,8 @@
 // Access to the reference material in ../shared for parity tests and
 // benchmarks. Its location is the AGNX_SHARED_DIR environment variable if
 // set, else ../shared next to the source tree. Tests that need it skip with a
-// clear message when it is absent (AGNX_SKIP_WITHOUT_SHARED).
+// clear message when it is absent (AGNX_SKIP_WITHOUT_SHARED), except under
+// CI=true (.ci/run sets it), where its absence fails them.
 #pragma once
 
 #include <algorithm>
@@ -27,6 +28,9 @@ inline bool matches_reference(double a, double b) {
 // The shared directory, or nullopt if it does not exist.
 std::optional<std::filesystem::path> shared_dir();
 
+// True under CI=true: there, missing reference data is a failure, not a skip.
+bool shared_data_required();
+
 // Parses a JSON file; aborts the test binary with a message if it cannot.
 nlohmann::json read_json_file(const std::filesystem::path& path);
 
@@ -47,10 +51,15 @@ std::vector<int64_t> integer_outputs(const Int8Matrix& features, const NpyArray&
 
 }  // namespace agnx::testing
 
-#define AGNX_SKIP_WITHOUT_SHARED(var)                                                              \
-  const auto var##_optional = ::agnx::testing::shared_dir();                                       \
-  if (!var##_optional) {                                                                           \
-    GTEST_SKIP() << "reference material not found: put agnx's shared/ folder at ../shared next to " \
-                    "the source tree or set AGNX_SHARED_DIR";                                      \
-  }                                                                                                \
+#define AGNX_MISSING_SHARED_MESSAGE \
+  "reference material not found: put agnx's shared/ folder at ../shared next to the source tree or set AGNX_SHARED_DIR"
+
+// Declares `var`, the shared directory; where it is missing, fails the test
+// under CI=true and skips it otherwise. Use in a test body or SetUp().
+#define AGNX_SKIP_WITHOUT_SHARED(var)                                                            \
+  const auto var##_optional = ::agnx::testing::shared_dir();                                     \
+  if (!var##_optional) {                                                                         \
+    if (::agnx::testing::shared_data_required()) GTEST_FAIL() << AGNX_MISSING_SHARED_MESSAGE " (CI=true)"; \
+    GTEST_SKIP() << AGNX_MISSING_SHARED_MESSAGE;                                                 \
+  }                                                                                              \
   const std::filesystem::path var = *var##_optional
