@@ -203,6 +203,7 @@ TEST_F(AuthServerTest, RunsRecordTheirCreator) {
   EXPECT_EQ(run.info().user_id(), "ada");
 
   const auto shared = testing::shared_dir();
+  if (!shared && testing::shared_data_required()) GTEST_FAIL() << "../shared not found (CI=true)";
   if (!shared) GTEST_SKIP() << "../shared not found: SubmitMatching's creator not checked";
   auto matching = pb::Matching::NewStub(channel_);
   auto context = context_with(kWriterToken);
