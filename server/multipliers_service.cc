@@ -63,7 +63,7 @@ grpc::Status MultipliersService::ListLibraries(grpc::ServerContext*, const pb::L
 
 grpc::Status MultipliersService::ListMultipliers(grpc::ServerContext*, const pb::ListMultipliersRequest* request,
                                                  pb::ListMultipliersResponse* reply) {
-  const auto library = libraries_.find(request->library().empty() ? "builtin" : request->library());
+  const auto library = libraries_.find(request->library().empty() ? kBuiltinLibraryName : request->library());
   if (!library.ok()) return {grpc::StatusCode::NOT_FOUND, "library: " + library.status().message()};
   for (const auto& m : (*library)->multipliers()) summarize(**library, *m, reply->add_multipliers());
   return grpc::Status::OK;
@@ -71,7 +71,7 @@ grpc::Status MultipliersService::ListMultipliers(grpc::ServerContext*, const pb:
 
 grpc::Status MultipliersService::GetMultiplier(grpc::ServerContext*, const pb::GetMultiplierRequest* request,
                                                pb::MultiplierDetail* reply) {
-  const auto library = libraries_.find(request->library().empty() ? "builtin" : request->library());
+  const auto library = libraries_.find(request->library().empty() ? kBuiltinLibraryName : request->library());
   if (!library.ok()) return {grpc::StatusCode::NOT_FOUND, "library: " + library.status().message()};
   const Multiplier* m = (*library)->find(request->name());
   if (!m) return {grpc::StatusCode::NOT_FOUND, "name: library " + (*library)->name() + " has no " + request->name()};

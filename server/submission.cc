@@ -1,5 +1,6 @@
 #include "server/submission.h"
 
+#include "core/builtin_library.h"
 #include "server/grpc_status.h"
 
 namespace agnx::server {
@@ -9,7 +10,7 @@ grpc::Status validate_header(const agnapprox::v1::MatchingHeader& header, const 
                              MatchingRequest& request) {
   if (auto status = check_header(header); !status.ok()) return status;
   request.lambda = header.lambda();
-  request.library = header.library().empty() ? "builtin" : header.library();
+  request.library = header.library().empty() ? kBuiltinLibraryName : header.library();
   if (const auto library = libraries.find(request.library); !library.ok()) {
     return {grpc::StatusCode::NOT_FOUND, "header.library: " + library.status().message()};
   }

@@ -10,13 +10,14 @@
 #include <string_view>
 #include <vector>
 
+#include "core/builtin_library.h"
 #include "core/status.h"
 
 namespace agnx::server {
 
 struct MatchingRequest {
   double lambda = 0.0;
-  std::string library = "builtin";
+  std::string library = kBuiltinLibraryName;
   std::map<std::string, double> sigma;  // per layer; the others use stdev buffers
   std::size_t num_samples = 512;
   uint64_t seed = 0;

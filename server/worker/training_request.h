@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/builtin_library.h"
 #include "core/status.h"
 
 namespace agnx::server {
@@ -21,7 +22,7 @@ inline constexpr const char* kSweepKind = "sweep";
 struct TrainingRequest {
   std::string kind;              // kSearchKind, kRetrainKind or kSweepKind
   std::vector<double> lambdas;   // search: one; sweep: one per point; retrain: none
-  std::string library = "builtin";
+  std::string library = kBuiltinLibraryName;
   double sigma_max = 0.5;
   std::size_t search_epochs = 1;
   std::size_t retrain_epochs = 3;
