@@ -95,44 +95,43 @@ Timing measure(uint16_t port, const std::string& target, int repetitions) {
   return timing;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  std::size_t runs = 10000, writers = 8;
+struct BenchOptions {
+  std::size_t runs = 10000;
+  std::size_t writers = 8;
   int repetitions = 20;
   bool serve = false;
+};
+
+// The options in argv; false (after printing the usage) on a bad one.
+bool parse_options(int argc, char** argv, BenchOptions& o) {
+  const char* usage = "usage: dashboard_bench [--runs N] [--repetitions R] [--writers W] [--serve]\n";
   for (int i = 1; i < argc; i += 2) {
     if (!std::strcmp(argv[i], "--serve")) {
-      serve = true;
+      o.serve = true;
       --i;
     } else if (i + 1 >= argc) {
-      std::fprintf(stderr, "usage: dashboard_bench [--runs N] [--repetitions R] [--writers W] [--serve]\n");
-      return 2;
-    } else if (!std::strcmp(argv[i], "--runs")) runs = std::strtoul(argv[i + 1], nullptr, 10);
-    else if (!std::strcmp(argv[i], "--repetitions")) repetitions = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--writers")) writers = std::strtoul(argv[i + 1], nullptr, 10);
+      std::fputs(usage, stderr);
+      return false;
+    } else if (!std::strcmp(argv[i], "--runs")) o.runs = std::strtoul(argv[i + 1], nullptr, 10);
+    else if (!std::strcmp(argv[i], "--repetitions")) o.repetitions = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--writers")) o.writers = std::strtoul(argv[i + 1], nullptr, 10);
     else {
-      std::fprintf(stderr, "usage: dashboard_bench [--runs N] [--repetitions R] [--writers W] [--serve]\n");
-      return 2;
+      std::fputs(usage, stderr);
+      return false;
     }
   }
-  if (runs == 0 || repetitions < 1 || writers == 0) return 2;
+  return o.runs > 0 && o.repetitions >= 1 && o.writers > 0;
+}
 
-  testing::TempDir dir;
-  store::SqliteStoreOptions options;
-  options.data_dir = dir.path();
-  options.synchronous_full = false;
-  auto opened = store::SqliteTrackingStore::open(options);
-  check(opened.status(), "open");
-  store::SqliteTrackingStore& store = **opened;
-  const int64_t experiment = *store.create_experiment("scale");
-
+// Fills `experiment` with o.runs FINISHED runs with matching results from
+// o.writers threads; returns the first run's id.
+std::string fill(store::TrackingStore& store, int64_t experiment, const BenchOptions& o) {
   const auto fill_start = Clock::now();
   std::vector<std::thread> threads;
-  std::vector<std::string> first_run(writers);
-  for (std::size_t w = 0; w < writers; ++w) {
+  std::vector<std::string> first_run(o.writers);
+  for (std::size_t w = 0; w < o.writers; ++w) {
     threads.emplace_back([&, w] {
-      for (std::size_t i = w; i < runs; i += writers) {
+      for (std::size_t i = w; i < o.runs; i += o.writers) {
         auto run = store.create_run(experiment, "run-" + std::to_string(i), "bench", static_cast<int64_t>(i));
         check(run.status(), "create_run");
         const double lambda = 0.01 * static_cast<double>(i % 100 + 1);
@@ -148,30 +147,26 @@ int main(int argc, char** argv) {
     });
   }
   for (auto& t : threads) t.join();
-  std::printf("filled %zu runs with matching results in %.1f s (%zu writer threads)\n", runs,
-              seconds_since(fill_start), writers);
+  std::printf("filled %zu runs with matching results in %.1f s (%zu writer threads)\n", o.runs,
+              seconds_since(fill_start), o.writers);
+  return first_run[0];
+}
 
-  // The store's share of the energy endpoint, without HTTP and JSON.
-  {
-    std::vector<double> ms;
-    for (int r = 0; r < repetitions; ++r) {
-      const auto start = Clock::now();
-      const auto points = store.energy_points(experiment);
-      check(points.status(), "energy_points");
-      ms.push_back(seconds_since(start) * 1e3);
-    }
-    std::sort(ms.begin(), ms.end());
-    std::printf("store.energy_points alone: median %.2f ms\n", ms[ms.size() / 2]);
+// The store's share of the energy endpoint, without HTTP and JSON.
+void time_energy_points(store::TrackingStore& store, int64_t experiment, int repetitions) {
+  std::vector<double> ms;
+  for (int r = 0; r < repetitions; ++r) {
+    const auto start = Clock::now();
+    const auto points = store.energy_points(experiment);
+    check(points.status(), "energy_points");
+    ms.push_back(seconds_since(start) * 1e3);
   }
+  std::sort(ms.begin(), ms.end());
+  std::printf("store.energy_points alone: median %.2f ms\n", ms[ms.size() / 2]);
+}
 
-  server::HttpOptions http;
-  http.listen = "127.0.0.1:0";
-  auto server = server::HttpServer::start(store, http);
-  check(server.status(), "start");
-  const uint16_t port = (*server)->port();
-  const std::string base = "/api/experiments/" + std::to_string(experiment);
-
-  // A later page: follow five page tokens.
+// The page token of page 6 of 50 runs: five tokens followed.
+std::string sixth_page_token(uint16_t port, const std::string& base) {
   std::string token;
   for (int page = 0; page < 5; ++page) {
     const auto reply = testing::http_get(port, base + "/runs?max_results=50" +
@@ -179,6 +174,12 @@ int main(int argc, char** argv) {
     const auto at = reply.body.rfind("\"next_page_token\":\"");
     token = reply.body.substr(at + 19, reply.body.find('"', at + 19) - at - 19);
   }
+  return token;
+}
+
+void time_endpoints(uint16_t port, int64_t experiment, const std::string& first_run, const BenchOptions& o) {
+  const std::string base = "/api/experiments/" + std::to_string(experiment);
+  const std::string token = sixth_page_token(port, base);
   const std::pair<const char*, std::string> targets[] = {
       {"runs page 1 (50 runs)", base + "/runs?max_results=50"},
       {"runs page 6 (50 runs)", base + "/runs?max_results=50&page_token=" + testing::url_encode(token)},
@@ -187,17 +188,41 @@ int main(int argc, char** argv) {
                                     "&order_by=" + testing::url_encode("metrics.relative_energy ASC")},
       {"energy (all points)", base + "/energy"},
       {"pareto front", base + "/pareto"},
-      {"one run", "/api/runs/" + first_run[0]},
-      {"one run's matching", "/api/runs/" + first_run[0] + "/matching"},
+      {"one run", "/api/runs/" + first_run},
+      {"one run's matching", "/api/runs/" + first_run + "/matching"},
       {"experiments", "/api/experiments"},
   };
   std::printf("%-24s %10s %10s %12s   (%zu runs, %d repetitions, new connection each)\n", "endpoint", "median ms",
-              "p95 ms", "bytes", runs, repetitions);
+              "p95 ms", "bytes", o.runs, o.repetitions);
   for (const auto& [label, target] : targets) {
-    const Timing t = measure(port, target, repetitions);
+    const Timing t = measure(port, target, o.repetitions);
     std::printf("%-24s %10.2f %10.2f %12zu\n", label, t.median_ms, t.p95_ms, t.bytes);
   }
-  if (serve) {
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  BenchOptions o;
+  if (!parse_options(argc, argv, o)) return 2;
+  testing::TempDir dir;
+  store::SqliteStoreOptions options;
+  options.data_dir = dir.path();
+  options.synchronous_full = false;
+  auto opened = store::SqliteTrackingStore::open(options);
+  check(opened.status(), "open");
+  store::SqliteTrackingStore& store = **opened;
+  const int64_t experiment = *store.create_experiment("scale");
+  const std::string first_run = fill(store, experiment, o);
+  time_energy_points(store, experiment, o.repetitions);
+
+  server::HttpOptions http;
+  http.listen = "127.0.0.1:0";
+  auto server = server::HttpServer::start(store, http);
+  check(server.status(), "start");
+  const uint16_t port = (*server)->port();
+  time_endpoints(port, experiment, first_run, o);
+  if (o.serve) {
     std::printf("port %u\n", static_cast<unsigned>(port));
     std::fflush(stdout);
     while (std::getchar() != EOF) {

@@ -76,16 +76,15 @@ double percentile(const std::vector<double>& sorted, double p) {
   return sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1];
 }
 
-// One pass; returns false on any error or mismatch.
-bool run_pass(const std::string& address, const Options& options, std::size_t batch, int pass) {
-  auto setup = pb::Tracking::NewStub(open_channel(address));
+// A fresh experiment with one run per client; the run ids, or empty on an error.
+std::vector<std::string> create_runs(pb::Tracking::Stub& setup, const Options& options, std::size_t batch, int pass) {
   pb::CreateExperimentRequest create;
   create.set_name("agnx-load-" + std::to_string(std::time(nullptr)) + "-" + std::to_string(pass) + "-" +
                   std::to_string(batch));
   pb::Experiment experiment;
-  if (const auto s = setup->CreateExperiment(context_with_deadline(30).get(), create, &experiment); !s.ok()) {
+  if (const auto s = setup.CreateExperiment(context_with_deadline(30).get(), create, &experiment); !s.ok()) {
     std::fprintf(stderr, "agnx-load: CreateExperiment: %s\n", s.error_message().c_str());
-    return false;
+    return {};
   }
   std::vector<std::string> runs;
   for (std::size_t i = 0; i < options.clients; ++i) {
@@ -93,14 +92,43 @@ bool run_pass(const std::string& address, const Options& options, std::size_t ba
     request.set_experiment_id(experiment.experiment_id());
     request.set_run_name("client-" + std::to_string(i));
     pb::Run run;
-    if (const auto s = setup->CreateRun(context_with_deadline(30).get(), request, &run); !s.ok()) {
+    if (const auto s = setup.CreateRun(context_with_deadline(30).get(), request, &run); !s.ok()) {
       std::fprintf(stderr, "agnx-load: CreateRun: %s\n", s.error_message().c_str());
-      return false;
+      return {};
     }
     runs.push_back(run.info().run_id());
   }
+  return runs;
+}
 
-  std::vector<ClientResult> results(options.clients);
+// Client `c`'s LogBatch loop on its own channel, from `start` until the pass ends.
+void drive_client(const std::shared_ptr<grpc::Channel>& channel, const std::string& run_id, const Options& options,
+                  std::size_t batch, Clock::time_point stop, ClientResult& result) {
+  auto stub = pb::Tracking::NewStub(channel);
+  pb::LogBatchRequest request;
+  request.set_run_id(run_id);
+  for (std::size_t j = 0; j < batch; ++j) request.add_metrics()->set_key("m" + std::to_string(j));
+  for (std::size_t i = 0; options.requests ? i < options.requests : Clock::now() < stop; ++i) {
+    for (std::size_t j = 0; j < batch; ++j) {
+      pb::Metric* m = request.mutable_metrics(static_cast<int>(j));
+      m->set_value(static_cast<double>(i) * 0.5 + static_cast<double>(j));
+      m->set_step(static_cast<int64_t>(i));  // distinct per request: no duplicate rows
+    }
+    pb::LogResponse response;
+    const auto sent = Clock::now();
+    const grpc::Status status = stub->LogBatch(context_with_deadline(60).get(), request, &response);
+    result.latencies_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - sent).count());
+    if (status.ok()) {
+      ++result.ok;
+    } else if (result.errors++ == 0) {
+      result.first_error = std::to_string(status.error_code()) + ": " + status.error_message();
+    }
+  }
+}
+
+// Runs every client at once, each on a connection of its own; returns the seconds the pass took.
+double drive_clients(const std::string& address, const std::vector<std::string>& runs, const Options& options,
+                     std::size_t batch, std::vector<ClientResult>& results) {
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (std::size_t i = 0; i < options.clients; ++i) {
     channels.push_back(open_channel(address));
@@ -109,39 +137,22 @@ bool run_pass(const std::string& address, const Options& options, std::size_t ba
   std::atomic<bool> go{false};
   std::vector<std::thread> threads;
   const auto duration = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.seconds));
-  Clock::time_point start, end;
+  Clock::time_point start;
   for (std::size_t c = 0; c < options.clients; ++c) {
     threads.emplace_back([&, c] {
-      auto stub = pb::Tracking::NewStub(channels[c]);
-      ClientResult& result = results[c];
-      pb::LogBatchRequest request;
-      request.set_run_id(runs[c]);
-      for (std::size_t j = 0; j < batch; ++j) request.add_metrics()->set_key("m" + std::to_string(j));
       while (!go.load()) std::this_thread::yield();
-      const auto stop = start + duration;
-      for (std::size_t i = 0; options.requests ? i < options.requests : Clock::now() < stop; ++i) {
-        for (std::size_t j = 0; j < batch; ++j) {
-          pb::Metric* m = request.mutable_metrics(static_cast<int>(j));
-          m->set_value(static_cast<double>(i) * 0.5 + static_cast<double>(j));
-          m->set_step(static_cast<int64_t>(i));  // distinct per request: no duplicate rows
-        }
-        pb::LogResponse response;
-        const auto sent = Clock::now();
-        const grpc::Status status = stub->LogBatch(context_with_deadline(60).get(), request, &response);
-        result.latencies_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - sent).count());
-        if (status.ok()) {
-          ++result.ok;
-        } else if (result.errors++ == 0) {
-          result.first_error = std::to_string(status.error_code()) + ": " + status.error_message();
-        }
-      }
+      drive_client(channels[c], runs[c], options, batch, start + duration, results[c]);
     });
   }
   start = Clock::now();
   go.store(true);
   for (auto& t : threads) t.join();
-  end = Clock::now();
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
 
+// Prints the pass's throughput and latencies; returns the acknowledged requests.
+std::size_t report(const std::vector<ClientResult>& results, const Options& options, std::size_t batch, int pass,
+                   double elapsed) {
   std::vector<double> latencies;
   std::size_t ok = 0, errors = 0;
   for (const auto& r : results) {
@@ -151,24 +162,27 @@ bool run_pass(const std::string& address, const Options& options, std::size_t ba
     if (r.errors) std::fprintf(stderr, "agnx-load: a client's first error: %s\n", r.first_error.c_str());
   }
   std::sort(latencies.begin(), latencies.end());
-  const double elapsed = std::chrono::duration<double>(end - start).count();
   std::printf("pass %d: %zu clients x LogBatch of %zu metrics, %.1f s\n", pass, options.clients, batch, elapsed);
   std::printf("  requests   %zu ok, %zu errors\n", ok, errors);
   std::printf("  throughput %.0f requests/s, %.0f metrics/s\n", static_cast<double>(ok) / elapsed,
               static_cast<double>(ok * batch) / elapsed);
   std::printf("  latency ms p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", percentile(latencies, 50),
               percentile(latencies, 90), percentile(latencies, 99), latencies.empty() ? 0.0 : latencies.back());
+  return ok;
+}
 
-  // Read back: every key of every run holds one entry per acknowledged request.
+// Reads back: every key of every run holds one entry per acknowledged request.
+bool verify_stored(pb::Tracking::Stub& setup, const std::vector<std::string>& runs,
+                   const std::vector<ClientResult>& results, std::size_t batch, std::size_t acknowledged_requests) {
   std::size_t stored = 0, mismatched_keys = 0;
-  for (std::size_t c = 0; c < options.clients; ++c) {
+  for (std::size_t c = 0; c < runs.size(); ++c) {
     for (std::size_t j = 0; j < batch; ++j) {
       pb::GetMetricHistoryRequest request;
       request.set_run_id(runs[c]);
       request.set_key("m" + std::to_string(j));
       pb::GetMetricHistoryResponse history;
       auto context = context_with_deadline(60);
-      if (const auto s = setup->GetMetricHistory(context.get(), request, &history); !s.ok()) {
+      if (const auto s = setup.GetMetricHistory(context.get(), request, &history); !s.ok()) {
         std::fprintf(stderr, "agnx-load: GetMetricHistory: %s\n", s.error_message().c_str());
         return false;
       }
@@ -176,11 +190,23 @@ bool run_pass(const std::string& address, const Options& options, std::size_t ba
       if (static_cast<std::size_t>(history.metrics_size()) != results[c].ok) ++mismatched_keys;
     }
   }
-  const std::size_t acknowledged = ok * batch;
+  const std::size_t acknowledged = acknowledged_requests * batch;
   std::printf("  verified   %zu metrics stored, %zu acknowledged%s\n", stored, acknowledged,
               stored == acknowledged && mismatched_keys == 0 ? "" : "  MISMATCH");
   std::fflush(stdout);
-  return errors == 0 && ok > 0 && stored == acknowledged && mismatched_keys == 0;
+  return stored == acknowledged && mismatched_keys == 0;
+}
+
+// One pass; returns false on any error or mismatch.
+bool run_pass(const std::string& address, const Options& options, std::size_t batch, int pass) {
+  auto setup = pb::Tracking::NewStub(open_channel(address));
+  const std::vector<std::string> runs = create_runs(*setup, options, batch, pass);
+  if (runs.empty()) return false;
+  std::vector<ClientResult> results(options.clients);
+  const double elapsed = drive_clients(address, runs, options, batch, results);
+  const std::size_t ok = report(results, options, batch, pass, elapsed);
+  const bool no_errors = std::all_of(results.begin(), results.end(), [](const auto& r) { return r.errors == 0; });
+  return verify_stored(*setup, runs, results, batch, ok) && no_errors && ok > 0;
 }
 
 }  // namespace
