@@ -161,7 +161,7 @@ class AuthServerTest : public ::testing::Test {
 TEST_F(AuthServerTest, EveryRpcChecksTheTokenAndTheRole) {
   ASSERT_NO_FATAL_FAILURE(start());
   const std::vector<std::string> methods = api_methods();
-  ASSERT_EQ(methods.size(), 33u);
+  ASSERT_EQ(methods.size(), 34u);
   const std::pair<const char*, int> holders[] = {{kReaderToken, 0}, {kWriterToken, 1}, {kAdminToken, 2}};
   for (const std::string& method : methods) {
     grpc::Status status = call_generic(channel_, method, "");
