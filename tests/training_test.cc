@@ -15,11 +15,13 @@
 #include "core/deploy.h"
 #include "core/model_internal.h"
 #include "tests/support/shared_data.h"
+#include "tests/support/test_modules.h"
 
 namespace agnx {
 namespace {
 
 namespace jit = torch::jit;
+using testing::new_module;
 
 FloatTensor to_float_tensor(const at::Tensor& t) {
   const at::Tensor c = t.contiguous();
@@ -27,14 +29,6 @@ FloatTensor to_float_tensor(const at::Tensor& t) {
 }
 
 // ------------------------------------------------------------ a model with every layer form
-
-// A module as Python's nn.Module makes it: with a `training` flag.
-jit::Module new_module(const std::string& type) {
-  static const auto unit = std::make_shared<jit::CompilationUnit>();
-  jit::Module m(type, unit, /*shouldMangle=*/true);
-  m.register_attribute("training", c10::BoolType::get(), false);
-  return m;
-}
 
 jit::Module layer_module(const std::string& type, at::Tensor weight, const std::string& call) {
   jit::Module m = new_module(type);
@@ -66,17 +60,7 @@ std::string make_net(const std::string& batch_norm_training = "self.training") {
   net.register_module("stem", layer_module("Stem", torch::randn({8, 4, 3, 3}),
                                            "torch.conv2d(x, self.weight, self.bias, [1, 1], [1, 1], [1, 1], 1)"));
   net.register_module("norm", batch_norm_module(8, batch_norm_training));
-  jit::Module block = new_module("Block");
-  block.register_module("grouped", layer_module("Grouped", torch::randn({8, 4, 3, 3}),
-                                                "torch.conv2d(x, self.weight, self.bias, [2, 2], [1, 1], [1, 1], 2)"));
-  block.register_module("dw", layer_module("Depthwise", torch::randn({8, 1, 3, 3}),
-                                           "torch.conv2d(x, self.weight, self.bias, [1, 1], [2, 2], [2, 2], 8)"));
-  block.define(R"(
-def forward(self, x):
-    g = torch.relu(self.grouped.forward(x))
-    return g + torch.relu(self.dw.forward(g))
-)");
-  net.register_module("block", block);
+  net.register_module("block", testing::grouped_depthwise_block(layer_module));
   net.register_module("pointwise", layer_module("Pointwise", torch::randn({4, 8, 1, 1}),
                                                 "torch._convolution(x, self.weight, self.bias, [1, 1], [0, 0], [1, 1], "
                                                 "False, [0, 0], 1, False, False, True, True)"));
