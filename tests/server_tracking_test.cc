@@ -3,13 +3,13 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <set>
 
 #include "agnapprox/v1/agnx.grpc.pb.h"
 #include "client/tests/subprocess.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "tests/support/evoapprox_subset.h"
 #include "tests/support/server_process.h"
 #include "tests/support/shared_data.h"
 #include "tests/support/temp_dir.h"
@@ -18,6 +18,7 @@ namespace agnx {
 namespace {
 
 namespace pb = ::agnapprox::v1;
+using Stub = pb::Tracking::Stub;
 
 class ServerTest : public ::testing::Test {
  protected:
@@ -47,6 +48,13 @@ class ServerTest : public ::testing::Test {
     pb::Run run;
     EXPECT_TRUE(tracking_->CreateRun(&context, request, &run).ok());
     return run;
+  }
+
+  // Calls the unary Tracking method `rpc`, e.g. &Stub::GetRun.
+  template <typename Rpc, typename Request, typename Reply>
+  grpc::Status call(Rpc rpc, const Request& request, Reply* reply) {
+    grpc::ClientContext context;
+    return (tracking_.get()->*rpc)(&context, request, reply);
   }
 
   testing::TempDir data_;
@@ -168,12 +176,79 @@ TEST_F(ServerTest, ExperimentsAndRuns) {
   }
 }
 
-TEST_F(ServerTest, RetriedWritesWithAnIdempotencyKeyHappenOnce) {
-  using Stub = pb::Tracking::Stub;
-  const auto call = [&](auto rpc, const auto& request, auto* reply) {
-    grpc::ClientContext context;
-    return (tracking_.get()->*rpc)(&context, request, reply);
+// The runs a search finds by default, and the lifecycle each call shows.
+TEST_F(ServerTest, DeletedRunsAndExperimentsLeaveDefaultViewsUntilRestored) {
+  const pb::Experiment experiment = create_experiment("lifecycle");
+  pb::GetExperimentRequest experiment_id;
+  experiment_id.set_experiment_id(experiment.experiment_id());
+  pb::Experiment found;
+  ASSERT_TRUE(call(&Stub::GetExperiment, experiment_id, &found).ok());
+  EXPECT_EQ(found.name(), "lifecycle");
+  EXPECT_EQ(found.lifecycle(), "active");
+  EXPECT_EQ(found.creation_time(), experiment.creation_time());
+
+  const std::string kept = create_run(experiment.experiment_id(), "kept").info().run_id();
+  const std::string deleted = create_run(experiment.experiment_id(), "deleted").info().run_id();
+  const auto run_names = [&](pb::ViewType view) {
+    pb::SearchRunsRequest search;
+    search.add_experiment_ids(experiment.experiment_id());
+    search.set_view(view);
+    pb::SearchRunsResponse found_runs;
+    EXPECT_TRUE(call(&Stub::SearchRuns, search, &found_runs).ok());
+    std::set<std::string> names;
+    for (const auto& run : found_runs.runs()) names.insert(run.info().run_name());
+    return names;
   };
+  pb::GetRunRequest run_id;
+  run_id.set_run_id(deleted);
+  pb::Run run;
+  ASSERT_TRUE(call(&Stub::DeleteRun, run_id, &run).ok());
+  EXPECT_EQ(run.info().lifecycle(), "deleted");
+  EXPECT_EQ(run_names(pb::ACTIVE_ONLY), std::set<std::string>{"kept"});
+  EXPECT_EQ(run_names(pb::DELETED_ONLY), std::set<std::string>{"deleted"});
+  EXPECT_EQ(run_names(pb::ALL), (std::set<std::string>{"kept", "deleted"}));
+  ASSERT_TRUE(call(&Stub::GetRun, run_id, &run).ok());  // still readable by id
+  EXPECT_EQ(run.info().lifecycle(), "deleted");
+  ASSERT_TRUE(call(&Stub::RestoreRun, run_id, &run).ok());
+  EXPECT_EQ(run.info().lifecycle(), "active");
+  EXPECT_EQ(run_names(pb::ACTIVE_ONLY), (std::set<std::string>{"kept", "deleted"}));
+
+  // Deleting the experiment deletes its runs; restoring it brings both back.
+  const auto experiment_names = [&](pb::ViewType view) {
+    pb::ListExperimentsRequest list;
+    list.set_view(view);
+    pb::ListExperimentsResponse listed;
+    EXPECT_TRUE(call(&Stub::ListExperiments, list, &listed).ok());
+    std::set<std::string> names;
+    for (const auto& e : listed.experiments()) names.insert(e.name());
+    return names;
+  };
+  ASSERT_TRUE(call(&Stub::DeleteExperiment, experiment_id, &found).ok());
+  EXPECT_EQ(found.lifecycle(), "deleted");
+  EXPECT_FALSE(experiment_names(pb::ACTIVE_ONLY).contains("lifecycle"));
+  EXPECT_TRUE(experiment_names(pb::DELETED_ONLY).contains("lifecycle"));
+  run_id.set_run_id(kept);
+  ASSERT_TRUE(call(&Stub::GetRun, run_id, &run).ok());
+  EXPECT_EQ(run.info().lifecycle(), "deleted");
+  EXPECT_TRUE(run_names(pb::ACTIVE_ONLY).empty());
+  pb::CreateRunRequest new_run;
+  new_run.set_experiment_id(experiment.experiment_id());
+  const grpc::Status refused = call(&Stub::CreateRun, new_run, &run);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << refused.error_message();
+  ASSERT_TRUE(call(&Stub::RestoreExperiment, experiment_id, &found).ok());
+  EXPECT_EQ(found.lifecycle(), "active");
+  EXPECT_TRUE(experiment_names(pb::ACTIVE_ONLY).contains("lifecycle"));
+  EXPECT_EQ(run_names(pb::ACTIVE_ONLY), (std::set<std::string>{"kept", "deleted"}));
+
+  run_id.set_run_id("0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(call(&Stub::DeleteRun, run_id, &run).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(call(&Stub::RestoreRun, run_id, &run).error_code(), grpc::StatusCode::NOT_FOUND);
+  experiment_id.set_experiment_id(999);
+  EXPECT_EQ(call(&Stub::DeleteExperiment, experiment_id, &found).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(call(&Stub::RestoreExperiment, experiment_id, &found).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ServerTest, RetriedWritesWithAnIdempotencyKeyHappenOnce) {
 
   pb::CreateExperimentRequest new_experiment;
   new_experiment.set_name("retried");
@@ -283,6 +358,29 @@ TEST_F(ServerTest, ArtifactsUploadAndDownloadInChunks) {
   }
   {
     grpc::ClientContext context;
+    pb::GetRunRequest request;
+    request.set_run_id(run.info().run_id());
+    pb::ListArtifactsResponse listed;
+    ASSERT_TRUE(tracking_->ListArtifacts(&context, request, &listed).ok());
+    ASSERT_EQ(listed.artifacts_size(), 1);
+    EXPECT_EQ(listed.artifacts(0).path(), "plots/data.bin");
+    EXPECT_EQ(listed.artifacts(0).size(), static_cast<int64_t>(content.size()));
+    EXPECT_EQ(listed.artifacts(0).sha256().size(), 64u);
+  }
+  {
+    grpc::ClientContext context;
+    pb::DownloadArtifactRequest request;
+    request.set_run_id(run.info().run_id());
+    request.set_path("plots/missing.bin");
+    auto reader = tracking_->DownloadArtifact(&context, request);
+    pb::Chunk chunk;
+    EXPECT_FALSE(reader->Read(&chunk));
+    const grpc::Status status = reader->Finish();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND) << status.error_message();
+    EXPECT_NE(status.error_message().find("plots/missing.bin"), std::string::npos) << status.error_message();
+  }
+  {
+    grpc::ClientContext context;
     pb::ArtifactInfo info;
     auto writer = tracking_->UploadArtifact(&context, &info);
     pb::UploadArtifactRequest message;
@@ -330,51 +428,17 @@ TEST_F(ServerTest, MultiplierLibraries) {
 
 TEST_F(ServerTest, ImportsALibrary) {
   AGNX_SKIP_WITHOUT_SHARED(shared);
-  grpc::ClientContext context;
   pb::Library library;
-  auto writer = multipliers_->ImportLibrary(&context, &library);
-  pb::ImportLibraryRequest message;
-  message.mutable_header()->set_name("two_evo");
-  ASSERT_TRUE(writer->Write(message));
-  auto send_file = [&](const std::string& name, const std::string& content) {
-    message.mutable_file()->set_file_name(name);
-    message.mutable_file()->set_data(content);
-    ASSERT_TRUE(writer->Write(message));
-  };
-  auto read = [](const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  };
-  std::ifstream csv(shared / "evoapprox/metrics.csv");
-  std::string header, line, metrics;
-  std::getline(csv, header);
-  metrics = header + "\n";
-  while (std::getline(csv, line)) {
-    if (line.rfind("mul8s_1KV8,", 0) == 0 || line.rfind("mul8s_1L2D,", 0) == 0) metrics += line + "\n";
-  }
-  send_file("metrics.csv", metrics);
-  send_file("mul8s_1KV8.bin", read(shared / "evoapprox/mul8s_1KV8.bin"));
-  send_file("mul8s_1L2D.bin", read(shared / "evoapprox/mul8s_1L2D.bin"));
-  writer->WritesDone();
-  const grpc::Status status = writer->Finish();
+  const grpc::Status status = testing::import_library(
+      *multipliers_, "two_evo", testing::evoapprox_subset(shared, {"mul8s_1KV8", "mul8s_1L2D"}), &library);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(library.name(), "two_evo");
   EXPECT_EQ(library.size(), 2u);
   EXPECT_EQ(library.metric(), "PDK45_PWR");
 
-  grpc::ClientContext again;
   pb::Library duplicate;
-  auto second = multipliers_->ImportLibrary(&again, &duplicate);
-  message.mutable_header()->set_name("bad");
-  second->Write(message);
-  message.mutable_file()->set_file_name("metrics.csv");
-  message.mutable_file()->set_data("name,signed,PDK45_PWR\nm1,1,0.1\n");
-  second->Write(message);
-  message.mutable_file()->set_file_name("m1.bin");
-  message.mutable_file()->set_data("short");
-  second->Write(message);
-  second->WritesDone();
-  const grpc::Status bad = second->Finish();
+  const grpc::Status bad = testing::import_library(
+      *multipliers_, "bad", {{"metrics.csv", "name,signed,PDK45_PWR\nm1,1,0.1\n"}, {"m1.bin", "short"}}, &duplicate);
   EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(bad.error_message().find("m1.bin"), std::string::npos) << bad.error_message();
 }
