@@ -52,9 +52,14 @@ Status JobRunner::cancel(int64_t job_id) {
     return Status::failed_precondition("job " + std::to_string(job_id) + " already ended " +
                                        store::job_state_name(job.state));
   }
-  std::lock_guard lock(mutex_);
-  const auto flag = cancel_flags_.find(job_id);
-  if (flag != cancel_flags_.end()) flag->second->store(true);
+  bool started = false;
+  {
+    std::lock_guard lock(mutex_);
+    const auto flag = cancel_flags_.find(job_id);
+    if (flag != cancel_flags_.end()) flag->second->store(true);
+    started = started_.contains(job_id);
+  }
+  if (!started) finish(job, Status::cancelled("cancelled"));  // run() sees the flag and never starts it
   return {};
 }
 
@@ -88,12 +93,12 @@ void JobRunner::run(int64_t job_id) {
   if (stopping_) return;  // stays QUEUED or RUNNING in the store: resumed at the next start
   const auto job = store_.get_job(job_id);
   if (!job.ok() || store::is_terminal(job->state)) return;
-  std::shared_ptr<std::atomic<bool>> cancelled;
   {
     std::lock_guard lock(mutex_);
-    cancelled = cancel_flags_[job_id];
+    const auto flag = cancel_flags_.find(job_id);
+    if (flag != cancel_flags_.end() && flag->second->load()) return;  // cancel() ended it
+    started_.insert(job_id);
   }
-  if (cancelled && cancelled->load()) return finish(*job, Status::cancelled("cancelled"));
   execute(*job);
 }
 

@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "server/library_registry.h"
@@ -70,8 +71,10 @@ class JobRunner {
   // attempts fails with a reason instead.
   Status resume();
 
-  // Asks job `job_id` to stop: a queued job is cancelled at once, a running
-  // one at its next stage boundary. Errors: unknown job, or already ended.
+  // Asks job `job_id` to stop: a job not yet begun ends CANCELLED before this
+  // returns (with its run KILLED) and never runs; a running one's handler
+  // stops at its next check (its worker is killed). Errors: unknown job, or
+  // already ended.
   Status cancel(int64_t job_id);
 
   // The live state of job `job_id` after `seen_version`, waiting up to
@@ -99,6 +102,7 @@ class JobRunner {
   std::condition_variable changed_;
   std::map<int64_t, JobProgressView> progress_;
   std::map<int64_t, std::shared_ptr<std::atomic<bool>>> cancel_flags_;
+  std::set<int64_t> started_;  // jobs run() began: cancel() no longer ends them itself
 };
 
 }  // namespace agnx::server

@@ -38,6 +38,21 @@ Result<store::SubmittedJob> store_submission(store::TrackingStore& store, const 
   return store.submit_job(job, {s.header.idempotency_key()});
 }
 
+// How long CancelJob waits for the cancelled job to end.
+constexpr auto kCancelWait = std::chrono::seconds(5);
+
+// Returns once job `job_id` ended here or at `deadline`.
+void wait_for_end(JobRunner& jobs, int64_t job_id, std::chrono::system_clock::time_point deadline) {
+  uint64_t version = 0;
+  for (auto left = deadline - std::chrono::system_clock::now(); left > left.zero();
+       left = deadline - std::chrono::system_clock::now()) {
+    const auto change =
+        jobs.wait_for_change(job_id, version, std::chrono::duration_cast<std::chrono::milliseconds>(left));
+    if (!change || store::is_terminal(change->state)) return;
+    version = change->version;
+  }
+}
+
 pb::JobProgress to_message(int64_t job_id, const JobProgressView& view) {
   pb::JobProgress progress;
   progress.set_job_id(job_id);
@@ -132,6 +147,12 @@ grpc::Status MatchingService::GetJob(grpc::ServerContext*, const pb::GetJobReque
 grpc::Status MatchingService::CancelJob(grpc::ServerContext* context, const pb::GetJobRequest* request,
                                         pb::Job* reply) {
   if (const Status s = jobs_.cancel(request->job_id()); !s.ok()) return to_grpc(s);
+  // A running job's worker is killed at once: answer its final state, not the
+  // state before the cancel took effect; a job that takes longer is answered
+  // as it is then (still QUEUED or RUNNING).
+  const auto deadline = std::min(std::chrono::system_clock::now() + kCancelWait,
+                                 context->deadline() - std::chrono::milliseconds(200));
+  wait_for_end(jobs_, request->job_id(), deadline);
   return GetJob(context, request, reply);
 }
 
