@@ -1,5 +1,6 @@
 // The `agnx` command line against a live agnx-server on a loopback port:
-// every subcommand in table and JSON modes, the error exits, and the same
+// every subcommand in table and JSON modes (`jobs cancel` and `multipliers
+// import` in tests of their own), the error exits, and the same
 // matching in-process (`agnx match --json`) and through the server
 // (`agnx runs show --json`'s `matching`).
 #include <gtest/gtest.h>
@@ -8,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/tests/subprocess.h"
+#include "tests/support/evoapprox_subset.h"
 #include "tests/support/server_process.h"
 #include "tests/support/shared_data.h"
 #include "tests/support/temp_dir.h"
@@ -114,6 +116,43 @@ TEST_F(CliLiveTest, EverySubcommandInTableAndJsonModes) {
   const json shown = json::parse(agnx({"runs", "show", run_id, "--json"}).out);
   EXPECT_EQ(shown.at("tags").at("owner"), "hw-team");
   EXPECT_EQ(shown.at("params").at("optimizer"), "adam");
+}
+
+TEST_F(CliLiveTest, JobsCancelPrintsTheJobsEnd) {
+  const ProcessResult submitted =
+      agnx({"submit", "--experiment", "cancelled", "--model", model(), "--calib", calib(), "--json"});
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
+  const std::string job_id = std::to_string(json::parse(submitted.out).at("job_id").get<int64_t>());
+  const ProcessResult cancelled = agnx({"jobs", "cancel", job_id});
+  ASSERT_EQ(cancelled.exit_code, 0) << cancelled.err;
+  EXPECT_TRUE(cancelled.out.starts_with("cancelled job " + job_id + "\n")) << cancelled.out;
+  EXPECT_NE(cancelled.out.find("CANCELLED"), std::string::npos) << cancelled.out;
+  const json shown = json::parse(agnx({"jobs", "show", job_id, "--json"}).out);
+  EXPECT_EQ(shown.at("state"), "CANCELLED");
+  const ProcessResult again = agnx({"jobs", "cancel", job_id, "--json"});
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_EQ(again.err, "agnx: FAILED_PRECONDITION: job " + job_id + " already ended CANCELLED\n");
+  EXPECT_TRUE(again.out.empty()) << again.out;
+}
+
+TEST_F(CliLiveTest, MultipliersImportServesTheLibrary) {
+  testing::TempDir tables;
+  for (const auto& [name, content] : testing::evoapprox_subset(shared_, {"mul8s_1KV8", "mul8s_1L2D"})) {
+    std::ofstream(tables.path() / name, std::ios::binary) << content;
+  }
+  const ProcessResult imported = agnx({"multipliers", "import", "two_evo", tables.path().string()});
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  EXPECT_TRUE(imported.out.starts_with("imported library two_evo: 2 multipliers, metric PDK45_PWR")) << imported.out;
+  const ProcessResult as_json =
+      agnx({"multipliers", "import", "two_evo_area", tables.path().string(), "--metric", "PDK45_AREA", "--json"});
+  ASSERT_EQ(as_json.exit_code, 0) << as_json.err;
+  EXPECT_EQ(json::parse(as_json.out).at("metric"), "PDK45_AREA");
+  EXPECT_EQ(json::parse(as_json.out).at("size"), 2);
+  const ProcessResult listed = agnx({"multipliers", "list", "--library", "two_evo"});
+  EXPECT_NE(listed.out.find("mul8s_1L2D"), std::string::npos) << listed.out;
+  const ProcessResult duplicate = agnx({"multipliers", "import", "two_evo", tables.path().string()});
+  EXPECT_EQ(duplicate.exit_code, 2);
+  EXPECT_NE(duplicate.err.find("ALREADY_EXISTS"), std::string::npos) << duplicate.err;
 }
 
 // The error exits need no reference data, so this test never skips: its

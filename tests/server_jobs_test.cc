@@ -1,10 +1,10 @@
-// agnx-server's job promises on the real binary: CancelJob ends a running
-// job (its run KILLED, its worker gone) and answers its final state; an ended
-// job cannot be cancelled; a submission's idempotency key gives the first job
-// back, also to a concurrent twin; a job runs on an imported library, and
-// Reselect selects with another library, pinned layers and a sigma scale
-// while storing nothing; a job interrupted max-attempts times fails at the
-// next start; SIGTERM lets a running job finish.
+// agnx-server's job promises on the real binary: CancelJob ends a queued job
+// at once and a running one (its run KILLED, its worker gone) and answers its
+// final state; an ended job cannot be cancelled; a submission's idempotency
+// key gives the first job back, also to a concurrent twin; a job runs on an
+// imported library, and Reselect selects with another library, pinned layers
+// and a sigma scale while storing nothing; a job interrupted max-attempts
+// times fails at the next start; SIGTERM lets a running job finish.
 #include <google/protobuf/text_format.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>

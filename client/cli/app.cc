@@ -46,6 +46,18 @@ void print_job(const Io& io, const pb::Job& job) {
                {"updated", timestamp(job.update_time())}});
 }
 
+// What `jobs cancel` did, from the server's answer: the job's state once the
+// cancel took effect, or the state it is still in.
+std::string cancel_outcome(const pb::Job& job) {
+  const std::string id = std::to_string(job.job_id());
+  if (job.state() == "CANCELLED") return "cancelled job " + id;
+  if (job.state() == "SUCCEEDED" || job.state() == "FAILED") {
+    return "job " + id + " ended " + job.state() + " before the cancel took effect";
+  }
+  return "cancel requested: job " + id + " is still " + job.state() + " and stops at its next check (agnx jobs show " +
+         id + ")";
+}
+
 // The object of `runs show --json`: the run, and its matching when it has one.
 Result<json> run_object(const Client& client, const std::string& run_id, pb::MatchingResult* matching_out = nullptr,
                         bool* has_matching = nullptr) {
@@ -469,6 +481,7 @@ void add_jobs(CLI::App& app, Registry& registry, const Globals& globals, const I
       if (o->json) {
         print_json(io, job_json(*job));
       } else {
+        if (cancel) io.out << cancel_outcome(*job) << "\n";
         print_job(io, *job);
       }
       return kExitOk;

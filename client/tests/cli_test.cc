@@ -541,8 +541,16 @@ TEST_F(Cli, JobsShowAndCancel) {
   ASSERT_EQ(show.exit_code, 0) << with_context(show);
   EXPECT_TRUE(contains(show.out, "job_id            7\nrun_id    run-1\nstate     SUCCEEDED\n")) << show.out;
   EXPECT_EQ(agnx_json({"jobs", "show", "7"})["state"], "SUCCEEDED");
-  const json cancelled = agnx_json({"jobs", "cancel", "8"});
-  EXPECT_EQ(cancelled["state"], "CANCELLED");
+  const ProcessResult cancelled = agnx({"jobs", "cancel", "8"});
+  ASSERT_EQ(cancelled.exit_code, 0) << with_context(cancelled);
+  EXPECT_TRUE(cancelled.out.starts_with("cancelled job 8\n")) << cancelled.out;
+  EXPECT_TRUE(contains(cancelled.out, "state     CANCELLED\n")) << cancelled.out;
+  const ProcessResult requested = agnx({"jobs", "cancel", "9"});
+  ASSERT_EQ(requested.exit_code, 0) << with_context(requested);
+  EXPECT_TRUE(requested.out.starts_with("cancel requested: job 9 is still RUNNING and stops at its next check "
+                                        "(agnx jobs show 9)\n"))
+      << requested.out;
+  EXPECT_EQ(agnx_json({"jobs", "cancel", "9"})["state"], "RUNNING");
   const ProcessResult ended = agnx({"jobs", "cancel", "7"});
   EXPECT_EQ(ended.exit_code, 2);
   EXPECT_EQ(ended.err, "agnx: FAILED_PRECONDITION: job 7 already ended SUCCEEDED\n");

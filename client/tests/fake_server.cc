@@ -328,7 +328,7 @@ class MatchingService final : public pb::Matching::Service {
       return {StatusCode::FAILED_PRECONDITION, "job " + std::to_string(request->job_id()) + " already ended " +
                                                    it->second.state()};
     }
-    it->second.set_state("CANCELLED");
+    if (request->job_id() != kSlowToStopJob) it->second.set_state("CANCELLED");
     state_->cancelled_jobs.push_back(request->job_id());
     *response = it->second;
     return Status::OK;
@@ -505,6 +505,10 @@ FakeServer::FakeServer(std::shared_ptr<grpc::ServerCredentials> credentials)
   queued.set_run_id("run-2");
   queued.set_state("QUEUED");
   state_->jobs[8] = queued;
+  pb::Job running = queued;
+  running.set_job_id(kSlowToStopJob);
+  running.set_state("RUNNING");
+  state_->jobs[kSlowToStopJob] = running;
 
   services_.push_back(std::make_unique<TrackingService>(state_));
   services_.push_back(std::make_unique<MatchingService>(state_));

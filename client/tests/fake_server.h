@@ -7,7 +7,9 @@
 //
 // Canned state: experiment "lenet" (id 1) with run "run-1" (params lambda
 // 0.5, library builtin; metric relative_energy; tag stage=tuned; a matching
-// result of two layers; job 7, SUCCEEDED) and run "run-2" (no matching);
+// result of two layers; job 7, SUCCEEDED) and run "run-2" (no matching; job
+// 8 QUEUED, which a cancel ends CANCELLED; job 9 RUNNING, which a cancel
+// leaves RUNNING, like a job that does not stop within the server's wait);
 // libraries "builtin" (exact, trunc4) and "evo". A submission creates run
 // "run-N" and job N (N from 100) whose progress stream runs queued, loading,
 // features 1..3, selection and ends SUCCEEDED, or FAILED when its run_name is
@@ -31,6 +33,9 @@
 namespace agnx::testing {
 
 namespace pb = ::agnapprox::v1;
+
+// The canned job that a CancelJob leaves RUNNING.
+inline constexpr int64_t kSlowToStopJob = 9;
 
 struct FakeState {
   std::mutex mu;
