@@ -222,7 +222,7 @@ LayerAgreement agreement(const std::vector<StdPair>& pairs) {
 // "How well the error model predicts"). The test allows kMedianMargin and
 // kWorstMargin more relative error and kRankMargin less rank correlation:
 // enough for float rounding on another CPU, not for a wrong predictor (the
-// mean term dropped from the prediction fails 12 of these 30 bounds).
+// mean term dropped from the prediction fails 11 of these 30 bounds).
 struct MeasuredAgreement {
   const char* library;
   const char* layer;
