@@ -120,6 +120,36 @@ class FieldReader {
   Status& status_;
 };
 
+// json::parse's document builder, except that a number too small for a
+// double ("1e-400", which nlohmann reads as 0) stops the parse.
+class StrictDomParser : public nlohmann::detail::json_sax_dom_parser<json> {
+ public:
+  explicit StrictDomParser(json& document) : json_sax_dom_parser(document, /*allow_exceptions=*/false) {}
+
+  bool number_float(json::number_float_t value, const std::string& text) {
+    if (value == 0.0 && text.find_first_of("123456789") < text.find_first_of("eE")) {
+      underflow_ = text;
+      return false;
+    }
+    return json_sax_dom_parser::number_float(value, text);
+  }
+  const std::string& underflow() const { return underflow_; }
+
+ private:
+  std::string underflow_;
+};
+
+Result<json> parse_strictly(std::string_view text) {
+  json document;
+  StrictDomParser parser(document);
+  const bool parsed = json::sax_parse(text, &parser);
+  if (!parser.underflow().empty()) {
+    return Status::invalid_argument("MatchingInfo JSON: '" + parser.underflow() + "' is beyond the range of a double");
+  }
+  if (!parsed || parser.is_errored()) return Status::invalid_argument("MatchingInfo JSON does not parse");
+  return document;
+}
+
 }  // namespace
 
 std::string matching_info_to_json(const MatchingInfo& info, int indent) {
@@ -144,8 +174,7 @@ std::string matching_info_to_json(const MatchingInfo& info, int indent) {
 }
 
 Result<MatchingInfo> matching_info_from_json(std::string_view text) {
-  const json document = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (document.is_discarded()) return Status::invalid_argument("MatchingInfo JSON does not parse");
+  AGNX_ASSIGN_OR_RETURN(const json document, parse_strictly(text));
   Status status;
   MatchingInfo info;
   FieldReader top(document, "", status);

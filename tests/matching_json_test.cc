@@ -107,6 +107,18 @@ TEST(MatchingJson, RoundTripsBitIdentically) {
 
 TEST(MatchingJson, ErrorsNameTheField) {
   EXPECT_NE(matching_info_from_json("{not json").status().message().find("does not parse"), std::string::npos);
+  // nlohmann alone reads 1e-400 as 0 and refuses 1e400 and hex without a word.
+  auto document = nlohmann::json::parse(matching_info_to_json(sample_info()));
+  document["metric_max"] = 0.125;
+  const std::string text = document.dump();
+  const auto with_metric_max = [&](const std::string& value) {
+    return std::string(text).replace(text.find("0.125"), 5, value);
+  };
+  EXPECT_EQ(matching_info_from_json(with_metric_max("1e-400")).status().message(),
+            "MatchingInfo JSON: '1e-400' is beyond the range of a double");
+  EXPECT_EQ(matching_info_from_json(with_metric_max("0.0e-400"))->metric_max, 0.0);
+  EXPECT_EQ(matching_info_from_json(with_metric_max("1e-300"))->metric_max, 1e-300);
+  EXPECT_NE(matching_info_from_json(with_metric_max("0x10")).status().message().find("does not parse"), std::string::npos);
   EXPECT_NE(matching_info_from_json("[]").status().message().find("the document: expected an object"),
             std::string::npos);
   auto json = nlohmann::json::parse(matching_info_to_json(sample_info()));
