@@ -307,8 +307,10 @@ def check_cancel(agnx, models):
             check(progress.epochs == 50 and progress.epoch == 1, f"search progress {progress}")
             break
     watching.close()
-    cancelled = agnx.cancel_job(submitted.job_id)
-    check(cancelled.job_id == submitted.job_id, f"cancel_job returned {cancelled}")
+    cancelled = agnx.cancel_job(submitted.job_id)  # answers once the job has stopped
+    check(cancelled.job_id == submitted.job_id and cancelled.state == "CANCELLED", f"cancel_job returned {cancelled}")
+    check(agnx.get_run(submitted.run_id).info.status == "KILLED", "the cancelled search's run is not KILLED")
+    expect_error("FAILED_PRECONDITION", agnx.cancel_job, submitted.job_id)
     final = agnx.wait(submitted.job_id)
     check(final.state == "CANCELLED", f"the cancelled search ended {final.state}: {final.message}")
     check(agnx.get_job(submitted.job_id).state == "CANCELLED", "get_job after the cancel")
