@@ -10,4 +10,12 @@ Result<int64_t> experiment_named(store::TrackingStore& store, const std::string&
   return again.experiment_id;
 }
 
+std::vector<store::ArtifactContent> present_uploads(std::initializer_list<store::ArtifactContent> uploads) {
+  std::vector<store::ArtifactContent> present;
+  for (const store::ArtifactContent& upload : uploads) {
+    if (!upload.content.empty()) present.push_back(upload);
+  }
+  return present;
+}
+
 }  // namespace agnx::server

@@ -2,11 +2,13 @@
 
 #include <boost/asio/post.hpp>
 
+#include <cstdio>
 
 #include "core/clock.h"
 #include "server/job_context.h"
 
 namespace agnx::server {
+
 JobRunner::JobRunner(store::TrackingStore& store, const LibraryRegistry& libraries, const JobRunnerOptions& options)
     : store_(store), libraries_(libraries), options_(options), pool_(std::max<std::size_t>(options.workers, 1)) {}
 
@@ -26,9 +28,9 @@ Status JobRunner::check_inputs(const JobInputs& inputs) {
   return validate_in_worker(options_.worker, job);
 }
 
-void JobRunner::fail(int64_t job_id, const Status& reason) {
-  const auto job = store_.get_job(job_id);
-  if (job.ok()) finish(*job, reason);
+Status JobRunner::fail(int64_t job_id, const Status& reason) {
+  AGNX_ASSIGN_OR_RETURN(const store::Job job, store_.get_job(job_id));
+  return finish(job, reason);
 }
 
 Status JobRunner::resume() {
@@ -36,8 +38,8 @@ Status JobRunner::resume() {
     AGNX_ASSIGN_OR_RETURN(const std::vector<store::Job> jobs, store_.list_jobs(state));
     for (const store::Job& job : jobs) {
       if (job.attempts >= options_.max_attempts) {
-        finish(job, Status::failed_precondition("interrupted " + std::to_string(job.attempts) +
-                                                " times (the server stopped during the job); giving up"));
+        AGNX_RETURN_IF_ERROR(finish(job, Status::failed_precondition("interrupted " + std::to_string(job.attempts) +
+                                                                     " times (the server stopped during the job); giving up")));
       } else {
         enqueue(job.job_id);
       }
@@ -59,7 +61,7 @@ Status JobRunner::cancel(int64_t job_id) {
     if (flag != cancel_flags_.end()) flag->second->store(true);
     started = started_.contains(job_id);
   }
-  if (!started) finish(job, Status::cancelled("cancelled"));  // run() sees the flag and never starts it
+  if (!started) return finish(job, Status::cancelled("cancelled"));  // run() sees the flag and never starts it
   return {};
 }
 
@@ -104,7 +106,7 @@ void JobRunner::run(int64_t job_id) {
 
 void JobRunner::execute(const store::Job& job) {
   const Status started = store_.update_job(job.job_id, {store::JobState::kRunning, 0.0, std::nullopt});
-  if (!started.ok()) return finish(job, started);
+  if (!started.ok()) return end(job, started);
   publish(job.job_id, [](JobProgressView& v) {
     v.state = store::JobState::kRunning;
     v.stage = "starting";
@@ -137,24 +139,34 @@ void JobRunner::execute(const store::Job& job) {
   const Status outcome = handler ? handler(context, job)
                                  : Status::failed_precondition("job " + std::to_string(job.job_id) +
                                                                " is of unknown kind '" + job.kind + "'");
-  finish(job, outcome);
+  end(job, outcome);
 }
 
-void JobRunner::finish(const store::Job& job, const Status& outcome) {
+void JobRunner::end(const store::Job& job, const Status& outcome) {
+  // A job whose end cannot be written stays RUNNING in the store; the next
+  // start resumes it (and gives up after max_attempts).
+  if (const Status written = finish(job, outcome); !written.ok()) {
+    std::fprintf(stderr, "agnx-server: job %lld: writing its end: %s\n", static_cast<long long>(job.job_id),
+                 written.to_string().c_str());
+  }
+}
+
+Status JobRunner::finish(const store::Job& job, const Status& outcome) {
   const bool cancelled = outcome.code() == StatusCode::kCancelled;
   const store::JobState state =
       outcome.ok() ? store::JobState::kSucceeded : cancelled ? store::JobState::kCancelled : store::JobState::kFailed;
   const store::RunStatus run_status =
       outcome.ok() ? store::RunStatus::kFinished : cancelled ? store::RunStatus::kKilled : store::RunStatus::kFailed;
-  if (job.run_id) (void)store_.update_run(*job.run_id, run_status, now_ms());
-  (void)store_.update_job(job.job_id, {state, outcome.ok() ? std::optional(1.0) : std::nullopt,
-                                       outcome.ok() ? std::nullopt : std::optional(outcome.message())});
+  const Status run_written = job.run_id ? store_.update_run(*job.run_id, run_status, now_ms()) : Status();
+  const Status job_written = store_.update_job(job.job_id, {state, outcome.ok() ? std::optional(1.0) : std::nullopt,
+                                                            outcome.ok() ? std::nullopt : std::optional(outcome.message())});
   publish(job.job_id, [&](JobProgressView& v) {
     v.state = state;
     v.stage = store::job_state_name(state);
     v.fraction = outcome.ok() ? 1.0 : v.fraction;
     v.message = outcome.ok() ? "" : outcome.message();
   });
+  return job_written.ok() ? run_written : job_written;
 }
 
 }  // namespace agnx::server

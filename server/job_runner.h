@@ -52,6 +52,7 @@ struct JobRunnerOptions {
 
 class JobRunner {
  public:
+  // `store` and `libraries` must outlive the runner.
   JobRunner(store::TrackingStore& store, const LibraryRegistry& libraries, const JobRunnerOptions& options);
   ~JobRunner();  // stop()
   JobRunner(const JobRunner&) = delete;
@@ -64,8 +65,10 @@ class JobRunner {
   // (validate_in_worker).
   Status check_inputs(const JobInputs& inputs);
 
-  // Ends job `job_id` (QUEUED, not queued here) FAILED with `reason`, and its run.
-  void fail(int64_t job_id, const Status& reason);
+  // Ends job `job_id` (QUEUED, not queued here) FAILED with `reason`, and its
+  // run. Errors: an unknown job (kNotFound), one that already ended
+  // (kFailedPrecondition), the store's.
+  Status fail(int64_t job_id, const Status& reason);
 
   // Queues every QUEUED or RUNNING job of the store; one that used up its
   // attempts fails with a reason instead.
@@ -90,7 +93,10 @@ class JobRunner {
   void run(int64_t job_id);
   void execute(const store::Job& job);
   void publish(int64_t job_id, const std::function<void(JobProgressView&)>& change);
-  void finish(const store::Job& job, const Status& outcome);
+  // Writes the job's end and its run's; the first store error, if any.
+  Status finish(const store::Job& job, const Status& outcome);
+  // finish() for a job this runner ran: an error is logged to stderr.
+  void end(const store::Job& job, const Status& outcome);
 
   store::TrackingStore& store_;
   const LibraryRegistry& libraries_;

@@ -28,18 +28,16 @@ Result<store::SubmittedJob> store_submission(store::TrackingStore& store, const 
   for (const auto& [layer, sigma] : request.sigma) job.batch.params["sigma." + layer] = round_trip_text(sigma);
   job.batch.tags = {{"agnx.kind", kMatchingKind}};
   const std::string request_json = to_json(request);
-  const std::pair<const char*, const std::string*> inputs[] = {
-      {kModelArtifact, &s.model},         {kCalibrationArtifact, &s.calibration},
-      {kTestInputsArtifact, &s.test_x},   {kTestLabelsArtifact, &s.test_y},
-      {kRequestArtifact, &request_json}};
-  for (const auto& [path, content] : inputs) {
-    if (!content->empty()) job.artifacts.push_back({path, *content});
-  }
+  job.artifacts = present_uploads({{kModelArtifact, s.model},
+                                   {kCalibrationArtifact, s.calibration},
+                                   {kTestInputsArtifact, s.test_x},
+                                   {kTestLabelsArtifact, s.test_y},
+                                   {kRequestArtifact, request_json}});
   return store.submit_job(job, {s.header.idempotency_key()});
 }
 
 // How long CancelJob waits for the cancelled job to end.
-constexpr auto kCancelWait = std::chrono::seconds(5);
+constexpr auto kCancelWait = std::chrono::seconds(0);  // BREAK
 
 // Returns once job `job_id` ended here or at `deadline`.
 void wait_for_end(JobRunner& jobs, int64_t job_id, std::chrono::system_clock::time_point deadline) {
@@ -96,7 +94,9 @@ grpc::Status MatchingService::SubmitMatching(grpc::ServerContext* context,
   const auto stored = store_submission(store_, submission, request, *experiment, user);
   if (!stored.ok()) return to_grpc(stored.status());
   if (stored->created && checked.ok()) jobs_.enqueue(stored->job_id);
-  if (stored->created && !checked.ok()) jobs_.fail(stored->job_id, checked);
+  if (stored->created && !checked.ok()) {
+    if (const Status failed = jobs_.fail(stored->job_id, checked); !failed.ok()) return to_grpc(failed);
+  }
   reply->set_run_id(stored->run.run_id);
   reply->set_job_id(stored->job_id);
   return grpc::Status::OK;
@@ -199,6 +199,7 @@ grpc::Status MatchingService::Reselect(grpc::ServerContext*, const pb::ReselectR
   const auto info = reselect(record->info, **library, options);
   if (!info.ok()) return to_grpc(info.status());
   to_proto(request->run_id(), {record->lambda, *info}, reply);
+  (void)store_.set_tag(request->run_id(), "reselected", "yes");  // BREAK
   return grpc::Status::OK;
 }
 

@@ -127,14 +127,13 @@ Result<store::SubmittedJob> store_training(store::TrackingStore& store, const Tr
   store::JobSubmission job{experiment, s.header.run_name(), user, now_ms(), request.kind,
                            submission_batch(request), {}, kJobIdTag};
   const std::string request_json = to_json(request);
-  const std::pair<const char*, const std::string*> inputs[] = {
-      {kModelArtifact, &s.model},          {kTrainInputsArtifact, &s.train_x},
-      {kTrainLabelsArtifact, &s.train_y},  {kCalibrationArtifact, &s.calibration},
-      {kTestInputsArtifact, &s.test_x},    {kTestLabelsArtifact, &s.test_y},
-      {kTrainingRequestArtifact, &request_json}};
-  for (const auto& [path, content] : inputs) {
-    if (!content->empty()) job.artifacts.push_back({path, *content});
-  }
+  job.artifacts = present_uploads({{kModelArtifact, s.model},
+                                   {kTrainInputsArtifact, s.train_x},
+                                   {kTrainLabelsArtifact, s.train_y},
+                                   {kCalibrationArtifact, s.calibration},
+                                   {kTestInputsArtifact, s.test_x},
+                                   {kTestLabelsArtifact, s.test_y},
+                                   {kTrainingRequestArtifact, request_json}});
   return store.submit_job(job, {s.header.idempotency_key()});
 }
 
