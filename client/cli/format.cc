@@ -12,10 +12,8 @@
 namespace agnx::cli {
 
 std::optional<double> parse_finite(std::string_view text) {
-  double value = 0.0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) return std::nullopt;
-  return value;
+  std::string ignored;
+  return parse_decimal(text, ignored);
 }
 
 client::Result<std::map<std::string, double>> parse_sigma(const std::vector<std::string>& values) {
@@ -187,10 +185,7 @@ nlohmann::json run_to_json(const pb::Run& run) {
   for (const auto& [key, value] : run.tags()) out["tags"][key] = value;
   for (const auto& metric : run.metrics()) out["metrics"][metric.key()] = metric.value();
   if (const auto it = run.params().find("lambda"); it != run.params().end()) {
-    try {
-      out["lambda"] = std::stod(it->second);
-    } catch (const std::exception&) {
-    }
+    if (const std::optional<double> lambda = parse_finite(it->second)) out["lambda"] = *lambda;
   }
   return out;
 }

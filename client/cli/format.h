@@ -24,9 +24,10 @@ namespace agnx::cli {
 
 namespace pb = ::agnapprox::v1;
 
-// The finite number that all of `text` spells (std::from_chars: decimal or
-// exponent form, no leading '+' or blanks); nullopt for anything else,
-// including "nan", "inf" and numbers beyond a double's range ("1e999").
+// The finite number that all of `text` spells (core's parse_decimal: decimal
+// or exponent form, no leading '+', blanks or hex); nullopt for anything else,
+// including "nan", "inf" and numbers beyond a double's range ("1e999",
+// "1e-400").
 std::optional<double> parse_finite(std::string_view text);
 
 // Parses `--sigma` values "LAYER=VALUE" (several may be joined by commas)

@@ -62,6 +62,15 @@ TEST(RunToJson, CarriesTheRunAndLambdaFromItsParams) {
   EXPECT_EQ(json["metrics"]["relative_energy"], 0.5);
   EXPECT_FALSE(json.contains("end_time"));
   EXPECT_TRUE(run_to_json(pb::Run())["lambda"].is_null());
+  for (const char* lax : {"0x1p3", "1e-400", " 0.5", "inf"}) {  // std::stod took the first as 8
+    (*run.mutable_params())["lambda"] = lax;
+    EXPECT_TRUE(run_to_json(run)["lambda"].is_null()) << lax;
+  }
+}
+
+TEST(ParseFinite, OnlyDecimalNumbersInRange) {
+  EXPECT_EQ(parse_finite("-2.5e-3"), -2.5e-3);
+  for (const char* lax : {"0x1p3", "1e-400", "1e999", "+1", " 1", "nan", ""}) EXPECT_FALSE(parse_finite(lax)) << lax;
 }
 
 TEST(ProgressPrinter, LogsOneLinePerStageOffATerminal) {
