@@ -37,7 +37,7 @@ Result<store::SubmittedJob> store_submission(store::TrackingStore& store, const 
 }
 
 // How long CancelJob waits for the cancelled job to end.
-constexpr auto kCancelWait = std::chrono::seconds(0);  // BREAK
+constexpr auto kCancelWait = std::chrono::seconds(5);
 
 // Returns once job `job_id` ended here or at `deadline`.
 void wait_for_end(JobRunner& jobs, int64_t job_id, std::chrono::system_clock::time_point deadline) {
@@ -199,7 +199,6 @@ grpc::Status MatchingService::Reselect(grpc::ServerContext*, const pb::ReselectR
   const auto info = reselect(record->info, **library, options);
   if (!info.ok()) return to_grpc(info.status());
   to_proto(request->run_id(), {record->lambda, *info}, reply);
-  (void)store_.set_tag(request->run_id(), "reselected", "yes");  // BREAK
   return grpc::Status::OK;
 }
 
