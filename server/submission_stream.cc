@@ -4,7 +4,7 @@
 
 #include "server/grpc_status.h"
 #include "server/upload_stream.h"
-#include "store/tracking_store.h"
+#include "store/idempotency_key.h"
 
 namespace agnx::server {
 namespace {
@@ -43,7 +43,7 @@ grpc::Status check_header(const pb::MatchingHeader& header) {
     return invalid_field("header.num_samples", "at most " + std::to_string(kMaxSamples));
   }
   const std::string& key = header.idempotency_key();
-  if (!key.empty() && !store::validate_idempotency_key(key).ok()) {
+  if (!key.empty() && !store::is_idempotency_key(key)) {
     return invalid_field("header.idempotency_key", "at most 128 letters, digits and . _ : -");
   }
   return grpc::Status::OK;

@@ -49,13 +49,9 @@ Result<std::vector<EnergyPoint>> TrackingStore::pareto_front(int64_t experiment_
 }
 
 Status validate_idempotency_key(const std::string& key) {
-  static constexpr std::size_t kMaxLength = 128;
-  static constexpr const char* kAllowed = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-";
-  if (key.empty() || key.size() > kMaxLength || key.find_first_not_of(kAllowed) != std::string::npos) {
-    return Status::invalid_argument("idempotency key '" + key.substr(0, kMaxLength) +
-                                    "' is not 1-128 letters, digits and . _ : -");
-  }
-  return {};
+  if (is_idempotency_key(key)) return {};
+  return Status::invalid_argument("idempotency key '" + key.substr(0, kMaxIdempotencyKeyLength) +
+                                  "' is not 1-128 letters, digits and . _ : -");
 }
 
 Result<int64_t> TrackingStore::create_experiment(const std::string& name, const WriteOptions& options) {

@@ -57,6 +57,7 @@
 
 #include "core/status.h"
 #include "store/entities.h"
+#include "store/idempotency_key.h"
 
 namespace agnx::store {
 

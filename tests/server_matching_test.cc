@@ -1,7 +1,8 @@
 // agnx-server's Matching service end to end: a real LeNet5 matching job
 // through gRPC equals core's in-process result and `agnx match --json`
 // (both run core/pipeline.h); a server killed during a job finishes it after
-// a restart with the same result; bad submissions get the right status
+// a restart with the same result, and a submission cut by a kill leaves one
+// run per idempotency key; bad submissions get the right status
 // naming the field; params keep their doubles exactly.
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -160,6 +161,68 @@ TEST(ServerMatching, KilledServerFinishesTheJobAfterRestart) {
   pb::Job job;
   ASSERT_TRUE(client.stub().GetJob(&context, request, &job).ok());
   EXPECT_EQ(job.attempts(), 2);
+}
+
+// Every run of experiment `name`, deleted ones too.
+std::vector<pb::Run> runs_of(const std::shared_ptr<grpc::Channel>& channel, const std::string& name) {
+  auto tracking = pb::Tracking::NewStub(channel);
+  grpc::ClientContext by_name, search_context;
+  pb::GetExperimentByNameRequest request;
+  request.set_name(name);
+  pb::Experiment experiment;
+  if (!tracking->GetExperimentByName(&by_name, request, &experiment).ok()) return {};
+  pb::SearchRunsRequest search;
+  search.add_experiment_ids(experiment.experiment_id());
+  search.set_view(pb::ALL);
+  pb::SearchRunsResponse found;
+  EXPECT_TRUE(tracking->SearchRuns(&search_context, search, &found).ok());
+  return {found.runs().begin(), found.runs().end()};
+}
+
+// A server SIGKILLed at points spread over a submission (while the inputs
+// stream in, while the worker checks them, around the store write), then a
+// retry with the same key on the restarted server: each key ends with exactly
+// one run, holding its job and its inputs.
+TEST(ServerMatching, ASubmissionKilledMidwayLeavesOneRunPerKey) {
+  AGNX_SKIP_WITHOUT_SHARED(shared);
+  testing::TempDir data;
+  Inputs inputs = lenet_inputs(shared);
+  inputs.test_x.clear();  // no evaluation: the jobs themselves are not needed
+  inputs.test_y.clear();
+  const int delays_ms[] = {0, 300, 700, 1200};
+  for (std::size_t i = 0; i < std::size(delays_ms); ++i) {
+    pb::MatchingHeader header = lenet_header(1);
+    header.set_idempotency_key("killed-" + std::to_string(i));
+    {
+      auto server = testing::ServerProcess::start(AGNX_SERVER_BINARY, data.path(), server_args(shared));
+      ASSERT_TRUE(server.ok()) << server.status().to_string();
+      std::thread submitter([&, address = (*server)->address()] {
+        MatchingClient client(address);
+        pb::SubmitMatchingResponse ignored;
+        (void)client.submit(header, inputs, &ignored);  // may succeed or be cut off
+      });
+      std::this_thread::sleep_for(std::chrono::milliseconds(delays_ms[i]));
+      (*server)->kill_and_wait(SIGKILL);
+      submitter.join();
+    }
+    auto restarted = testing::ServerProcess::start(AGNX_SERVER_BINARY, data.path(), server_args(shared));
+    ASSERT_TRUE(restarted.ok()) << restarted.status().to_string();
+    MatchingClient client((*restarted)->address());
+    pb::SubmitMatchingResponse retried;
+    ASSERT_TRUE(client.submit(header, inputs, &retried).ok()) << "key " << header.idempotency_key();
+    const std::vector<pb::Run> runs = runs_of(client.channel(), "lenet");
+    ASSERT_EQ(runs.size(), i + 1) << "one run per key after a kill at " << delays_ms[i] << " ms";
+    grpc::ClientContext context;
+    pb::GetJobRequest request;
+    request.set_job_id(retried.job_id());
+    pb::Job job;
+    ASSERT_TRUE(client.stub().GetJob(&context, request, &job).ok());
+    EXPECT_EQ(job.run_id(), retried.run_id());
+    for (const pb::Run& run : runs) {
+      EXPECT_TRUE(run.tags().contains("agnx.job_id")) << run.info().run_id() << " lost its job";
+    }
+    (*restarted)->kill_and_wait(SIGKILL);  // its job is not needed
+  }
 }
 
 // The stored gs_results.json of a run, downloaded through Tracking.
