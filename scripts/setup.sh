@@ -15,6 +15,8 @@ PACKAGES=(
   libboost-dev libcli11-dev
   # the tracking store: SQLite, and OpenSSL's libcrypto for sha256
   libsqlite3-dev libssl-dev
+  # its PostgreSQL backend (libpq), and the server binaries of the tests' throwaway cluster
+  postgresql-15 libpq-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3-numpy
   # the parsers' fuzz targets (fuzz/, scripts/fuzz.sh): clang with libFuzzer and its sanitizers

@@ -18,20 +18,10 @@
 #include <vector>
 
 #include "core/status.h"
+#include "store/migration_plan.h"
 #include "store/sqlite.h"
 
 namespace agnx::store {
-
-struct Migration {
-  int version = 0;   // NNNN of the file name
-  std::string name;  // the rest of the file name, without ".sql"
-  std::string sql;
-
-  // sha256 of `sql`.
-  std::string checksum() const;
-  // "NNNN_name".
-  std::string label() const;
-};
 
 // The migrations of migrations/ as built into this binary, by version.
 const std::vector<Migration>& embedded_migrations();

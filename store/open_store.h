@@ -4,6 +4,17 @@
 //
 //   sqlite:DIR   the SQLite store in DIR (database and artifacts)
 //   DIR          the same: agnx-server's --data-dir short form
+//   postgresql://[USER[:PASSWORD]@][HOST][:PORT]/DBNAME?data_dir=DIR[&PARAM=VALUE...]
+//   postgres://...  the same
+//                the PostgreSQL store (store/postgres_store.h) in database
+//                DBNAME, and DIR for the files a server keeps beside it:
+//                artifacts in DIR/artifacts, job scratch space in DIR/tmp
+//                (as sqlite:DIR, without the database). Replicas of one
+//                database share DIR (a shared file system). data_dir is
+//                required; every other parameter goes to libpq as written
+//                (sslmode, host=/unix/socket/dir, connect_timeout, ...), and
+//                connect_timeout defaults to 10 s, so an unreachable server
+//                fails fast (kUnavailable naming the URI, password hidden).
 //
 // Adding a backend: its own files and CMake target, a scheme here, and one
 // line in tests/store_test.cc's backend list (the contract suite).
@@ -20,14 +31,23 @@
 
 namespace agnx::store {
 
+inline constexpr int kDefaultConnectTimeoutSeconds = 10;
+
 struct StoreLocation {
-  std::string scheme;              // "sqlite"
-  std::filesystem::path directory; // the store's own directory (database, artifacts, tmp)
+  std::string scheme;               // "sqlite" or "postgresql"
+  std::filesystem::path directory;  // the store's own directory (database or not, artifacts, tmp)
+  std::string conninfo;             // postgresql: the URI libpq gets (no data_dir, a connect_timeout)
+  std::string display;              // the URI as errors and logs name it: no password
 };
 
-// Parses a store URI. Errors (kInvalidArgument, naming the URI): empty, an
-// unknown scheme, no directory.
+// Parses a store URI. Errors (kInvalidArgument, naming the URI without its
+// password): empty, an unknown scheme, no directory (for postgresql: no
+// data_dir).
 Result<StoreLocation> parse_store_uri(std::string_view uri);
+
+// `uri` with the password of its user info and of a password= parameter
+// replaced by "***".
+std::string redact_store_uri(std::string_view uri);
 
 // Opens (creating and migrating it if needed) the store `uri` names.
 // Errors: those of parse_store_uri and of the backend's open.

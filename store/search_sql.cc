@@ -1,6 +1,7 @@
-#include "store/sqlite_search.h"
+#include "store/search_sql.h"
 
 #include <charconv>
+#include <type_traits>
 
 #include "store/search_filter.h"
 #include "store/sha256.h"
@@ -26,21 +27,31 @@ const char* table_of(FilterEntity entity) {
   return "";
 }
 
+// A run's text column or a param's or tag's value, as opposed to a number.
+bool is_text(FilterEntity entity, const std::string& key) {
+  if (entity == FilterEntity::kAttribute) return key != "start_time";
+  return entity != FilterEntity::kMetric;
+}
+
 class QueryBuilder {
  public:
-  // "?N" for a new parameter `value`.
+  explicit QueryBuilder(const SqlDialect& dialect) : dialect_(dialect) {}
+
+  // The placeholder of a new parameter `value` ("?N" in SQLite).
   template <typename T>
   std::string bind(T value) {
     query_.parameters.emplace_back(std::move(value));
     std::string placeholder = std::to_string(query_.parameters.size());
-    placeholder.insert(placeholder.begin(), '?');
+    placeholder.insert(placeholder.begin(), dialect_.placeholder);
+    if constexpr (std::is_same_v<T, double>) placeholder += dialect_.real_cast;
     return placeholder;
   }
 
   void condition(const Comparison& c) {
     const std::string op = std::string(" ") + filter_op_sql(c.op) + " ";
-    const std::string value = std::holds_alternative<double>(c.value) ? bind(std::get<double>(c.value))
-                                                                      : bind(std::get<std::string>(c.value));
+    std::string value = std::holds_alternative<double>(c.value) ? bind(std::get<double>(c.value))
+                                                                : bind(std::get<std::string>(c.value));
+    if (c.op == FilterOp::kLike) value += dialect_.like_escape;
     if (c.entity == FilterEntity::kAttribute) {
       where_ += " AND " + std::string(attribute_column(c.key)) + op + value;
       return;
@@ -59,7 +70,8 @@ class QueryBuilder {
                 ".run_id = runs.run_id AND " + alias + ".key = " + bind(key.key);
       expression = alias + ".value";
     }
-    order_ += expression + " IS NULL, " + expression + (key.ascending ? " ASC, " : " DESC, ");
+    const std::string collated = expression + (is_text(key.entity, key.key) ? dialect_.text_order : "");
+    order_ += expression + " IS NULL, " + collated + (key.ascending ? " ASC, " : " DESC, ");
   }
 
   SqlQuery build(const SearchRunsRequest& request, int64_t offset) && {
@@ -69,12 +81,13 @@ class QueryBuilder {
     if (request.view == ViewType::kActiveOnly) view = " AND runs.lifecycle_stage = 'active'";
     if (request.view == ViewType::kDeletedOnly) view = " AND runs.lifecycle_stage = 'deleted'";
     query_.sql = std::string("SELECT ") + kRunColumns + " FROM runs" + joins_ + " WHERE runs.experiment_id IN (" + experiments +
-                 ")" + view + where_ + " ORDER BY " + order_ + "runs.start_time DESC, runs.run_id ASC LIMIT " +
+                 ")" + view + where_ + " ORDER BY " + order_ + "runs.start_time DESC, runs.run_id" + dialect_.text_order + " ASC LIMIT " +
                  bind(int64_t{request.max_results} + 1) + " OFFSET " + bind(offset);
     return std::move(query_);
   }
 
  private:
+  const SqlDialect& dialect_;
   SqlQuery query_;
   std::string joins_;
   int joins_count_ = 0;
@@ -93,14 +106,14 @@ std::string fingerprint(const SearchRunsRequest& request) {
 
 }  // namespace
 
-Result<SqlQuery> search_runs_query(const SearchRunsRequest& request, int64_t offset) {
+Result<SqlQuery> search_runs_query(const SearchRunsRequest& request, int64_t offset, const SqlDialect& dialect) {
   if (request.experiment_ids.empty()) return Status::invalid_argument("search_runs: experiment_ids is empty");
   if (request.max_results < 1 || request.max_results > kMaxResults) {
     return Status::invalid_argument("search_runs: max_results " + std::to_string(request.max_results) +
                                     " is not in [1, " + std::to_string(kMaxResults) + "]");
   }
   AGNX_ASSIGN_OR_RETURN(const auto comparisons, parse_filter(request.filter));
-  QueryBuilder builder;
+  QueryBuilder builder(dialect);
   for (const Comparison& c : comparisons) builder.condition(c);
   for (const std::string& clause : request.order_by) {
     AGNX_ASSIGN_OR_RETURN(const OrderKey key, parse_order_by(clause));

@@ -4,76 +4,18 @@
 #include <bit>
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <mutex>
-#include <random>
 #include <set>
 #include <tuple>
 
 #include "core/clock.h"
 #include "store/migrations.h"
-#include "store/sqlite_search.h"
+#include "store/rows.h"
+#include "store/search_sql.h"
 #include "store/store_policy.h"
 
 namespace agnx::store {
 namespace {
-
-static_assert(std::endian::native == std::endian::little, "blobs are stored little-endian");
-
-// 32 hex digits: 12 of the creation time in ms, then 20 random ones. Ids of
-// new runs sort after older ones, so inserts into the run-keyed tables append
-// to their B-trees instead of dirtying random pages.
-std::string new_run_id() {
-  thread_local std::mt19937_64 random(std::random_device{}());
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(32, '0');
-  const auto put = [&](std::size_t begin, std::size_t digits, uint64_t bits) {
-    for (std::size_t i = begin + digits; i-- > begin; bits >>= 4) id[i] = kHex[bits & 0xf];
-  };
-  put(0, 12, static_cast<uint64_t>(now_ms()));
-  put(12, 4, random());
-  put(16, 16, random());
-  return id;
-}
-
-template <typename T>
-std::span<const std::byte> bytes_of(const std::vector<T>& values) {
-  return std::as_bytes(std::span(values));
-}
-
-template <typename T>
-std::vector<T> values_of(const std::string& blob) {
-  std::vector<T> values(blob.size() / sizeof(T));
-  std::memcpy(values.data(), blob.data(), values.size() * sizeof(T));
-  return values;
-}
-
-// ---- reading rows -------------------------------------------------------
-
-Result<RunInfo> read_run_info(const Statement& row) {
-  RunInfo info;
-  info.run_id = row.text(0);
-  info.experiment_id = row.int64(1);
-  info.run_name = row.text(2);
-  info.user_id = row.text(3);
-  AGNX_ASSIGN_OR_RETURN(info.status, parse_run_status(row.text(4)));
-  info.start_time = row.int64(5);
-  info.end_time = row.optional_int64(6);
-  AGNX_ASSIGN_OR_RETURN(info.lifecycle, parse_lifecycle(row.text(7)));
-  return info;
-}
-
-constexpr const char* kExperimentColumns = "experiment_id, name, lifecycle_stage, creation_time, last_update_time";
-
-Result<Experiment> read_experiment(const Statement& row) {
-  Experiment e;
-  e.experiment_id = row.int64(0);
-  e.name = row.text(1);
-  AGNX_ASSIGN_OR_RETURN(e.lifecycle, parse_lifecycle(row.text(2)));
-  e.creation_time = row.int64(3);
-  e.last_update_time = row.int64(4);
-  return e;
-}
 
 // All rows of `stmt` through `read(row) -> Result<T>`.
 template <typename T, typename F>
@@ -91,7 +33,7 @@ Result<std::vector<Experiment>> select_experiments(Connection& db, const std::st
   AGNX_ASSIGN_OR_RETURN(Statement stmt, db.prepare(std::string("SELECT ") + kExperimentColumns +
                                                    " FROM experiments " + where + " ORDER BY experiment_id"));
   bind(stmt);
-  return read_all<Experiment>(stmt, read_experiment);
+  return read_all<Experiment>(stmt, read_experiment<Statement>);
 }
 
 Result<RunInfo> select_run_info(Connection& db, const std::string& run_id) {
@@ -115,8 +57,6 @@ Result<std::map<std::string, std::string>> select_key_values(Connection& db, con
     values.emplace(stmt.text(0), stmt.text(1));
   }
 }
-
-Metric read_metric(const Statement& row) { return {row.text(0), row.real(1), row.int64(2), row.int64(3)}; }
 
 Status load_run_data(Connection& db, Run& run) {
   AGNX_ASSIGN_OR_RETURN(run.params, select_key_values(db, "params", run.info.run_id));
@@ -317,52 +257,20 @@ Status read_submitted(Connection& db, const std::string& recorded, SubmittedJob&
 
 Result<MatchingRecord> select_matching(Connection& db, const std::string& run_id) {
   MatchingRecord record;
-  MatchingInfo& info = record.info;
   {
-    AGNX_ASSIGN_OR_RETURN(Statement stmt, db.prepare("SELECT lambda, library, metric, metric_max, seed, num_samples, "
-                                                     "float_top1, float_top5, quantized_top1, quantized_top5, "
-                                                     "approximate_top1, approximate_top5 "
-                                                     "FROM matching_results WHERE run_id = ?1"));
+    AGNX_ASSIGN_OR_RETURN(Statement stmt, db.prepare(std::string("SELECT ") + kMatchingColumns +
+                                                     " FROM matching_results WHERE run_id = ?1"));
     stmt.bind(1, run_id);
     AGNX_ASSIGN_OR_RETURN(const bool found, stmt.step());
     if (!found) return Status::not_found("run '" + run_id + "' has no matching result");
-    record.lambda = stmt.real(0);
-    info.library = stmt.text(1);
-    info.metric = stmt.text(2);
-    info.metric_max = stmt.real(3);
-    if (auto seed = stmt.optional_int64(4)) info.seed = std::bit_cast<uint64_t>(*seed);
-    if (auto n = stmt.optional_int64(5)) info.num_samples = static_cast<std::size_t>(*n);
-    if (!stmt.is_null(6)) {
-      info.accuracy = ModelAccuracy{stmt.real(6), stmt.real(7), stmt.real(8), stmt.real(9), stmt.real(10),
-                                    stmt.real(11)};
-    }
+    record = read_matching_head(stmt);
   }
-  AGNX_ASSIGN_OR_RETURN(Statement layers,
-                        db.prepare("SELECT name, fan_in, opcount, sigma, out_std, max_std, multiplier_name, "
-                                   "multiplier_metric, mul_std, sample_rows, observed_mean, observed_std, "
-                                   "feature_rows, input_scale, weight_scale, w_dist, x_dist_global "
-                                   "FROM matching_layers WHERE run_id = ?1 ORDER BY layer_index"));
+  MatchingInfo& info = record.info;
+  AGNX_ASSIGN_OR_RETURN(Statement layers, db.prepare(std::string("SELECT ") + kLayerColumns +
+                                                     " FROM matching_layers WHERE run_id = ?1 ORDER BY layer_index"));
   layers.bind(1, run_id);
   AGNX_ASSIGN_OR_RETURN(info.layers, read_all<LayerInfo>(layers, [](const Statement& row) -> Result<LayerInfo> {
-                          LayerInfo layer;
-                          layer.name = row.text(0);
-                          layer.fan_in = row.int64(1);
-                          layer.opcount = row.int64(2);
-                          layer.sigma = row.real(3);
-                          layer.out_std = row.real(4);
-                          layer.max_std = row.real(5);
-                          layer.multiplier_name = row.text(6);
-                          layer.multiplier_performance_metric = row.real(7);
-                          layer.mul_std = row.real(8);
-                          layer.sample_rows = values_of<uint64_t>(row.blob(9));
-                          layer.observed_mean = row.optional_real(10);
-                          layer.observed_std = row.optional_real(11);
-                          layer.rows = row.optional_int64(12);
-                          layer.input_scale = row.optional_real(13);
-                          layer.weight_scale = row.optional_real(14);
-                          layer.w_dist = values_of<double>(row.blob(15));
-                          layer.x_dist_global = values_of<double>(row.blob(16));
-                          return layer;
+                          return read_layer(row);
                         }));
   AGNX_ASSIGN_OR_RETURN(Statement candidates, db.prepare("SELECT layer_index, name, metric, mean, std FROM "
                                                          "matching_candidates WHERE run_id = ?1 "
@@ -379,25 +287,6 @@ Result<MatchingRecord> select_matching(Connection& db, const std::string& run_id
 }
 
 // ---- jobs -----------------------------------------------------------------
-
-constexpr const char* kJobColumns =
-    "job_id, run_id, kind, state, attempts, progress, error, creation_time, update_time, start_time, end_time";
-
-Result<Job> read_job(const Statement& row) {
-  Job job;
-  job.job_id = row.int64(0);
-  if (!row.is_null(1)) job.run_id = row.text(1);
-  job.kind = row.text(2);
-  AGNX_ASSIGN_OR_RETURN(job.state, parse_job_state(row.text(3)));
-  job.attempts = row.int64(4);
-  job.progress = row.real(5);
-  job.error = row.text(6);
-  job.creation_time = row.int64(7);
-  job.update_time = row.int64(8);
-  job.start_time = row.optional_int64(9);
-  job.end_time = row.optional_int64(10);
-  return job;
-}
 
 Result<Job> select_job(Connection& db, int64_t job_id) {
   AGNX_ASSIGN_OR_RETURN(Statement stmt,
@@ -569,7 +458,7 @@ Result<RunPage> SqliteTrackingStore::search_runs(const SearchRunsRequest& reques
       for (std::size_t i = 0; i < query.parameters.size(); ++i) {
         std::visit([&](const auto& value) { stmt.bind(static_cast<int>(i + 1), value); }, query.parameters[i]);
       }
-      AGNX_ASSIGN_OR_RETURN(infos, read_all<RunInfo>(stmt, read_run_info));
+      AGNX_ASSIGN_OR_RETURN(infos, read_all<RunInfo>(stmt, read_run_info<Statement>));
     }
     RunPage page;
     if (infos.size() > static_cast<std::size_t>(request.max_results)) {
@@ -755,7 +644,7 @@ Result<std::vector<Job>> SqliteTrackingStore::list_jobs(std::optional<JobState> 
     AGNX_ASSIGN_OR_RETURN(Statement stmt, db.prepare(std::string("SELECT ") + kJobColumns +
                                                      " FROM jobs WHERE ?1 IS NULL OR state = ?1 ORDER BY job_id"));
     if (state) stmt.bind(1, job_state_name(*state));
-    return read_all<Job>(stmt, read_job);
+    return read_all<Job>(stmt, read_job<Statement>);
   });
 }
 

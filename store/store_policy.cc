@@ -1,8 +1,10 @@
 #include "store/store_policy.h"
 
 #include <cmath>
+#include <random>
 #include <set>
 
+#include "core/clock.h"
 #include "core/number_text.h"
 #include "store/tracking_store.h"
 
@@ -50,6 +52,19 @@ Status check_layer(const LayerInfo& layer, std::size_t index) {
 std::string quoted(const std::string& s) { return "'" + s + "'"; }
 
 }  // namespace
+
+std::string new_run_id() {
+  thread_local std::mt19937_64 random(std::random_device{}());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  const auto put = [&](std::size_t begin, std::size_t digits, uint64_t bits) {
+    for (std::size_t i = begin + digits; i-- > begin; bits >>= 4) id[i] = kHex[bits & 0xf];
+  };
+  put(0, 12, static_cast<uint64_t>(now_ms()));
+  put(12, 4, random());
+  put(16, 16, random());
+  return id;
+}
 
 Status check_batch(const RunBatch& batch) {
   if (batch.metrics.size() > kMaxBatchMetrics || batch.params.size() > kMaxBatchParams ||

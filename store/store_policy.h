@@ -39,6 +39,13 @@ Status check_job_update(int64_t job_id, const JobUpdate& update);
 // kInvalidArgument unless `key` is empty or a well-formed idempotency key.
 Status check_idempotency_key(const std::string& key);
 
+// ---- a new run ------------------------------------------------------------
+
+// A new run's id: 32 hex digits, 12 of the creation time in ms, then 20
+// random ones. Ids of new runs sort after older ones, so inserts into the
+// run-keyed tables append to their B-trees instead of dirtying random pages.
+std::string new_run_id();
+
 // ---- rules on stored rows, inside a write transaction ---------------------
 
 // kFailedPrecondition unless the run is active.

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "store/sqlite_search.h"
+#include "store/search_sql.h"
 
 namespace agnx::store {
 namespace {
@@ -102,6 +102,23 @@ TEST(SearchQuery, ValuesAreBoundNeverSpliced) {
   EXPECT_EQ(query->sql.find("0.25"), std::string::npos);
   // experiment id, the key and value of each comparison, limit and offset.
   EXPECT_EQ(query->parameters.size(), 7u);
+}
+
+TEST(SearchQuery, OneShapeInEachDialect) {
+  SearchRunsRequest request;
+  request.experiment_ids = {7};
+  request.filter = "tags.t LIKE 'a%' AND metrics.acc > 0.25";
+  request.order_by = {"params.lr DESC"};
+  const auto sqlite = search_runs_query(request, 0);
+  const auto postgres = search_runs_query(request, 0, kPostgresDialect);
+  ASSERT_TRUE(sqlite.ok() && postgres.ok());
+  EXPECT_EQ(sqlite->parameters, postgres->parameters);
+  EXPECT_EQ(sqlite->sql.find('$'), std::string::npos);
+  EXPECT_NE(postgres->sql.find("x.value LIKE $1 ESCAPE ''"), std::string::npos) << postgres->sql;
+  EXPECT_NE(postgres->sql.find("x.value > $3::float8"), std::string::npos) << postgres->sql;
+  EXPECT_NE(postgres->sql.find("o1.value COLLATE \"C\" DESC"), std::string::npos) << postgres->sql;
+  EXPECT_NE(sqlite->sql.find("x.value LIKE ?1)"), std::string::npos) << sqlite->sql;
+  EXPECT_NE(sqlite->sql.find("runs.run_id ASC LIMIT ?"), std::string::npos) << sqlite->sql;
 }
 
 TEST(SearchQuery, RejectsBadRequests) {

@@ -1,5 +1,6 @@
 // The tracking store's contract (store/tracking_store.h), run against every
-// backend, and what only the SQLite backend does.
+// backend (SQLite, and PostgreSQL on a throwaway cluster), and what only the
+// SQLite backend does.
 #include "store/sqlite_store.h"
 
 #include <gtest/gtest.h>
@@ -11,6 +12,8 @@
 #include "core/matching_json.h"
 
 #include "store/artifact_files.h"
+#include "store/open_store.h"
+#include "tests/support/postgres_cluster.h"
 #include "tests/support/sample_matching.h"
 #include "tests/support/temp_dir.h"
 
@@ -21,11 +24,13 @@ using testing::sample_matching;
 using testing::TempDir;
 
 // A backend under the store's contract: how to open a store in a fresh
-// directory. Adding a backend to the contract suite is one more entry in
-// backends().
+// directory (its artifacts in DIR/artifacts), and whether it needs the
+// PostgreSQL test cluster. Adding a backend to the contract suite is one more
+// entry in backends().
 struct StoreBackend {
   std::string name;
   std::function<Result<std::unique_ptr<TrackingStore>>(const std::filesystem::path& dir)> open;
+  bool needs_postgres = false;
 };
 
 StoreBackend sqlite_backend() {
@@ -38,7 +43,18 @@ StoreBackend sqlite_backend() {
           }};
 }
 
-std::vector<StoreBackend> backends() { return {sqlite_backend()}; }
+// A fresh database of the binary's one cluster, opened by URI.
+StoreBackend postgres_backend() {
+  return {"postgres",
+          [](const std::filesystem::path& dir) -> Result<std::unique_ptr<TrackingStore>> {
+            AGNX_ASSIGN_OR_RETURN(testing::PostgresCluster * cluster, testing::PostgresCluster::shared());
+            AGNX_ASSIGN_OR_RETURN(const std::string database, cluster->create_database());
+            return open_store(cluster->store_uri(database, dir));
+          },
+          true};
+}
+
+std::vector<StoreBackend> backends() { return {sqlite_backend(), postgres_backend()}; }
 
 void PrintTo(const StoreBackend& backend, std::ostream* out) { *out << backend.name; }
 
@@ -48,6 +64,7 @@ class StoreFixture : public ::testing::Test {
   virtual StoreBackend backend() const = 0;
 
   void SetUp() override {
+    if (backend().needs_postgres) AGNX_SKIP_WITHOUT_POSTGRES();
     auto opened = backend().open(dir_.path() / "data");
     ASSERT_TRUE(opened.ok()) << opened.status().to_string();
     store_ = std::move(*opened);

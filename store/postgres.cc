@@ -1,0 +1,223 @@
+#include "store/postgres.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+
+namespace agnx::store::pg {
+namespace {
+
+std::string number_text(double value) {
+  if (std::isinf(value)) return value > 0 ? "Infinity" : "-Infinity";
+  char buffer[32];
+  const auto end = std::to_chars(buffer, buffer + sizeof buffer, value).ptr;
+  return std::string(buffer, end);
+}
+
+// libpq's messages end with a newline.
+std::string trimmed(const char* message) {
+  std::string text = message == nullptr ? "" : message;
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+template <typename T, typename F>
+std::string array_literal(const std::vector<T>& values, F element) {
+  std::string literal = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) literal += ',';
+    literal += element(values[i]);
+  }
+  return literal + "}";
+}
+
+std::string quoted_element(const std::string& value) {
+  std::string quoted = "\"";
+  for (const char c : value) {
+    if (c == '"' || c == '\\') quoted += '\\';
+    quoted += c;
+  }
+  return quoted + "\"";
+}
+
+}  // namespace
+
+// ---- parameters -----------------------------------------------------------
+
+Params& Params::add(std::string_view text) {
+  values_.emplace_back(std::string(text));
+  formats_.push_back(0);
+  return *this;
+}
+
+Params& Params::add(int64_t value) { return add(std::to_string(value)); }
+
+Params& Params::add(double value) { return add(number_text(value)); }
+
+Params& Params::add(const std::optional<int64_t>& value) { return value ? add(*value) : add_null(); }
+
+Params& Params::add(const std::optional<double>& value) { return value ? add(*value) : add_null(); }
+
+Params& Params::add(const std::optional<std::string>& value) { return value ? add(*value) : add_null(); }
+
+Params& Params::add_null() {
+  values_.emplace_back(std::nullopt);
+  formats_.push_back(0);
+  return *this;
+}
+
+Params& Params::add_bytes(std::span<const std::byte> bytes) {
+  values_.emplace_back(std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  formats_.push_back(1);
+  return *this;
+}
+
+Params& Params::add_array(const std::vector<std::string>& values) {
+  return add(array_literal(values, quoted_element));
+}
+
+Params& Params::add_array(const std::vector<double>& values) { return add(array_literal(values, number_text)); }
+
+Params& Params::add_array(const std::vector<int64_t>& values) {
+  return add(array_literal(values, [](int64_t v) { return std::to_string(v); }));
+}
+
+// ---- rows -----------------------------------------------------------------
+
+bool Row::is_null(int column) const { return PQgetisnull(result_, row_, column) != 0; }
+
+std::string Row::text(int column) const {
+  return std::string(PQgetvalue(result_, row_, column), static_cast<std::size_t>(PQgetlength(result_, row_, column)));
+}
+
+int64_t Row::int64(int column) const { return std::strtoll(PQgetvalue(result_, row_, column), nullptr, 10); }
+
+double Row::real(int column) const { return std::strtod(PQgetvalue(result_, row_, column), nullptr); }
+
+std::string Row::blob(int column) const {
+  std::size_t length = 0;
+  unsigned char* bytes =
+      PQunescapeBytea(reinterpret_cast<const unsigned char*>(PQgetvalue(result_, row_, column)), &length);
+  if (bytes == nullptr) return {};
+  std::string blob(reinterpret_cast<const char*>(bytes), length);
+  PQfreemem(bytes);
+  return blob;
+}
+
+std::optional<double> Row::optional_real(int column) const {
+  if (is_null(column)) return std::nullopt;
+  return real(column);
+}
+
+std::optional<int64_t> Row::optional_int64(int column) const {
+  if (is_null(column)) return std::nullopt;
+  return int64(column);
+}
+
+int64_t Rows::affected() const {
+  const char* count = PQcmdTuples(result_.get());
+  return count[0] == '\0' ? 0 : std::strtoll(count, nullptr, 10);
+}
+
+// ---- errors ---------------------------------------------------------------
+
+Status status_of_sqlstate(const std::string& sqlstate, const std::string& message) {
+  const std::string text = message + (sqlstate.empty() ? "" : " (SQLSTATE " + sqlstate + ")");
+  const std::string category = sqlstate.substr(0, 2);
+  if (sqlstate == "23505") return Status::already_exists(text);
+  if (sqlstate == "40001" || sqlstate == "40P01") return Status::aborted(text);
+  if (sqlstate == "53300" || sqlstate == "53100" || sqlstate == "53200") return Status::resource_exhausted(text);
+  if (sqlstate.empty() || category == "08" || sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03") {
+    return Status::unavailable(text);
+  }
+  if (category == "22" || category == "23") return Status::invalid_argument(text);
+  return Status::internal(text);
+}
+
+Status Connection::error(const PGresult* result, const std::string& sql) const {
+  const char* state = result == nullptr ? nullptr : PQresultErrorField(result, PG_DIAG_SQLSTATE);
+  std::string message = trimmed(result == nullptr ? PQerrorMessage(conn_) : PQresultErrorMessage(result));
+  if (message.empty()) message = trimmed(PQerrorMessage(conn_));
+  const std::string sqlstate = state == nullptr ? "" : state;
+  if (sqlstate.empty() && usable()) return Status::internal(display_ + ": postgresql: " + message + " in `" + sql + "`");
+  return status_of_sqlstate(sqlstate, display_ + ": postgresql: " + message);
+}
+
+// ---- connections ----------------------------------------------------------
+
+Result<std::unique_ptr<Connection>> Connection::open(const std::string& conninfo, const std::string& display) {
+  PGconn* conn = PQconnectdb(conninfo.c_str());
+  std::unique_ptr<Connection> connection(new Connection(conn, display));
+  if (conn == nullptr) return Status::resource_exhausted("connecting to " + display + ": out of memory");
+  if (PQstatus(conn) == CONNECTION_OK) {
+    PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);  // NOTICEs are not errors: not printed
+    return connection;
+  }
+  const std::string message = "connecting to " + display + ": " + trimmed(PQerrorMessage(conn));
+  if (message.find("too many clients") != std::string::npos ||
+      message.find("too many connections") != std::string::npos) {
+    return Status::resource_exhausted(message);
+  }
+  return Status::unavailable(message);
+}
+
+Result<Rows> Connection::exec(const std::string& sql, const Params& params) {
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+  for (const auto& value : params.values_) {
+    if (value && value->find('\0') != std::string::npos && params.formats_[values.size()] == 0) {
+      return Status::invalid_argument("a text value holds a NUL character, which PostgreSQL text cannot store");
+    }
+    values.push_back(value ? value->c_str() : nullptr);
+    lengths.push_back(value ? static_cast<int>(value->size()) : 0);
+  }
+  Rows rows(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), lengths.data(),
+                         params.formats_.data(), 0));
+  const PGresult* result = rows.result_.get();
+  const ExecStatusType status = result == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(result);
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return rows;
+  return error(result, sql);
+}
+
+Status Connection::script(const std::string& sql) {
+  Rows rows(PQexec(conn_, sql.c_str()));
+  const PGresult* result = rows.result_.get();
+  const ExecStatusType status = result == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(result);
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return {};
+  return error(result, sql);
+}
+
+// ---- the pool -------------------------------------------------------------
+
+Pool::Lease::~Lease() {
+  if (pool_ != nullptr) pool_->release(std::move(connection_));
+}
+
+Result<Pool::Lease> Pool::acquire() {
+  std::unique_lock lock(mutex_);
+  available_.wait(lock, [&] { return in_use_ < max_connections_; });
+  ++in_use_;
+  if (!idle_.empty()) {
+    std::unique_ptr<Connection> connection = std::move(idle_.back());
+    idle_.pop_back();
+    return Lease(*this, std::move(connection));
+  }
+  lock.unlock();
+  auto opened = Connection::open(conninfo_, display_);
+  if (!opened.ok()) {
+    release(nullptr);
+    return opened.status();
+  }
+  return Lease(*this, std::move(*opened));
+}
+
+void Pool::release(std::unique_ptr<Connection> connection) {
+  {
+    std::lock_guard lock(mutex_);
+    --in_use_;
+    if (connection != nullptr && connection->usable()) idle_.push_back(std::move(connection));
+  }
+  available_.notify_one();
+}
+
+}  // namespace agnx::store::pg

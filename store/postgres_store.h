@@ -1,0 +1,123 @@
+// PostgresTrackingStore: the TrackingStore on a PostgreSQL database (libpq)
+// plus a content-addressed artifact directory (store/artifact_files.h).
+//
+// open() connects (failing fast, kUnavailable naming the server, when it
+// cannot be reached within the conninfo's connect_timeout), applies pending
+// schema migrations under an advisory lock (store/postgres_migrations.h; a
+// database newer than the binary is refused) and keeps a pool of up to
+// max_connections connections.
+//
+// Transactions. Every call is one transaction on one pooled connection:
+// writes in READ COMMITTED taking row locks in one order (the run's row
+// first, SELECT ... FOR UPDATE, then its rows by sorted key), reads in
+// REPEATABLE READ READ ONLY (one consistent snapshot). A transaction that
+// fails with a serialization failure or a deadlock (kAborted), or loses its
+// connection before COMMIT (kUnavailable), runs again on a fresh connection,
+// up to max_attempts times in all. A log_batch writes its metrics, history
+// and latest values, in ONE statement (unnest of the batch's arrays).
+//
+// Errors follow store/postgres.h's SQLSTATE mapping; a server out of
+// connections is kResourceExhausted.
+//
+// Maintenance. gc() works as on SQLite; it must run in one process while no
+// other process writes artifacts to the same artifact root. backup() is not
+// offered (kFailedPrecondition naming pg_dump): back the database up with
+// pg_dump and the artifact root with a file copy.
+//
+// Thread safety: every member may be called from any number of threads;
+// several processes (replicas) may use one database.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+
+#include "store/artifact_files.h"
+#include "store/postgres.h"
+#include "store/tracking_store.h"
+
+namespace agnx::store {
+
+struct PostgresStoreOptions {
+  std::string conninfo;  // a libpq URI or key=value string, with connect_timeout
+  std::string display;   // the server as named in errors, without a password
+  std::filesystem::path artifact_root;  // ArtifactFiles' root, created if missing
+  std::size_t max_connections = 8;
+  int max_attempts = 5;  // per transaction (see "Transactions")
+};
+
+class PostgresTrackingStore final : public TrackingStore {
+ public:
+  static Result<std::unique_ptr<PostgresTrackingStore>> open(const PostgresStoreOptions& options);
+
+  Result<Experiment> get_experiment(int64_t experiment_id) override;
+  Result<Experiment> get_experiment_by_name(const std::string& name) override;
+  Result<std::vector<Experiment>> list_experiments(ViewType view) override;
+  Status delete_experiment(int64_t experiment_id) override;
+  Status restore_experiment(int64_t experiment_id) override;
+
+  Result<Run> get_run(const std::string& run_id) override;
+  Status delete_run(const std::string& run_id) override;
+  Status restore_run(const std::string& run_id) override;
+  Result<RunPage> search_runs(const SearchRunsRequest& request) override;
+  Result<std::vector<Metric>> get_metric_history(const std::string& run_id, const std::string& key) override;
+
+  Result<MatchingRecord> get_matching(const std::string& run_id) override;
+  Result<std::vector<EnergyPoint>> energy_points(int64_t experiment_id) override;
+
+  Result<std::vector<ArtifactInfo>> list_artifacts(const std::string& run_id) override;
+  Result<std::string> read_artifact(const std::string& run_id, const std::string& path) override;
+
+  Result<Job> get_job(int64_t job_id) override;
+  Result<std::vector<Job>> list_jobs(std::optional<JobState> state) override;
+
+  Result<StoredLibrary> get_library(const std::string& name) override;
+  Result<std::vector<std::string>> list_libraries() override;
+
+  Result<int64_t> gc() override;
+  // Always kFailedPrecondition: use pg_dump (see "Maintenance").
+  Status backup(const std::filesystem::path& destination) override;
+
+ protected:
+  Result<int64_t> do_create_experiment(const std::string& name, const WriteOptions& options) override;
+  Result<RunInfo> do_create_run(int64_t experiment_id, const std::string& run_name, const std::string& user_id,
+                                int64_t start_time, const WriteOptions& options) override;
+  Status do_update_run(const std::string& run_id, RunStatus status, std::optional<int64_t> end_time) override;
+  Status do_log_batch(const std::string& run_id, const RunBatch& batch, const WriteOptions& options) override;
+  Status do_log_matching(const std::string& run_id, const MatchingRecord& record, const RunBatch& batch) override;
+  Result<ArtifactInfo> do_log_artifact(const std::string& run_id, const std::string& path,
+                                       std::string_view content) override;
+  Result<int64_t> do_create_job(const std::string& kind, std::optional<std::string> run_id) override;
+  Status do_update_job(int64_t job_id, const JobUpdate& update) override;
+  Result<SubmittedJob> do_submit_job(const JobSubmission& submission, const WriteOptions& options) override;
+  Status do_put_library(const StoredLibrary& library) override;
+
+ private:
+  PostgresTrackingStore(const PostgresStoreOptions& options)
+      : pool_(options.conninfo, options.display, options.max_connections),
+        artifacts_(options.artifact_root),
+        max_attempts_(options.max_attempts) {}
+
+  // Runs `f(pg::Connection&) -> Status or Result<T>` in a write (read)
+  // transaction, again while it may (see "Transactions"). `f` may run more
+  // than once, so it must set, not accumulate, what it reports.
+  template <typename F>
+  auto write(F&& f) -> decltype(f(std::declval<pg::Connection&>()));
+  template <typename F>
+  auto read(F&& f) -> decltype(f(std::declval<pg::Connection&>()));
+  template <typename F>
+  auto transact(const char* begin, F& f) -> decltype(f(std::declval<pg::Connection&>()));
+
+  Status set_run_lifecycle(const std::string& run_id, Lifecycle lifecycle);
+  Status set_experiment_lifecycle(int64_t experiment_id, Lifecycle lifecycle);
+
+  pg::Pool pool_;
+  ArtifactFiles artifacts_;
+  const int max_attempts_;
+  // Shared while an artifact is stored and referenced, exclusive in gc.
+  std::shared_mutex artifact_gc_mutex_;
+};
+
+}  // namespace agnx::store

@@ -1,0 +1,222 @@
+// What only the PostgreSQL backend does: its migrations stay in step with
+// SQLite's, run once under concurrent opens and refuse a newer database;
+// its store URIs; its errors (SQLSTATEs, an unreachable server, a server out
+// of connections); concurrent batches on one run. The contract itself runs in
+// store_test (Backends/StoreContract.*/postgres).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <thread>
+
+#include "store/migrations.h"
+#include "store/open_store.h"
+#include "store/postgres.h"
+#include "store/postgres_migrations.h"
+#include "tests/support/postgres_cluster.h"
+#include "tests/support/temp_dir.h"
+
+namespace agnx::store {
+namespace {
+
+using testing::PostgresCluster;
+using testing::TempDir;
+
+// Per table, per column: NOT NULL.
+using Columns = std::map<std::string, std::map<std::string, bool>>;
+
+std::vector<std::string> labels(const std::vector<Migration>& migrations) {
+  std::vector<std::string> out;
+  for (const Migration& m : migrations) out.push_back(m.label());
+  return out;
+}
+
+// A fresh database of the shared cluster, and a connection to it.
+class PostgresTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    AGNX_SKIP_WITHOUT_POSTGRES();
+    auto cluster = PostgresCluster::shared();
+    ASSERT_TRUE(cluster.ok()) << cluster.status().to_string();
+    cluster_ = *cluster;
+    auto database = cluster_->create_database();
+    ASSERT_TRUE(database.ok()) << database.status().to_string();
+    database_ = *database;
+  }
+
+  std::unique_ptr<pg::Connection> connect() {
+    auto connection = pg::Connection::open(cluster_->conninfo(database_), database_);
+    EXPECT_TRUE(connection.ok()) << connection.status().to_string();
+    return connection.ok() ? std::move(*connection) : nullptr;
+  }
+
+  PostgresCluster* cluster_ = nullptr;
+  std::string database_;
+  TempDir dir_;
+};
+
+TEST(PostgresMigrations, SameVersionsAndNamesAsSqlite) {
+  EXPECT_EQ(labels(embedded_postgres_migrations()), labels(embedded_migrations()));
+}
+
+Columns sqlite_columns(const std::filesystem::path& database) {
+  Columns columns;
+  auto db = Connection::open(database, Connection::Mode::kReadOnly, 1000, false);
+  EXPECT_TRUE(db.ok()) << db.status().to_string();
+  auto stmt = (*db)->prepare("SELECT m.name, p.name, p.\"notnull\", p.pk FROM sqlite_master m "
+                             "JOIN pragma_table_info(m.name) p WHERE m.type = 'table'");
+  EXPECT_TRUE(stmt.ok()) << stmt.status().to_string();
+  while (*stmt->step()) columns[stmt->text(0)][stmt->text(1)] = stmt->int64(2) != 0 || stmt->int64(3) != 0;
+  return columns;
+}
+
+Columns postgres_columns(pg::Connection& db) {
+  Columns columns;
+  auto rows = db.exec("SELECT table_name, column_name, is_nullable FROM information_schema.columns "
+                      "WHERE table_schema = 'public'");
+  EXPECT_TRUE(rows.ok()) << rows.status().to_string();
+  for (int i = 0; i < rows->size(); ++i) columns[(*rows)[i].text(0)][(*rows)[i].text(1)] = (*rows)[i].text(2) == "NO";
+  return columns;
+}
+
+TEST_F(PostgresTest, MigrationsYieldTheSameTablesAndColumnsAsSqlite) {
+  const auto sqlite_db = dir_.path() / "tracking.db";
+  ASSERT_TRUE(apply_migrations(sqlite_db).ok());
+  auto db = connect();
+  ASSERT_TRUE(db);
+  ASSERT_TRUE(apply_postgres_migrations(*db).ok());
+  Columns postgres = postgres_columns(*db);
+  // SQLite's hidden rowid orders the metric history; PostgreSQL names it.
+  ASSERT_TRUE(postgres["metrics"].erase("seq"));
+  EXPECT_EQ(postgres, sqlite_columns(sqlite_db));
+}
+
+TEST_F(PostgresTest, ConcurrentMigratorsApplyEachMigrationOnce) {
+  std::vector<std::size_t> applied(4);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < applied.size(); ++i) {
+    threads.emplace_back([&, i] {
+      auto db = pg::Connection::open(cluster_->conninfo(database_), database_);
+      ASSERT_TRUE(db.ok());
+      auto done = apply_postgres_migrations(**db);
+      ASSERT_TRUE(done.ok()) << done.status().to_string();
+      applied[i] = done->size();
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::sort(applied.begin(), applied.end());
+  EXPECT_EQ(applied, (std::vector<std::size_t>{0, 0, 0, embedded_postgres_migrations().size()}));
+  auto db = connect();
+  EXPECT_TRUE(pending_postgres_migrations(*db)->empty());
+}
+
+TEST_F(PostgresTest, MigrateStoreDryRunThenApply) {
+  const std::string uri = cluster_->store_uri(database_, dir_.path());
+  EXPECT_EQ(*migrate_store(uri, true), labels(embedded_postgres_migrations()));
+  EXPECT_EQ(*migrate_store(uri, false), labels(embedded_postgres_migrations()));
+  EXPECT_TRUE(migrate_store(uri, true)->empty());
+}
+
+TEST_F(PostgresTest, RefusesDatabaseNewerThanBinary) {
+  std::vector<Migration> newer_binary = embedded_postgres_migrations();
+  newer_binary.push_back({99, "future", "CREATE TABLE future (x bigint);"});
+  auto db = connect();
+  ASSERT_TRUE(apply_postgres_migrations(*db, newer_binary).ok());
+  const auto store = open_store(cluster_->store_uri(database_, dir_.path()));
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(store.status().message().find("0099_future"), std::string::npos) << store.status().to_string();
+  EXPECT_NE(store.status().message().find("newer than the binary"), std::string::npos);
+}
+
+TEST_F(PostgresTest, ConcurrentBatchesOnOneRunNeitherDeadlockNorLoseRows) {
+  auto store = open_store(cluster_->store_uri(database_, dir_.path()));
+  ASSERT_TRUE(store.ok()) << store.status().to_string();
+  TrackingStore& tracking = **store;
+  const int64_t experiment = *tracking.create_experiment("e");
+  const std::string run_id = tracking.create_run(experiment, "r", "u", 1)->run_id;
+  constexpr int kThreads = 8, kMetrics = 200;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      RunBatch batch;
+      for (int i = 0; i < kMetrics; ++i) {  // the same keys, in a different order per thread
+        const int k = t % 2 == 0 ? i : kMetrics - 1 - i;
+        batch.metrics.push_back({"m" + std::to_string(k % 50), double(t), int64_t{t}, int64_t{i}});
+      }
+      batch.tags = {{"a", std::to_string(t)}, {"b", std::to_string(t)}};
+      batch.params = {{"same", "1"}};
+      if (!tracking.log_batch(run_id, batch).ok()) ++failures;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(tracking.get_metric_history(run_id, "m7")->size(), std::size_t{kThreads * kMetrics / 50});
+  EXPECT_EQ(tracking.get_run(run_id)->metrics.size(), 50u);
+}
+
+TEST_F(PostgresTest, BackupPointsToPgDumpAndGcWorks) {
+  auto store = open_store(cluster_->store_uri(database_, dir_.path()));
+  ASSERT_TRUE(store.ok()) << store.status().to_string();
+  const Status backup = (*store)->backup(dir_.path() / "copy");
+  EXPECT_EQ(backup.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(backup.message().find("pg_dump"), std::string::npos);
+  EXPECT_EQ(*(*store)->gc(), 0);
+}
+
+TEST_F(PostgresTest, AServerOutOfConnectionsIsResourceExhausted) {
+  auto db = connect();
+  ASSERT_TRUE(db->exec("CREATE ROLE limited LOGIN CONNECTION LIMIT 1").ok());
+  const std::string conninfo = cluster_->conninfo(database_) + " user=limited";
+  auto first = pg::Connection::open(conninfo, "limited");
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  const auto second = pg::Connection::open(conninfo, "limited");
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kResourceExhausted) << second.status().to_string();
+}
+
+TEST(PostgresStoreUri, DataDirConnectTimeoutAndRedaction) {
+  const auto location = parse_store_uri("postgresql://agnx:s3cret@db.example:5433/agnx?sslmode=require&data_dir=/srv/agnx");
+  ASSERT_TRUE(location.ok()) << location.status().to_string();
+  EXPECT_EQ(location->scheme, "postgresql");
+  EXPECT_EQ(location->directory, "/srv/agnx");
+  EXPECT_EQ(location->conninfo, "postgresql://agnx:s3cret@db.example:5433/agnx?sslmode=require&connect_timeout=10");
+  EXPECT_EQ(location->display, "postgresql://agnx:***@db.example:5433/agnx?sslmode=require&data_dir=/srv/agnx");
+  EXPECT_EQ(parse_store_uri("postgres:///db?data_dir=d&connect_timeout=3")->conninfo, "postgres:///db?connect_timeout=3");
+  EXPECT_EQ(redact_store_uri("postgresql://u@h/db?password=p&x=1"), "postgresql://u@h/db?password=***&x=1");
+  const auto no_dir = parse_store_uri("postgresql://u:pw@h/db");
+  ASSERT_FALSE(no_dir.ok());
+  EXPECT_EQ(no_dir.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(no_dir.status().message().find("data_dir"), std::string::npos);
+  EXPECT_EQ(no_dir.status().message().find("pw"), std::string::npos) << no_dir.status().message();
+}
+
+TEST(PostgresStoreUri, AnUnreachableServerFailsFastNamingTheUrl) {
+  TempDir dir;
+  const auto began = std::chrono::steady_clock::now();
+  const auto store = open_store("postgresql://agnx:s3cret@127.0.0.1:1/agnx?connect_timeout=2&data_dir=" +
+                                dir.path().string());
+  EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds(5));
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(store.status().message().find("postgresql://agnx:***@127.0.0.1:1/agnx"), std::string::npos)
+      << store.status().message();
+  EXPECT_EQ(store.status().message().find("s3cret"), std::string::npos);
+}
+
+TEST(PostgresErrors, SqlstatesMapToStatusCodes) {
+  EXPECT_EQ(pg::status_of_sqlstate("23505", "dup").code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(pg::status_of_sqlstate("40001", "serialization").code(), StatusCode::kAborted);
+  EXPECT_EQ(pg::status_of_sqlstate("40P01", "deadlock").code(), StatusCode::kAborted);
+  EXPECT_EQ(pg::status_of_sqlstate("53300", "too many").code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(pg::status_of_sqlstate("53100", "disk full").code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(pg::status_of_sqlstate("08006", "lost").code(), StatusCode::kUnavailable);
+  EXPECT_EQ(pg::status_of_sqlstate("57P01", "shutdown").code(), StatusCode::kUnavailable);
+  EXPECT_EQ(pg::status_of_sqlstate("23503", "foreign key").code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(pg::status_of_sqlstate("42P01", "no table").code(), StatusCode::kInternal);
+  EXPECT_NE(pg::status_of_sqlstate("23505", "dup").message().find("SQLSTATE 23505"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace agnx::store

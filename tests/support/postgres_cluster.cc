@@ -1,0 +1,149 @@
+#include "tests/support/postgres_cluster.h"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <vector>
+
+#include "store/postgres.h"
+
+extern char** environ;
+
+namespace agnx::testing {
+namespace {
+
+constexpr const char* kUser = "postgres";  // the cluster's superuser and, as root, its system user
+
+bool running_as_root() { return ::geteuid() == 0; }
+
+// Runs argv (prefixed with runuser as root) with its output appended to
+// `log`; its exit status, -1 if it could not be started.
+int run(std::vector<std::string> argv, const std::filesystem::path& log) {
+  if (running_as_root()) argv.insert(argv.begin(), {"runuser", "-u", kUser, "--"});
+  std::vector<char*> args;
+  for (std::string& arg : argv) args.push_back(arg.data());
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  pid_t pid = 0;
+  const int spawned = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawned != 0) return -1;
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+  return WEXITSTATUS(status);
+}
+
+std::string file_text(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Hands the directory to the postgres user when running as root.
+Status give_to_cluster_user(const std::filesystem::path& dir) {
+  if (!running_as_root()) return {};
+  const passwd* user = ::getpwnam(kUser);
+  if (user == nullptr) return Status::failed_precondition("running as root needs the postgres system user");
+  if (::chown(dir.c_str(), user->pw_uid, user->pw_gid) != 0) {
+    return Status::io_error("chown " + dir.string() + " to postgres failed");
+  }
+  return {};
+}
+
+}  // namespace
+
+std::filesystem::path PostgresCluster::bin_dir() {
+  const char* dir = std::getenv("AGNX_POSTGRES_BIN");
+  return dir != nullptr && *dir != '\0' ? std::filesystem::path(dir) : "/usr/lib/postgresql/15/bin";
+}
+
+std::string PostgresCluster::missing() {
+  for (const char* tool : {"initdb", "pg_ctl", "postgres"}) {
+    if (::access((bin_dir() / tool).c_str(), X_OK) != 0) {
+      return (bin_dir() / tool).string() +
+             " not found: install postgresql-15 (scripts/setup.sh) or set AGNX_POSTGRES_BIN";
+    }
+  }
+  if (running_as_root() && ::getpwnam(kUser) == nullptr) {
+    return "running as root, the tests need the postgres system user (from postgresql-15) to run the cluster";
+  }
+  return "";
+}
+
+Result<PostgresCluster*> PostgresCluster::shared() {
+  static std::once_flag once;
+  static Result<std::unique_ptr<PostgresCluster>> cluster = Status::internal("not started");
+  std::call_once(once, [] { cluster = start(); });
+  if (!cluster.ok()) return cluster.status();
+  return cluster->get();
+}
+
+Result<std::unique_ptr<PostgresCluster>> PostgresCluster::start() {
+  if (const std::string why = missing(); !why.empty()) return Status::failed_precondition(why);
+  std::string pattern = (std::filesystem::temp_directory_path() / "agnx_pg_XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) return Status::io_error("mkdtemp " + pattern + " failed");
+  std::unique_ptr<PostgresCluster> cluster(new PostgresCluster(pattern));
+  const auto began = std::chrono::steady_clock::now();
+  AGNX_RETURN_IF_ERROR(cluster->run_initdb_and_start());
+  cluster->start_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  return cluster;
+}
+
+Status PostgresCluster::run_initdb_and_start() {
+  AGNX_RETURN_IF_ERROR(give_to_cluster_user(dir_));
+  const std::filesystem::path data = dir_ / "data";
+  const std::filesystem::path log = dir_ / "setup.log";
+  const int initdb = run({(bin_dir() / "initdb").string(), "-D", data.string(), "--no-sync", "-A", "trust", "-U",
+                          kUser, "-E", "UTF8", "--locale=C", "--no-instructions"},
+                         log);
+  if (initdb != 0) return Status::internal("initdb failed (" + std::to_string(initdb) + "): " + file_text(log));
+  const std::string options = "-c listen_addresses='' -k " + dir_.string() +
+                              " -c fsync=off -c synchronous_commit=off -c full_page_writes=off";
+  const int started = run({(bin_dir() / "pg_ctl").string(), "-D", data.string(), "-w", "-t", "60", "-l",
+                           (dir_ / "server.log").string(), "-o", options, "start"},
+                          log);
+  started_ = started == 0;
+  if (!started_) {
+    return Status::internal("pg_ctl start failed: " + file_text(log) + file_text(dir_ / "server.log"));
+  }
+  return {};
+}
+
+PostgresCluster::~PostgresCluster() {
+  if (started_) {
+    run({(bin_dir() / "pg_ctl").string(), "-D", (dir_ / "data").string(), "-m", "immediate", "-w", "stop"},
+        dir_ / "setup.log");
+  }
+  std::error_code ignored;
+  std::filesystem::remove_all(dir_, ignored);
+}
+
+std::string PostgresCluster::conninfo(const std::string& database) const {
+  return "host=" + dir_.string() + " dbname=" + database + " user=" + kUser + " connect_timeout=10";
+}
+
+std::string PostgresCluster::store_uri(const std::string& database, const std::filesystem::path& data_dir) const {
+  return "postgresql://" + std::string(kUser) + "@/" + database + "?host=" + dir_.string() +
+         "&data_dir=" + data_dir.string();
+}
+
+Result<std::string> PostgresCluster::create_database() {
+  const std::string name = "t_" + std::to_string(++databases_);
+  AGNX_ASSIGN_OR_RETURN(auto admin, store::pg::Connection::open(conninfo("postgres"), "the test cluster"));
+  AGNX_RETURN_IF_ERROR(admin->exec("CREATE DATABASE " + name).status());
+  return name;
+}
+
+}  // namespace agnx::testing

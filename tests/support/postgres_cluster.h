@@ -1,0 +1,77 @@
+// PostgresCluster: a private, throwaway PostgreSQL cluster for tests. It is
+// initdb'd (--no-sync, trust authentication, C locale) into a temporary
+// directory, listens only on a Unix socket in that directory, runs with
+// fsync off and is stopped (immediate) and removed on destruction. As root,
+// initdb and pg_ctl run as the `postgres` system user (runuser), which owns
+// the directory.
+//
+// One cluster serves a whole test binary (shared(), ~1-2 s to start); each
+// test takes a database of its own (create_database), so tests stay
+// independent. The binaries are $AGNX_POSTGRES_BIN, else
+// /usr/lib/postgresql/15/bin (Debian's postgresql-15). Where they are
+// missing, AGNX_SKIP_WITHOUT_POSTGRES skips a test with a message, and fails
+// it under CI=true (like AGNX_SKIP_WITHOUT_SHARED).
+//
+// Thread safety: shared() and create_database() may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <string>
+
+#include "core/status.h"
+#include "tests/support/shared_data.h"
+
+namespace agnx::testing {
+
+class PostgresCluster {
+ public:
+  // The binary's one cluster, started on first use and stopped at exit. A
+  // failure to start is returned to every caller, with the server's log.
+  static Result<PostgresCluster*> shared();
+  // Where initdb, pg_ctl and postgres are looked for.
+  static std::filesystem::path bin_dir();
+  // Empty when the binaries (and, as root, the postgres user) are there;
+  // else what is missing and which package provides it.
+  static std::string missing();
+
+  ~PostgresCluster();
+  PostgresCluster(const PostgresCluster&) = delete;
+  PostgresCluster& operator=(const PostgresCluster&) = delete;
+
+  // A new empty database t_N; returns its name.
+  Result<std::string> create_database();
+  // A libpq key=value conninfo of `database`.
+  std::string conninfo(const std::string& database) const;
+  // A store URI of `database` (store/open_store.h) with `data_dir`.
+  std::string store_uri(const std::string& database, const std::filesystem::path& data_dir) const;
+  // Seconds initdb and the start took.
+  double start_seconds() const { return start_seconds_; }
+
+ private:
+  explicit PostgresCluster(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  static Result<std::unique_ptr<PostgresCluster>> start();
+  Status run_initdb_and_start();
+
+  std::filesystem::path dir_;  // the data directory (data/), logs and the socket
+  bool started_ = false;
+  double start_seconds_ = 0.0;
+  std::atomic<int> databases_{0};
+};
+
+}  // namespace agnx::testing
+
+#define AGNX_MISSING_POSTGRES_PREFIX "PostgreSQL test cluster unavailable: "
+
+// Fails the test under CI=true and skips it otherwise when the PostgreSQL
+// binaries are missing. Use in a test body or SetUp().
+#define AGNX_SKIP_WITHOUT_POSTGRES()                                                                   \
+  do {                                                                                                 \
+    const std::string agnx_pg_missing = ::agnx::testing::PostgresCluster::missing();                  \
+    if (!agnx_pg_missing.empty()) {                                                                    \
+      if (::agnx::testing::shared_data_required()) {                                                   \
+        GTEST_FAIL() << AGNX_MISSING_POSTGRES_PREFIX << agnx_pg_missing << " (CI=true)";               \
+      }                                                                                                \
+      GTEST_SKIP() << AGNX_MISSING_POSTGRES_PREFIX << agnx_pg_missing;                                 \
+    }                                                                                                  \
+  } while (false)
