@@ -174,7 +174,7 @@ void print_listening(const ServeOptions& options, int port, const server::JobRun
                      const server::HttpServer* dashboard, const std::vector<std::string>& notices) {
   const std::string host = options.listen.substr(0, options.listen.rfind(':'));
   std::printf("agnx-server listening on %s:%d (store %s, %zu workers x %zu threads)\n", host.c_str(), port,
-              store_uri(options).c_str(), jobs.workers, jobs.worker.threads);
+              store::redact_store_uri(store_uri(options)).c_str(), jobs.workers, jobs.worker.threads);
   if (dashboard) {
     const std::string http_host = options.http.substr(0, options.http.rfind(':'));
     std::printf("agnx-server dashboard on http://%s:%u/\n", http_host.c_str(), dashboard->port());
@@ -282,7 +282,8 @@ int main(int argc, char** argv) {
   app.add_option("--listen", options.listen, "address to listen on (port 0: any free port)")->capture_default_str();
   app.add_option("--data-dir", options.data_dir, "SQLite database and artifacts (short for --store sqlite:DIR)")
       ->capture_default_str();
-  app.add_option("--store", options.store, "the tracking store's URI: sqlite:DIR (default: sqlite:DATA_DIR)");
+  app.add_option("--store", options.store, "the tracking store's URI: sqlite:DIR or postgresql://USER@HOST/DB?data_dir=DIR "
+                 "(store/open_store.h; default: sqlite:DATA_DIR)");
   app.add_option("--workers", options.workers, "matching jobs run at once")->capture_default_str();
   app.add_option("--threads-per-job", options.threads_per_job, "threads of each job (0: cores / workers)");
   app.add_option("--max-upload-mb", options.max_upload_mb, "largest upload accepted")->capture_default_str();
@@ -318,7 +319,7 @@ int main(int argc, char** argv) {
   for (CLI::App* sub : {migrate_command, gc_command, backup_command}) {
     sub->add_option("--data-dir", options.data_dir, "SQLite database and artifacts (short for --store sqlite:DIR)")
         ->capture_default_str();
-    sub->add_option("--store", options.store, "the tracking store's URI: sqlite:DIR");
+    sub->add_option("--store", options.store, "the tracking store's URI: sqlite:DIR or postgresql://...?data_dir=DIR");
   }
   try {
     app.parse(argc, argv);

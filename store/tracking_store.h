@@ -1,5 +1,5 @@
 // TrackingStore: the whole contract of agnx's experiment tracking, after
-// MLflow's AbstractStore. Backends (SQLite now, PostgreSQL later) implement it.
+// MLflow's AbstractStore. Backends (SQLite, PostgreSQL) implement it.
 //
 // Writes. Every run write funnels into log_batch (log_metric, log_param and
 // set_tag are conveniences over it), and a backend may group concurrent
