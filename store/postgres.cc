@@ -211,6 +211,12 @@ Result<Pool::Lease> Pool::acquire() {
   return Lease(*this, std::move(*opened));
 }
 
+void Pool::discard_idle() {
+  std::vector<std::unique_ptr<Connection>> closed;
+  std::lock_guard lock(mutex_);
+  closed.swap(idle_);
+}
+
 void Pool::release(std::unique_ptr<Connection> connection) {
   {
     std::lock_guard lock(mutex_);

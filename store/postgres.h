@@ -155,6 +155,9 @@ class Pool {
   // An idle connection, or a new one; waits while max_connections are in use.
   // Errors: those of Connection::open.
   Result<Lease> acquire();
+  // Closes the idle connections (after one was found lost, e.g. the server
+  // restarted: the others are likely lost too).
+  void discard_idle();
 
  private:
   void release(std::unique_ptr<Connection> connection);

@@ -352,8 +352,9 @@ auto PostgresTrackingStore::transact(const char* begin, F& f) -> decltype(f(std:
     Stage stage = Stage::kConnecting;
     R result = run_once<R>(pool_, begin, f, stage);
     const StatusCode code = status_of(result).code();
-    const bool again = code == StatusCode::kAborted || (code == StatusCode::kUnavailable && stage == Stage::kRunning);
-    if (!again || attempt >= max_attempts_) return result;
+    const bool lost = code == StatusCode::kUnavailable && stage == Stage::kRunning;
+    if (lost) pool_.discard_idle();
+    if (!(lost || code == StatusCode::kAborted) || attempt >= max_attempts_) return result;
     std::this_thread::sleep_for(pause);
     pause *= 2;
   }

@@ -1,7 +1,7 @@
 // What only the PostgreSQL backend does: its migrations stay in step with
 // SQLite's, run once under concurrent opens and refuse a newer database;
 // its store URIs; its errors (SQLSTATEs, an unreachable server, a server out
-// of connections); concurrent batches on one run. The contract itself runs in
+// of connections, lost pooled connections); concurrent batches on one run. The contract itself runs in
 // store_test (Backends/StoreContract.*/postgres).
 #include <gtest/gtest.h>
 
@@ -143,7 +143,7 @@ TEST_F(PostgresTest, ConcurrentBatchesOnOneRunNeitherDeadlockNorLoseRows) {
       RunBatch batch;
       for (int i = 0; i < kMetrics; ++i) {  // the same keys, in a different order per thread
         const int k = t % 2 == 0 ? i : kMetrics - 1 - i;
-        batch.metrics.push_back({"m" + std::to_string(k % 50), double(t), int64_t{t}, int64_t{i}});
+        batch.metrics.push_back({std::string("m").append(std::to_string(k % 50)), double(t), int64_t{t}, int64_t{i}});
       }
       batch.tags = {{"a", std::to_string(t)}, {"b", std::to_string(t)}};
       batch.params = {{"same", "1"}};
@@ -154,6 +154,21 @@ TEST_F(PostgresTest, ConcurrentBatchesOnOneRunNeitherDeadlockNorLoseRows) {
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(tracking.get_metric_history(run_id, "m7")->size(), std::size_t{kThreads * kMetrics / 50});
   EXPECT_EQ(tracking.get_run(run_id)->metrics.size(), 50u);
+}
+
+TEST_F(PostgresTest, LostPooledConnectionsAreReplaced) {
+  auto store = open_store(cluster_->store_uri(database_, dir_.path()));
+  ASSERT_TRUE(store.ok()) << store.status().to_string();
+  const int64_t experiment = *(*store)->create_experiment("e");
+  auto admin = connect();
+  ASSERT_TRUE(admin->exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 "
+                          "AND pid <> pg_backend_pid()",
+                          pg::Params().add(database_))
+                  .ok());
+  const auto again = (*store)->get_experiment(experiment);
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_EQ(again->name, "e");
+  EXPECT_TRUE((*store)->create_run(experiment, "r", "u", 1).ok());
 }
 
 TEST_F(PostgresTest, BackupPointsToPgDumpAndGcWorks) {

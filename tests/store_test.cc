@@ -89,7 +89,7 @@ class StoreContract : public StoreFixture, public ::testing::WithParamInterface<
 };
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(backends()),
-                         [](const ::testing::TestParamInfo<StoreBackend>& info) { return info.param.name; });
+                         [](const ::testing::TestParamInfo<StoreBackend>& test) { return test.param.name; });
 
 // What only the SQLite backend does (its database file, its backup format).
 class SqliteStoreTest : public StoreFixture {
