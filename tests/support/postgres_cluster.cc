@@ -24,21 +24,27 @@ constexpr const char* kUser = "postgres";  // the cluster's superuser and, as ro
 
 bool running_as_root() { return ::geteuid() == 0; }
 
+// Starts argv with `actions`; its pid, -1 if it could not be started.
+pid_t spawn(std::vector<std::string> argv, posix_spawn_file_actions_t& actions) {
+  std::vector<char*> args;
+  for (std::string& arg : argv) args.push_back(arg.data());
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  const int spawned = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  return spawned == 0 ? pid : -1;
+}
+
 // Runs argv (prefixed with runuser as root) with its output appended to
 // `log`; its exit status, -1 if it could not be started.
 int run(std::vector<std::string> argv, const std::filesystem::path& log) {
   if (running_as_root()) argv.insert(argv.begin(), {"runuser", "-u", kUser, "--"});
-  std::vector<char*> args;
-  for (std::string& arg : argv) args.push_back(arg.data());
-  args.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  pid_t pid = 0;
-  const int spawned = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (spawned != 0) return -1;
+  const pid_t pid = spawn(std::move(argv), actions);
+  if (pid < 0) return -1;
   int status = 0;
   if (::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
   return WEXITSTATUS(status);
@@ -95,6 +101,7 @@ Result<std::unique_ptr<PostgresCluster>> PostgresCluster::start() {
   std::string pattern = (std::filesystem::temp_directory_path() / "agnx_pg_XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) return Status::io_error("mkdtemp " + pattern + " failed");
   std::unique_ptr<PostgresCluster> cluster(new PostgresCluster(pattern));
+  AGNX_RETURN_IF_ERROR(cluster->start_reaper());
   const auto began = std::chrono::steady_clock::now();
   AGNX_RETURN_IF_ERROR(cluster->run_initdb_and_start());
   cluster->start_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
@@ -114,17 +121,34 @@ Status PostgresCluster::run_initdb_and_start() {
   const int started = run({(bin_dir() / "pg_ctl").string(), "-D", data.string(), "-w", "-t", "60", "-l",
                            (dir_ / "server.log").string(), "-o", options, "start"},
                           log);
-  started_ = started == 0;
-  if (!started_) {
+  if (started != 0) {
     return Status::internal("pg_ctl start failed: " + file_text(log) + file_text(dir_ / "server.log"));
   }
   return {};
 }
 
+// A shell that reads its stdin, a pipe, to the end (this process closed it,
+// or died), then stops the cluster and removes its directory.
+Status PostgresCluster::start_reaper() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return Status::io_error("pipe for the cluster's reaper failed");
+  const std::string stop = (running_as_root() ? "runuser -u " + std::string(kUser) + " -- " : std::string()) +
+                           "\"$0\" -D \"$1/data\" -m immediate -w stop >/dev/null 2>&1; rm -rf \"$1\"";
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[0], STDIN_FILENO);
+  reaper_ = spawn({"sh", "-c", "cat >/dev/null; " + stop, (bin_dir() / "pg_ctl").string(), dir_.string()}, actions);
+  ::close(fds[0]);
+  reaper_pipe_ = fds[1];
+  if (reaper_ < 0) return Status::internal("starting the cluster's reaper failed");
+  return {};
+}
+
 PostgresCluster::~PostgresCluster() {
-  if (started_) {
-    run({(bin_dir() / "pg_ctl").string(), "-D", (dir_ / "data").string(), "-m", "immediate", "-w", "stop"},
-        dir_ / "setup.log");
+  ::close(reaper_pipe_);
+  if (reaper_ > 0) {
+    ::waitpid(reaper_, nullptr, 0);
+    return;
   }
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);

@@ -1,7 +1,9 @@
 // PostgresCluster: a private, throwaway PostgreSQL cluster for tests. It is
 // initdb'd (--no-sync, trust authentication, C locale) into a temporary
 // directory, listens only on a Unix socket in that directory, runs with
-// fsync off and is stopped (immediate) and removed on destruction. As root,
+// fsync off and is stopped (immediate) and removed on destruction, or when
+// the test process dies without it (a reaper process started with the
+// cluster waits for the end of a pipe the test process holds). As root,
 // initdb and pg_ctl run as the `postgres` system user (runuser), which owns
 // the directory.
 //
@@ -14,6 +16,8 @@
 //
 // Thread safety: shared() and create_database() may be called from any thread.
 #pragma once
+
+#include <sys/types.h>
 
 #include <atomic>
 #include <filesystem>
@@ -51,10 +55,12 @@ class PostgresCluster {
  private:
   explicit PostgresCluster(std::filesystem::path dir) : dir_(std::move(dir)) {}
   static Result<std::unique_ptr<PostgresCluster>> start();
+  Status start_reaper();
   Status run_initdb_and_start();
 
   std::filesystem::path dir_;  // the data directory (data/), logs and the socket
-  bool started_ = false;
+  int reaper_pipe_ = -1;       // its end closes when this process ends: the reaper stops the cluster
+  pid_t reaper_ = -1;
   double start_seconds_ = 0.0;
   std::atomic<int> databases_{0};
 };
