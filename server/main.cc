@@ -29,6 +29,7 @@
 #include "server/training_service.h"
 #include "server/multipliers_service.h"
 #include "server/tracking_service.h"
+#include "server/worker_pool.h"
 #include "store/open_store.h"
 
 namespace {
@@ -47,6 +48,7 @@ struct ServeOptions {
   std::string worker;                  // agnx-worker; empty: next to this executable
   std::size_t job_time_limit_s = 3600;
   std::size_t job_memory_mb = 8192;
+  bool warm_worker = true;             // fork job steps from a warm agnx-worker
   std::vector<std::string> library_dirs;  // NAME=DIR[,signed|,unsigned]
   std::string http;                       // dashboard address; empty: no dashboard
   std::string auth_tokens;                // tokens file; empty: no authentication
@@ -173,8 +175,9 @@ Result<server::JobRunnerOptions> job_runner_options(const ServeOptions& options)
 void print_listening(const ServeOptions& options, int port, const server::JobRunnerOptions& jobs,
                      const server::HttpServer* dashboard, const std::vector<std::string>& notices) {
   const std::string host = options.listen.substr(0, options.listen.rfind(':'));
-  std::printf("agnx-server listening on %s:%d (store %s, %zu workers x %zu threads)\n", host.c_str(), port,
-              store::redact_store_uri(store_uri(options)).c_str(), jobs.workers, jobs.worker.threads);
+  std::printf("agnx-server listening on %s:%d (store %s, %zu workers x %zu threads, warm worker %s)\n",
+              host.c_str(), port, store::redact_store_uri(store_uri(options)).c_str(), jobs.workers, jobs.worker.threads,
+              jobs.worker.pool ? "on" : "off");
   if (dashboard) {
     const std::string http_host = options.http.substr(0, options.http.rfind(':'));
     std::printf("agnx-server dashboard on http://%s:%u/\n", http_host.c_str(), dashboard->port());
@@ -223,8 +226,13 @@ int serve(const ServeOptions& options) {
   store::TrackingStore& tracking = **opened;
   server::LibraryRegistry libraries(tracking);
   if (const Status s = load_libraries(libraries, options.library_dirs); !s.ok()) return fail(s.message());
-  const auto job_options = job_runner_options(options);
+  auto job_options = job_runner_options(options);
   if (!job_options.ok()) return fail(job_options.status().message());
+  std::unique_ptr<server::WorkerPool> warm_worker;  // outlives the jobs
+  if (options.warm_worker) {
+    warm_worker = std::make_unique<server::WorkerPool>(job_options->worker.executable);
+    job_options->worker.pool = warm_worker.get();
+  }
 
   server::JobRunner jobs(tracking, libraries, *job_options);
   const std::size_t max_upload = options.max_upload_mb << 20;
@@ -300,6 +308,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--worker", options.worker,
                  "the agnx-worker executable that loads and runs snapshots (default: next to agnx-server)");
+  app.add_option("--warm-worker", options.warm_worker,
+                 "fork each job step's worker from an agnx-worker kept running with LibTorch loaded (on), or "
+                 "start a fresh agnx-worker per step (off)")
+      ->capture_default_str();
   app.add_option("--http", options.http, "also serve the dashboard and its JSON API, e.g. 127.0.0.1:8080");
   app.add_option("--library-dir", options.library_dirs,
                  "offer a LUT directory as a library: NAME=DIR[,signed|,unsigned] (repeatable)");

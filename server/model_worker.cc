@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <random>
 #include <thread>
@@ -14,6 +15,7 @@
 #include "core/lut_directory.h"
 #include "core/matching_json.h"
 #include "server/subprocess.h"
+#include "server/worker_pool.h"
 #include "server/worker/protocol.h"
 
 namespace agnx::server {
@@ -44,7 +46,7 @@ std::string last_log_line(const fs::path& log) {
 // Reads a worker's messages and waits for its end, enforcing the limits.
 class Supervisor {
  public:
-  Supervisor(Subprocess& child, const WorkerOptions& options, const fs::path& log, std::string first_stage,
+  Supervisor(ChildProcess& child, const WorkerOptions& options, const fs::path& log, std::string first_stage,
              const WorkerCallbacks& callbacks)
       : child_(child), options_(options), log_(log), callbacks_(callbacks),
         deadline_(Clock::now() + options.time_limit), stage_(std::move(first_stage)) {}
@@ -113,7 +115,7 @@ class Supervisor {
     }
   }
 
-  Subprocess& child_;
+  ChildProcess& child_;
   const WorkerOptions& options_;
   const fs::path& log_;
   const WorkerCallbacks& callbacks_;
@@ -124,17 +126,28 @@ class Supervisor {
   std::optional<Status> reported_;
 };
 
+// A child of the warm worker when it is up, else a fresh agnx-worker, running
+// `args` (what follows the program, without --parent-pid).
+Result<std::unique_ptr<ChildProcess>> start_worker(const WorkerOptions& options, std::vector<std::string> args,
+                                                   const fs::path& log) {
+  if (options.pool != nullptr) {
+    auto forked = options.pool->spawn(args, log);
+    if (forked.ok() || forked.status().code() != StatusCode::kUnavailable) return forked;
+  }
+  const fs::path executable = options.executable.empty() ? default_worker_executable() : options.executable;
+  args.insert(args.begin(), executable.string());
+  args.insert(args.end(), {"--parent-pid", std::to_string(::getpid())});
+  AGNX_ASSIGN_OR_RETURN(Subprocess child, Subprocess::spawn(args, worker::kMessageFd, log));
+  return std::unique_ptr<ChildProcess>(std::make_unique<Subprocess>(std::move(child)));
+}
+
 }  // namespace
 
 Status run_in_worker(const WorkerOptions& options, const std::string& mode, const JobDirectory& job,
                      const std::string& library_metric, const WorkerCallbacks& callbacks) {
-  const fs::path executable = options.executable.empty() ? default_worker_executable() : options.executable;
-  const std::vector<std::string> argv{executable.string(),
-                                      mode,
+  const std::vector<std::string> args{mode,
                                       "--job-dir",
                                       job.path().string(),
-                                      "--parent-pid",
-                                      std::to_string(::getpid()),
                                       "--threads",
                                       std::to_string(options.threads),
                                       "--memory-mb",
@@ -142,9 +155,9 @@ Status run_in_worker(const WorkerOptions& options, const std::string& mode, cons
                                       "--library-metric",
                                       library_metric};
   const fs::path log = job.path() / worker::kLogFile;
-  AGNX_ASSIGN_OR_RETURN(Subprocess child, Subprocess::spawn(argv, worker::kMessageFd, log));
+  AGNX_ASSIGN_OR_RETURN(const std::unique_ptr<ChildProcess> child, start_worker(options, args, log));
   const std::string first_stage = mode == "validate" ? "submission check" : "starting";
-  return Supervisor(child, options, log, first_stage, callbacks).run();
+  return Supervisor(*child, options, log, first_stage, callbacks).run();
 }
 
 fs::path default_worker_executable() {

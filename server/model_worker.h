@@ -20,12 +20,17 @@
 
 namespace agnx::server {
 
+class WorkerPool;
+
 // The limits and resources of one worker.
 struct WorkerOptions {
   std::filesystem::path executable;        // agnx-worker; empty: default_worker_executable()
   std::size_t threads = 1;                 // LibTorch and selection threads
   std::chrono::seconds time_limit{3600};   // wall time of one worker
   std::size_t memory_limit_mb = 8192;      // RLIMIT_DATA of the worker (0: none)
+  // The warm worker that forks workers (server/worker_pool.h), not owned;
+  // nullptr, or while it is down: a fresh `executable` per worker.
+  WorkerPool* pool = nullptr;
 };
 
 // agnx-worker next to the running executable.
@@ -76,7 +81,8 @@ struct WorkerCallbacks {
   const std::atomic<bool>* cancelled = nullptr;  // checked every 50 ms
 };
 
-// Runs `agnx-worker MODE` on `job` and waits for it: OK when it exited 0,
+// Runs `agnx-worker MODE` on `job` (forked by options.pool when it is up)
+// and waits for it: OK when it exited 0,
 // its reported error, kAborted when it crashed or ran past the time limit
 // (with the stage and its last output), kCancelled once `cancelled` became
 // true (the worker is killed).

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,19 +25,29 @@ struct FileActions {
   ~FileActions() { posix_spawn_file_actions_destroy(&actions); }
 };
 
+// A pipe (parent reads) or a socket pair: {parent's end, child's end}.
+bool open_channel(Subprocess::Channel channel, int fds[2]) {
+  if (channel == Subprocess::Channel::kSocket) {
+    return ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) == 0;
+  }
+  return ::pipe2(fds, O_CLOEXEC) == 0;
+}
+
 }  // namespace
 
 Result<Subprocess> Subprocess::spawn(const std::vector<std::string>& argv, int message_fd,
-                                     const std::filesystem::path& log_file) {
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return system_error("cannot create a pipe");
-  const int read_fd = pipe_fds[0], write_fd = pipe_fds[1];
+                                     const std::filesystem::path& log_file, Channel channel) {
+  int channel_fds[2];
+  if (!open_channel(channel, channel_fds)) return system_error("cannot create the channel to " + argv[0]);
+  const int read_fd = channel_fds[0], write_fd = channel_fds[1];
 
   FileActions files;
   posix_spawn_file_actions_addopen(&files.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&files.actions, STDOUT_FILENO, log_file.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0600);
-  posix_spawn_file_actions_adddup2(&files.actions, STDOUT_FILENO, STDERR_FILENO);
+  if (!log_file.empty()) {
+    posix_spawn_file_actions_addopen(&files.actions, STDOUT_FILENO, log_file.c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0600);
+    posix_spawn_file_actions_adddup2(&files.actions, STDOUT_FILENO, STDERR_FILENO);
+  }
   posix_spawn_file_actions_adddup2(&files.actions, write_fd, message_fd);  // dup2 clears O_CLOEXEC
   posix_spawn_file_actions_addclosefrom_np(&files.actions, message_fd + 1);
 

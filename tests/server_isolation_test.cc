@@ -161,17 +161,32 @@ class BusyClients {
   std::vector<std::thread> threads_;
 };
 
-// The agnx-worker processes working in `data_dir` (found by their command line).
-int workers_in(const std::filesystem::path& data_dir) {
+// The agnx-worker processes whose command line holds `text` and, unless
+// `log_dir` is empty, whose log (stdout) is in `log_dir`.
+int workers_with(const std::string& text, const std::filesystem::path& log_dir) {
   int count = 0;
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
     std::ifstream in(entry.path() / "cmdline", std::ios::binary);
     const std::string cmdline{std::istreambuf_iterator<char>(in), {}};
-    if (cmdline.find("agnx-worker") != std::string::npos && cmdline.find(data_dir.string()) != std::string::npos) {
+    std::error_code error;
+    const std::string log = std::filesystem::read_symlink(entry.path() / "fd" / "1", error).string();
+    if (cmdline.find("agnx-worker") != std::string::npos && cmdline.find(text) != std::string::npos &&
+        (log_dir.empty() || log.starts_with(log_dir.string()))) {
       ++count;
     }
   }
   return count;
+}
+
+// The agnx-worker processes working on jobs in `data_dir`: forked by the warm
+// worker or started afresh, each writes its log into its job directory.
+int workers_in(const std::filesystem::path& data_dir) { return workers_with("agnx-worker", data_dir); }
+
+// The server's warm worker (`agnx-worker serve --parent-pid PID`) and the
+// job workers it forked (which share its command line).
+int warm_worker_processes(pid_t server) {
+  using namespace std::string_literals;
+  return workers_with("serve\0--parent-pid\0"s + std::to_string(server) + '\0', {});
 }
 
 struct Submitted {
@@ -247,12 +262,15 @@ TEST(ServerIsolation, NoWorkerOutlivesAKilledServer) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ASSERT_EQ(workers_in(dir.path()), 1);
+  const pid_t server_pid = (*server)->pid();
+  ASSERT_EQ(warm_worker_processes(server_pid), 2);  // the hanging job's worker is forked
   (*server)->kill_and_wait(SIGKILL);
   const auto gone_by = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (workers_in(dir.path()) > 0 && std::chrono::steady_clock::now() < gone_by) {
+  while (workers_in(dir.path()) + warm_worker_processes(server_pid) > 0 && std::chrono::steady_clock::now() < gone_by) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_EQ(workers_in(dir.path()), 0);
+  EXPECT_EQ(warm_worker_processes(server_pid), 0);
 }
 
 }  // namespace

@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/builtin_library.h"
 #include "core/file_contents.h"
@@ -20,6 +22,7 @@
 #include "server/worker/protocol.h"
 #include "server/worker/training_request.h"
 #include "server/worker/training_work.h"
+#include "server/worker/warm_worker.h"
 #include "server/worker/work.h"
 
 namespace {
@@ -115,12 +118,13 @@ Status run(const WorkerArguments& args) {
   return match(args);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// Parses and runs one job step's command line (`argv[0]` is the program):
+// the exit status of agnx-worker MODE ...
+int run_job_step(int argc, const char* const* argv) {
   CLI::App app{"agnx-worker: the LibTorch part of an agnx-server matching job, run in its own process.\n"
                "Started by agnx-server with a message pipe as file descriptor 3 "
-               "(see server/worker/protocol.h); not meant to be run by hand."};
+               "(see server/worker/protocol.h); not meant to be run by hand.\n"
+               "agnx-worker serve --parent-pid PID: the server's warm worker (server/worker/pool_protocol.h)."};
   WorkerArguments args;
   app.add_option("MODE", args.mode, "validate (check a submission), match (run a matching job) or train (run a "
                                     "training job's step)")
@@ -141,4 +145,36 @@ int main(int argc, char** argv) {
   if (status.ok()) return 0;
   send(error_line(status));
   return kExitReportedError;
+}
+
+// A fork child's job step: `args` as if they followed `agnx-worker`.
+int run_forked_job_step(const std::vector<std::string>& args) {
+  std::vector<const char*> argv{"agnx-worker"};
+  for (const std::string& arg : args) argv.push_back(arg.c_str());
+  return run_job_step(static_cast<int>(argv.size()), argv.data());
+}
+
+// agnx-worker serve --parent-pid PID: forks job steps until the server closes
+// the control socket (descriptor kMessageFd).
+int serve(int argc, const char* const* argv) {
+  CLI::App app{"agnx-worker serve: agnx-server's warm worker (server/worker/pool_protocol.h)"};
+  pid_t parent_pid = 0;
+  app.add_option("--parent-pid", parent_pid, "the server's process id (the worker exits if it is gone)");
+  try {
+    app.parse(argc - 1, argv + 1);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (const Status bound = bind_to_parent(parent_pid); !bound.ok()) {
+    std::fprintf(stderr, "agnx-worker serve: %s\n", bound.message().c_str());
+    return 2;
+  }
+  return serve_fork_requests(kMessageFd, run_forked_job_step);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::string_view(argv[1]) == "serve") return serve(argc, argv);
+  return run_job_step(argc, argv);
 }
