@@ -13,7 +13,7 @@ PACKAGES=(
   # the API and the service: gRPC, Protobuf, Boost.Asio/Beast, command lines
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc grpc-proto
   libboost-dev libcli11-dev
-  # the tracking store: SQLite, and OpenSSL's libcrypto for sha256
+  # the tracking store: SQLite, and OpenSSL: libcrypto for sha256, libssl for the dashboard's HTTPS
   libsqlite3-dev libssl-dev
   # its PostgreSQL backend (libpq), and the server binaries of the tests' throwaway cluster
   postgresql-15 libpq-dev

@@ -180,7 +180,8 @@ void print_listening(const ServeOptions& options, int port, const server::JobRun
               jobs.worker.pool ? "on" : "off");
   if (dashboard) {
     const std::string http_host = options.http.substr(0, options.http.rfind(':'));
-    std::printf("agnx-server dashboard on http://%s:%u/\n", http_host.c_str(), dashboard->port());
+    std::printf("agnx-server dashboard on %s://%s:%u/\n", options.tls_cert.empty() ? "http" : "https",
+                http_host.c_str(), dashboard->port());
   }
   for (const auto& notice : notices) std::printf("agnx-server: %s\n", notice.c_str());
   std::fflush(stdout);
@@ -207,6 +208,8 @@ Result<std::unique_ptr<server::HttpServer>> start_dashboard(const ServeOptions& 
   http.listen = options.http;
   http.authenticator = security.authenticator;
   http.libraries = &libraries;
+  http.tls_cert_file = options.tls_cert;  // HTTPS with gRPC's certificate
+  http.tls_key_file = options.tls_key;
   auto started = server::HttpServer::start(store, http);
   if (!started.ok()) return started.status().with_context("--http " + options.http);
   return std::move(*started);
@@ -312,13 +315,15 @@ int main(int argc, char** argv) {
                  "fork each job step's worker from an agnx-worker kept running with LibTorch loaded (on), or "
                  "start a fresh agnx-worker per step (off)")
       ->capture_default_str();
-  app.add_option("--http", options.http, "also serve the dashboard and its JSON API, e.g. 127.0.0.1:8080");
+  app.add_option("--http", options.http,
+                 "also serve the dashboard and its JSON API, e.g. 127.0.0.1:8080 (HTTPS only with --tls-cert)");
   app.add_option("--library-dir", options.library_dirs,
                  "offer a LUT directory as a library: NAME=DIR[,signed|,unsigned] (repeatable)");
   app.add_option("--auth-tokens", options.auth_tokens,
                  "require bearer tokens: a file of 'TOKEN USER ROLE' lines (role reader, writer or admin), "
                  "not readable by others; SIGHUP re-reads it");
-  app.add_option("--tls-cert", options.tls_cert, "serve gRPC over TLS with this PEM certificate chain");
+  app.add_option("--tls-cert", options.tls_cert,
+                 "serve gRPC, and the --http dashboard, over TLS with this PEM certificate chain");
   app.add_option("--tls-key", options.tls_key, "the PEM private key of --tls-cert");
 
   bool dry_run = false;

@@ -68,8 +68,8 @@ Status check_addresses(const SecurityFlags& flags, bool tokens, bool tls) {
   }
   if (!tokens && !flags.http.empty() && !is_loopback_address(flags.http)) {
     return Status::failed_precondition("--http " + flags.http +
-                                       ": not a loopback address; the dashboard has no TLS, so serving it beyond "
-                                       "this machine needs --auth-tokens");
+                                       ": not a loopback address; serving the dashboard beyond this machine "
+                                       "needs --auth-tokens");
   }
   return Status();
 }

@@ -1,10 +1,10 @@
 // What agnx-server's security flags make of its addresses:
 //   --auth-tokens FILE   bearer tokens with users and roles (token_table.h),
 //                        for gRPC calls and the dashboard's API alike
-//   --tls-cert/--tls-key TLS for gRPC (the dashboard stays plain HTTP)
+//   --tls-cert/--tls-key TLS for gRPC, and HTTPS for the dashboard
 // With neither, the server is for this machine only: --listen and --http
-// must be loopback addresses. The dashboard has no TLS, so a non-loopback
-// --http needs --auth-tokens whatever else is given.
+// must be loopback addresses. The dashboard's API is open to anyone without
+// tokens, so a non-loopback --http needs --auth-tokens whatever else is given.
 #pragma once
 
 #include <grpcpp/security/server_credentials.h>

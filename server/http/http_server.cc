@@ -7,14 +7,20 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <vector>
+
+#include <openssl/ssl.h>
+#include <unistd.h>
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "server/http/http_api.h"
 
@@ -24,33 +30,52 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 namespace {
 
 constexpr std::size_t kHeaderLimit = 16 * 1024;  // larger headers get 431
 constexpr std::size_t kBodyLimit = 64 * 1024;    // the API takes no bodies
 constexpr auto kIdleTimeout = std::chrono::seconds(30);
+constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr auto kDrainTimeout = std::chrono::seconds(2);  // reading the rest of a refused request
 constexpr std::size_t kDrainLimit = 4 * 1024 * 1024;
 
-// One connection: read a request, answer it, repeat while keep-alive.
-class Session : public std::enable_shared_from_this<Session> {
+// One connection over a Stream, beast::tcp_stream (HTTP) or TlsStream
+// (HTTPS): the TLS handshake if any, then read a request, answer it, repeat
+// while keep-alive.
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
-  // `open_sessions` counts live sessions (this one included) for the connection limit.
-  Session(tcp::socket socket, const DashboardHandler& handler, std::atomic<std::size_t>& open_sessions)
-      : stream_(std::move(socket)), handler_(handler), open_sessions_(open_sessions) {}
+  // `open_sessions` counts live sessions (this one included) for the
+  // connection limit; `stream_args` construct the Stream.
+  template <class... StreamArgs>
+  Session(const DashboardHandler& handler, std::atomic<std::size_t>& open_sessions, StreamArgs&&... stream_args)
+      : stream_(std::forward<StreamArgs>(stream_args)...), handler_(handler), open_sessions_(open_sessions) {}
   ~Session() { --open_sessions_; }
 
-  void run() { read(); }
+  void run() {
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      tcp_stream().expires_after(kHandshakeTimeout);
+      stream_.async_handshake(asio::ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+        if (ec) return self->close();  // not TLS, no common version or cipher, too slow
+        self->read();
+      });
+    } else {
+      read();
+    }
+  }
 
  private:
+  beast::tcp_stream& tcp_stream() { return beast::get_lowest_layer(stream_); }
+
   void read() {
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(kBodyLimit);
-    stream_.expires_after(kIdleTimeout);
+    tcp_stream().expires_after(kIdleTimeout);
     http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
   void on_read(beast::error_code ec) {
@@ -89,8 +114,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void drain() {
-    stream_.expires_after(kDrainTimeout);
-    stream_.async_read_some(asio::buffer(drain_buffer_), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+    tcp_stream().expires_after(kDrainTimeout);
+    stream_.async_read_some(asio::buffer(drain_buffer_), [self = this->shared_from_this()](beast::error_code ec,
+                                                                                          std::size_t n) {
       self->drained_ += n;
       if (ec || self->drained_ > kDrainLimit) return self->close();
       self->drain();
@@ -108,11 +134,11 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.keep_alive(keep_alive);
     response_.body() = std::move(out.body);
     response_.prepare_payload();
-    stream_.expires_after(kIdleTimeout);
-    http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    tcp_stream().expires_after(kIdleTimeout);
+    http::async_write(stream_, response_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
       if (!ec && self->drain_) {
         beast::error_code ignored;
-        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        self->tcp_stream().socket().shutdown(tcp::socket::shutdown_send, ignored);
         return self->drain();
       }
       if (ec || !self->response_.keep_alive()) return self->close();
@@ -120,13 +146,15 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  // Over TLS too a TCP close, with no close_notify: every answer carries its
+  // length, so a client cannot take a cut answer for a whole one.
   void close() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.close();
+    tcp_stream().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    tcp_stream().close();
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
@@ -157,6 +185,37 @@ Result<tcp::endpoint> parse_listen(const std::string& listen) {
   return tcp::endpoint(address, static_cast<uint16_t>(port));
 }
 
+// The HTTPS context of `options`' TLS files (TLS 1.2 or later); none
+// without them.
+Result<std::optional<asio::ssl::context>> tls_context(const HttpOptions& options) {
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return Status::invalid_argument("dashboard TLS needs both a certificate and a key file");
+  }
+  if (options.tls_cert_file.empty()) return std::optional<asio::ssl::context>();
+  std::optional<asio::ssl::context> context(std::in_place, asio::ssl::context::tls_server);
+  SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
+  for (const auto& [what, file] : {std::pair{"certificate", &options.tls_cert_file}, {"key", &options.tls_key_file}}) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(*file, ec) || ::access(file->c_str(), R_OK) != 0) {
+      return Status::invalid_argument(std::string("dashboard TLS ") + what + " " + file->string() +
+                                      ": cannot read the file");
+    }
+  }
+  beast::error_code ec;
+  context->use_certificate_chain_file(options.tls_cert_file.string(), ec);
+  if (ec) {
+    return Status::invalid_argument("dashboard TLS certificate " + options.tls_cert_file.string() +
+                                    ": no PEM certificate chain (" + ec.message() + ")");
+  }
+  context->use_private_key_file(options.tls_key_file.string(), asio::ssl::context::pem, ec);
+  if (ec || SSL_CTX_check_private_key(context->native_handle()) != 1) {
+    return Status::invalid_argument("dashboard TLS key " + options.tls_key_file.string() +
+                                    ": not an unencrypted PEM private key of the certificate " +
+                                    options.tls_cert_file.string());
+  }
+  return context;
+}
+
 }  // namespace
 
 // An installed server (`cmake --install`) finds its assets at
@@ -175,8 +234,8 @@ std::filesystem::path default_chartjs_file() { return AGNX_CHARTJS_FILE; }
 
 class HttpServer::Impl {
  public:
-  Impl(store::TrackingStore& store, HttpOptions options)
-      : handler_(store, options), acceptor_(io_), options_(std::move(options)) {}
+  Impl(store::TrackingStore& store, HttpOptions options, std::optional<asio::ssl::context> tls)
+      : handler_(store, options), acceptor_(io_), options_(std::move(options)), tls_(std::move(tls)) {}
 
   Status listen(const tcp::endpoint& endpoint) {
     beast::error_code ec;
@@ -219,17 +278,26 @@ class HttpServer::Impl {
           socket.close(ignored);
         } else {
           ++open_sessions_;
-          std::make_shared<Session>(std::move(socket), handler_, open_sessions_)->run();
+          start_session(std::move(socket));
         }
       }
       accept();  // a failed accept (e.g. too many files) must not end the server
     });
   }
 
+  void start_session(tcp::socket socket) {
+    if (tls_) {
+      std::make_shared<Session<TlsStream>>(handler_, open_sessions_, std::move(socket), *tls_)->run();
+    } else {
+      std::make_shared<Session<beast::tcp_stream>>(handler_, open_sessions_, std::move(socket))->run();
+    }
+  }
+
   DashboardHandler handler_;
   asio::io_context io_;
   tcp::acceptor acceptor_;
   HttpOptions options_;
+  std::optional<asio::ssl::context> tls_;  // HTTPS only, if set
   uint16_t port_ = 0;
   std::vector<std::thread> threads_;
   std::mutex stop_mutex_;
@@ -251,7 +319,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(store::TrackingStore& stor
     return Status::not_found("dashboard assets directory '" + resolved.assets_dir.string() + "' does not exist");
   }
   AGNX_ASSIGN_OR_RETURN(const tcp::endpoint endpoint, parse_listen(resolved.listen));
-  auto impl = std::make_unique<Impl>(store, resolved);
+  AGNX_ASSIGN_OR_RETURN(std::optional<asio::ssl::context> tls, tls_context(resolved));
+  auto impl = std::make_unique<Impl>(store, resolved, std::move(tls));
   AGNX_RETURN_IF_ERROR(impl->listen(endpoint));
   impl->run();
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));

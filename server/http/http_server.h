@@ -1,4 +1,5 @@
-// HttpServer: the team dashboard and its read-only JSON API over HTTP/1.1.
+// HttpServer: the team dashboard and its read-only JSON API over HTTP/1.1,
+// or over HTTPS only when given a certificate and its key.
 //
 // Serves, from one TrackingStore:
 //   GET /api/...            read-only JSON (endpoints in http_api.h and the README)
@@ -13,6 +14,8 @@
 // sessions with keep-alive, a read timeout, header and body limits); a bad
 // request gets a 4xx answer and never takes the server down. Store calls run
 // on those threads, so a slow store slows the dashboard, never the caller.
+// With TLS (1.2 or later) a connection whose handshake fails or takes over
+// 10 s is closed, unanswered.
 //
 // Thread safety: start() returns a running server; port() may be called from
 // any thread; stop() (also run by the destructor) is idempotent, must not be
@@ -50,6 +53,9 @@ struct HttpOptions {
   // The libraries runs were matched against, for /api/runs/{id}/export;
   // null: that endpoint answers 404. Must outlive the server.
   const LibraryRegistry* libraries = nullptr;
+  // TLS: a PEM certificate chain and its unencrypted PEM private key, both
+  // or neither; empty: plain HTTP.
+  std::filesystem::path tls_cert_file, tls_key_file;
   // Threads running the io_context (>= 1).
   std::size_t threads = 2;
   // Open connections at most (>= 1); further ones are closed on accept. Idle
@@ -66,7 +72,9 @@ class HttpServer {
   // Binds, listens and starts serving. Errors: a malformed `listen`
   // (kInvalidArgument), an address that cannot be bound (kIoError, with the
   // system's message), a missing assets_dir (kNotFound), threads or
-  // max_connections == 0 (kInvalidArgument).
+  // max_connections == 0 (kInvalidArgument), a TLS file that cannot be read,
+  // is not PEM or holds a key not of the certificate (kInvalidArgument,
+  // naming the file), only one of the two TLS files (kInvalidArgument).
   static Result<std::unique_ptr<HttpServer>> start(store::TrackingStore& store, const HttpOptions& options);
 
   HttpServer(const HttpServer&) = delete;
