@@ -13,9 +13,11 @@ as given ("1e-7", "0.8"), and the scatter tells runs on and off the Pareto front
 names a run on hover. Of the sweep (three children with real matching and fabricated
 training figures): its page draws one point per child before and after retraining, the
 front in another shape and colour, the quantized baseline and sigma per layer against
-lambda; a child's page draws every per-epoch curve from the metric histories.
-Screenshots go to --out. Exit code 77 (a skip for ctest) when
-Chromium, chromedriver, Selenium or ../shared is missing.
+lambda; a child's page draws every per-epoch curve from the metric histories. Last, the dashboard over HTTPS only, with a
+self-signed certificate made by the openssl command (Chromium runs with
+--ignore-certificate-errors; the API is checked against the certificate): the token prompt and
+the runs table. Screenshots go to --out. Exit code 77 (a skip for ctest) when
+Chromium, chromedriver, Selenium, openssl or ../shared is missing.
 
   /usr/bin/python3 tests/dashboard_browser_test.py --fixture build/tests/dashboard_fixture --out build/dashboard
 """
@@ -23,16 +25,20 @@ import argparse
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 SKIP = 77
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage", "--window-size=1400,1100"]
+                  "--disable-dev-shm-usage", "--window-size=1400,1100",
+                  "--ignore-certificate-errors"]  # the HTTPS server's certificate is self-signed
+TOKEN = "team-secret-token"
 
 
 def skip(message):
@@ -270,6 +276,48 @@ def check_child_epochs(driver, load, base, parent, child, out):
     full_page_screenshot(driver, os.path.join(out, "dashboard_sweep_child.png"))
 
 
+def self_signed_certificate(work):
+    """A self-signed certificate for 127.0.0.1 and localhost and its key, made with openssl in `work`."""
+    cert, key = os.path.join(work, "dashboard.pem"), os.path.join(work, "dashboard.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], check=True, capture_output=True)
+    return cert, key
+
+
+def check_https(driver, wait, fixture, work, processes, out):
+    """The dashboard over HTTPS only, with a self-signed certificate and a token: the API answers
+    (verified against the certificate) with the token only; the page asks for the token and shows
+    the runs."""
+    from selenium.webdriver.common.by import By
+    cert, key = self_signed_certificate(work)
+    server, port = start_fixture(fixture, os.path.join(work, "data"),
+                                 ["--token", TOKEN, "--tls-cert", cert, "--tls-key", key])
+    processes.append(server)
+    base = f"https://127.0.0.1:{port}"
+    verified = ssl.create_default_context(cafile=cert)
+    request = urllib.request.Request(base + "/api/experiments", headers={"Authorization": "Bearer " + TOKEN})
+    experiments = json.load(urllib.request.urlopen(request, context=verified))["experiments"]
+    try:
+        urllib.request.urlopen(base + "/api/experiments", context=verified)
+        status = 200
+    except urllib.error.HTTPError as error:
+        status = error.code
+    check(status == 401, f"over HTTPS, verified against its certificate, the API needs the token ({status})")
+    driver.get(f"{base}/#/")
+    wait.until(lambda d: d.find_element(By.ID, "token-form").is_displayed())
+    driver.find_element(By.ID, "token-input").send_keys(TOKEN)
+    driver.find_element(By.CSS_SELECTOR, "#token-form button").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#experiments-table tbody a"))
+    check(driver.execute_script("return location.protocol") == "https:", "Chromium loaded the page over HTTPS")
+    experiment_id = next(e["experiment_id"] for e in experiments if e["name"] == "lenet5_fmnist")
+    driver.get(f"{base}/#/experiments/{experiment_id}")
+    wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == f"/experiments/{experiment_id}")
+    rows = driver.find_elements(By.CSS_SELECTOR, "#runs-table tbody tr")
+    check(len(rows) == 4, f"over HTTPS with the token, the runs table shows the 4 runs ({len(rows)})")
+    driver.save_screenshot(os.path.join(out, "dashboard_https.png"))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--fixture", required=True)
@@ -280,6 +328,8 @@ def main():
     chromedriver = shutil.which("chromedriver")
     if not chromium or not chromedriver:
         skip("chromium or chromium-driver is not installed (scripts/setup.sh installs them)")
+    if not shutil.which("openssl"):
+        skip("the openssl command is not installed (scripts/setup.sh installs it)")
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -394,15 +444,17 @@ def main():
         driver.save_screenshot(os.path.join(args.out, "dashboard_jobs.png"))
 
         # A server with a token: the page asks for it, keeps it in sessionStorage and sends it.
-        secured, secured_port = start_fixture(args.fixture, os.path.join(work, "data"), ["--token", "team-secret-token"])
+        secured, secured_port = start_fixture(args.fixture, os.path.join(work, "data"), ["--token", TOKEN])
         processes.append(secured)
         driver.get(f"http://127.0.0.1:{secured_port}/#/")
         wait.until(lambda d: d.find_element(By.ID, "token-form").is_displayed())
-        driver.find_element(By.ID, "token-input").send_keys("team-secret-token")
+        driver.find_element(By.ID, "token-input").send_keys(TOKEN)
         driver.find_element(By.CSS_SELECTOR, "#token-form button").click()
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#experiments-table tbody a"))
         stored = driver.execute_script("return sessionStorage.getItem('agnx-token')")
-        check(stored == "team-secret-token", "the token prompt stores the token in sessionStorage and the API accepts it")
+        check(stored == TOKEN, "the token prompt stores the token in sessionStorage and the API accepts it")
+
+        check_https(driver, wait, args.fixture, work, processes, args.out)
         print(f"browser test passed in {time.time() - started:.1f} s; screenshots in {args.out}")
         return 0
     finally:

@@ -2,7 +2,8 @@
 // LeNet5 fixture and serves the dashboard from it (for the browser test and
 // for looking at the dashboard by hand).
 //
-//   dashboard_fixture --data DIR [--serve] [--token T] [--test-images N] [--lambdas 0.1,0.25,0.5,1]
+//   dashboard_fixture --data DIR [--serve] [--token T] [--tls-cert PEM --tls-key PEM] [--test-images N]
+//                     [--lambdas 0.1,0.25,0.5,1]
 //
 // For each lambda: the LeNet5 model of ../shared/models is captured on 64
 // calibration images with the reference sample rows, each layer's trained
@@ -24,7 +25,8 @@
 //
 // With --serve it starts the dashboard on 127.0.0.1 (ephemeral port), prints
 // "port N" on stdout and serves until stdin closes or SIGTERM/SIGINT; --token
-// makes the API require that bearer token (a reader's, at least 16 characters). While serving, the RUNNING job's
+// makes the API require that bearer token (a reader's, at least 16 characters); --tls-cert and --tls-key
+// serve HTTPS only, with that certificate chain and key. While serving, the RUNNING job's
 // progress advances by 0.01 every 0.5 s (from 0.99 back to 0.6), so the jobs
 // page has live progress to show whenever a test looks.
 // Exit code 77: ../shared is missing (the caller skips).
@@ -305,6 +307,7 @@ int run(int argc, char** argv) {
   std::filesystem::path data;
   bool serve = false;
   std::string token;
+  std::filesystem::path tls_cert, tls_key;
   int64_t test_images = 1000;
   std::vector<std::string> lambdas = {"0.1", "0.25", "0.5", "1"};
   for (int i = 1; i < argc; ++i) {
@@ -316,6 +319,10 @@ int run(int argc, char** argv) {
       serve = true;
     } else if (arg == "--token" && has_value) {
       token = argv[++i];
+    } else if (arg == "--tls-cert" && has_value) {
+      tls_cert = argv[++i];
+    } else if (arg == "--tls-key" && has_value) {
+      tls_key = argv[++i];
     } else if (arg == "--test-images" && has_value) {
       test_images = std::stoll(argv[++i]);
     } else if (arg == "--lambdas" && has_value) {
@@ -326,7 +333,8 @@ int run(int argc, char** argv) {
         lambdas.push_back(item);
       }
     } else {
-      std::cerr << "usage: dashboard_fixture --data DIR [--serve] [--token T] [--test-images N] [--lambdas a,b,...]\n";
+      std::cerr << "usage: dashboard_fixture --data DIR [--serve] [--token T] [--tls-cert PEM --tls-key PEM] "
+                   "[--test-images N] [--lambdas a,b,...]\n";
       return 2;
     }
   }
@@ -364,6 +372,8 @@ int run(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   server::HttpOptions options;
   options.listen = "127.0.0.1:0";
+  options.tls_cert_file = tls_cert;
+  options.tls_key_file = tls_key;
   if (!token.empty()) {
     auto tokens = server::TokenTable::parse(token + " dashboard reader\n", "--token");
     if (!tokens.ok()) {

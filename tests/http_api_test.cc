@@ -20,6 +20,7 @@
 #include "tests/support/http_client.h"
 #include "tests/support/sample_matching.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_certificates.h"
 
 namespace agnx::server {
 namespace {
@@ -574,6 +575,38 @@ TEST(HttpServerStart, RejectsBadOptions) {
   EXPECT_NE(taken.status().message().find(options.listen), std::string::npos);
   (*first)->stop();
   (*first)->stop();  // idempotent
+}
+
+// HTTPS itself is tested against the real server (server_auth_test).
+TEST(HttpServerStart, TlsFilesAreCheckedNamingTheFile) {
+  if (!testing::have_openssl_command()) GTEST_SKIP() << "no openssl command";
+  TempDir dir;
+  ASSERT_TRUE(testing::make_test_certificates(dir.path()));
+  store::SqliteStoreOptions store_options;
+  store_options.data_dir = dir.path() / "data";
+  auto store = std::move(*store::SqliteTrackingStore::open(store_options));
+  const auto start_with = [&](const std::string& cert, const std::string& key) {
+    HttpOptions options;
+    options.listen = "127.0.0.1:0";
+    if (!cert.empty()) options.tls_cert_file = dir.path() / cert;
+    if (!key.empty()) options.tls_key_file = dir.path() / key;
+    return HttpServer::start(*store, options).status();
+  };
+  EXPECT_TRUE(start_with("server.pem", "server.key").ok());
+  const std::string path = dir.path().string() + "/";
+  const std::pair<Status, std::string> refused[] = {
+      {start_with("server.pem", "other-ca.key"),
+       "dashboard TLS key " + path + "other-ca.key: not an unencrypted PEM private key of the certificate " + path +
+           "server.pem"},
+      {start_with("missing.pem", "server.key"), "dashboard TLS certificate " + path + "missing.pem: cannot read"},
+      {start_with("server.pem", "data"), "dashboard TLS key " + path + "data: cannot read"},
+      {start_with("server.key", "server.key"), "dashboard TLS certificate " + path + "server.key: no PEM certificate"},
+      {start_with("server.pem", ""), "dashboard TLS needs both a certificate and a key file"},
+  };
+  for (const auto& [status, message] : refused) {
+    EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << status.to_string();
+    EXPECT_NE(status.message().find(message), std::string::npos) << status.message();
+  }
 }
 
 }  // namespace

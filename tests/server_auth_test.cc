@@ -2,8 +2,9 @@
 // binary: every RPC of every service (from the API's descriptors) and every
 // dashboard route with no token, a wrong token and each role; runs record
 // their creator; SIGHUP reloads the tokens file and a bad file keeps the old
-// tokens; no token ever reaches a log; TLS with a CA made at test time; the
-// loopback rule without --auth-tokens/--tls-cert; `agnx --tls-ca --token`.
+// tokens; no token ever reaches a log; TLS with a CA made at test time, for
+// gRPC and the dashboard (HTTPS only); the loopback rule without
+// --auth-tokens/--tls-cert; `agnx --tls-ca --token`.
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -18,9 +19,11 @@
 #include "client/tests/subprocess.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/support/http_client.h"
+#include "tests/support/https_client.h"
 #include "tests/support/server_process.h"
 #include "tests/support/shared_data.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_certificates.h"
 
 namespace agnx {
 namespace {
@@ -307,26 +310,6 @@ TEST_F(AuthServerTest, SighupReloadsTheTokensAndABadFileKeepsThem) {
 
 // ------------------------------------------------------------------- TLS
 
-// A CA, a server certificate it signs for 127.0.0.1 and localhost, and an
-// unrelated CA, made with the openssl command line in `dir`.
-bool make_certificates(const std::filesystem::path& dir) {
-  const std::string d = dir.string() + "/";
-  std::ofstream(d + "server.ext") << "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
-                                     "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n";
-  const std::string key = " -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
-  const std::string commands[] = {
-      "openssl req -x509" + key + " -keyout " + d + "ca.key -out " + d + "ca.pem -days 1 -subj /CN=agnx-test-ca",
-      "openssl req -x509" + key + " -keyout " + d + "other-ca.key -out " + d + "other-ca.pem -days 1 -subj /CN=other",
-      "openssl req" + key + " -keyout " + d + "server.key -out " + d + "server.csr -subj /CN=localhost",
-      "openssl x509 -req -in " + d + "server.csr -CA " + d + "ca.pem -CAkey " + d + "ca.key -CAcreateserial -out " +
-          d + "server.pem -days 1 -extfile " + d + "server.ext",
-  };
-  for (const std::string& command : commands) {
-    if (std::system((command + " >/dev/null 2>&1").c_str()) != 0) return false;
-  }
-  return true;
-}
-
 std::shared_ptr<grpc::Channel> tls_channel(const std::string& address, const std::filesystem::path& ca) {
   grpc::SslCredentialsOptions ssl;
   ssl.pem_root_certs = read_file(ca);
@@ -343,8 +326,8 @@ grpc::Status list_experiments(const std::shared_ptr<grpc::Channel>& channel, con
 class TlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (std::system("command -v openssl >/dev/null 2>&1") != 0) GTEST_SKIP() << "no openssl command";
-    ASSERT_TRUE(make_certificates(dir_.path()));
+    if (!testing::have_openssl_command()) GTEST_SKIP() << "no openssl command";
+    ASSERT_TRUE(testing::make_test_certificates(dir_.path()));
   }
   std::filesystem::path file(const char* name) const { return dir_.path() / name; }
 
@@ -399,6 +382,40 @@ TEST_F(TlsTest, TheCliConnectsWithTlsCaAndToken) {
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_NE(result.err.find("PERMISSION_DENIED"), std::string::npos) << result.err;
   EXPECT_EQ(result.err.find(kReaderToken), std::string::npos) << result.err;
+}
+
+// The dashboard on the gRPC server's certificate: HTTPS only, verified
+// against the test CA, the reader token required; neither plain HTTP nor a
+// broken handshake gets an answer, and neither takes the server down.
+TEST_F(TlsTest, TheDashboardServesHttpsOnlyWithTheSameCertificate) {
+  write_tokens(file("tokens"), std::string(kReaderToken) + " rita reader\n");
+  auto server = ServerProcess::start(AGNX_SERVER_BINARY, dir_.path() / "data",
+                                     {"--tls-cert", file("server.pem"), "--tls-key", file("server.key"),
+                                      "--auth-tokens", file("tokens"), "--http", "127.0.0.1:0"});
+  ASSERT_TRUE(server.ok()) << server.status().to_string();
+  const std::string output = (*server)->wait_for_output("/\n");
+  const std::string marker = "dashboard on https://127.0.0.1:";
+  ASSERT_NE(output.find(marker), std::string::npos) << output;
+  const auto port = static_cast<uint16_t>(std::stoi(output.substr(output.find(marker) + marker.size())));
+  const std::string reader = std::string("Bearer ") + kReaderToken;
+
+  std::string error;
+  testing::HttpReply reply = testing::https_get(port, file("ca.pem"), "/api/experiments", reader, &error);
+  EXPECT_EQ(reply.status, 200) << error;
+  EXPECT_NE(reply.body.find("\"experiments\""), std::string::npos) << reply.body;
+  EXPECT_EQ(testing::https_get(port, file("ca.pem"), "/api/experiments").status, 401);
+  EXPECT_EQ(testing::https_get(port, file("ca.pem"), "/api/experiments", "Bearer " + std::string(kWrongToken)).status,
+            401);
+  EXPECT_EQ(testing::https_get(port, file("ca.pem"), "/").status, 200) << "the page is public; it asks for the token";
+  EXPECT_EQ(testing::https_get(port, file("other-ca.pem"), "/api/experiments", reader, &error).status, 0);
+  EXPECT_NE(error.find("certificate verify failed"), std::string::npos) << error;
+
+  EXPECT_EQ(testing::http_get(port, "/api/experiments", reader).status, 0) << "plain HTTP gets no HTTP answer";
+  const std::string truncated_client_hello("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11);
+  EXPECT_EQ(testing::http_raw(port, truncated_client_hello).status, 0);
+  EXPECT_EQ(testing::http_raw(port, std::string(4096, '\xff')).status, 0);
+  reply = testing::https_get(port, file("ca.pem"), "/api/experiments", reader, &error);
+  EXPECT_EQ(reply.status, 200) << "the server still serves after broken handshakes: " << error;
 }
 
 TEST_F(TlsTest, BadKeyPairsAreRefusedNamingTheFlag) {
