@@ -3,14 +3,23 @@
 #include <boost/asio/post.hpp>
 
 #include <cstdio>
+#include <utility>
 
 #include "core/clock.h"
 #include "server/job_context.h"
 
 namespace agnx::server {
 
+namespace {
+constexpr auto kRepairInterval = std::chrono::seconds(1);
+}  // namespace
+
 JobRunner::JobRunner(store::TrackingStore& store, const LibraryRegistry& libraries, const JobRunnerOptions& options)
-    : store_(store), libraries_(libraries), options_(options), pool_(std::max<std::size_t>(options.workers, 1)) {}
+    : store_(store),
+      libraries_(libraries),
+      options_(options),
+      pool_(std::max<std::size_t>(options.workers, 1)),
+      repairer_([this] { write_unwritten_ends(); }) {}
 
 JobRunner::~JobRunner() { stop(); }
 
@@ -23,10 +32,11 @@ void JobRunner::enqueue(int64_t job_id) {
   boost::asio::post(pool_, [this, job_id] { run(job_id); });
 }
 
-Status JobRunner::check_inputs(const JobInputs& inputs) {
-  AGNX_ASSIGN_OR_RETURN(const JobDirectory job, JobDirectory::create(options_.work_dir, inputs));
-  return validate_in_worker(options_.worker, job);
+Result<JobDirectory> JobRunner::write_inputs(const JobInputs& inputs) {
+  return JobDirectory::create(options_.work_dir, inputs);
 }
+
+Status JobRunner::check_inputs(const JobDirectory& job) { return validate_in_worker(options_.worker, job); }
 
 Status JobRunner::fail(int64_t job_id, const Status& reason) {
   AGNX_ASSIGN_OR_RETURN(const store::Job job, store_.get_job(job_id));
@@ -79,6 +89,12 @@ std::optional<JobProgressView> JobRunner::wait_for_change(int64_t job_id, uint64
 void JobRunner::stop() {
   if (stopping_.exchange(true)) return;
   pool_.join();  // queued handlers see stopping_ and return at once
+  {
+    std::lock_guard lock(mutex_);
+    repairing_ = false;
+  }
+  repair_wakeup_.notify_all();
+  repairer_.join();
 }
 
 void JobRunner::publish(int64_t job_id, const std::function<void(JobProgressView&)>& change) {
@@ -143,11 +159,29 @@ void JobRunner::execute(const store::Job& job) {
 }
 
 void JobRunner::end(const store::Job& job, const Status& outcome) {
-  // A job whose end cannot be written stays RUNNING in the store; the next
-  // start resumes it (and gives up after max_attempts).
-  if (const Status written = finish(job, outcome); !written.ok()) {
-    std::fprintf(stderr, "agnx-server: job %lld: writing its end: %s\n", static_cast<long long>(job.job_id),
-                 written.to_string().c_str());
+  const Status written = finish(job, outcome);
+  if (written.ok()) return;
+  std::fprintf(stderr, "agnx-server: job %lld: writing its end: %s; trying again every second\n",
+               static_cast<long long>(job.job_id), written.to_string().c_str());
+  std::lock_guard lock(mutex_);
+  unwritten_ends_.push_back({job, outcome});
+}
+
+void JobRunner::write_unwritten_ends() {
+  std::unique_lock lock(mutex_);
+  while (repairing_) {  // after stop() one last round: what stays unwritten resumes at the next start
+    repair_wakeup_.wait_for(lock, kRepairInterval, [&] { return !repairing_; });
+    std::vector<UnwrittenEnd> ends = std::exchange(unwritten_ends_, {});
+    lock.unlock();
+    std::erase_if(ends, [&](UnwrittenEnd& end) {
+      ++end.tries;
+      if (!finish(end.job, end.outcome).ok()) return false;
+      std::fprintf(stderr, "agnx-server: job %lld: its end was written at try %d\n",
+                   static_cast<long long>(end.job.job_id), end.tries);
+      return true;
+    });
+    lock.lock();
+    unwritten_ends_.insert(unwritten_ends_.end(), ends.begin(), ends.end());
   }
 }
 

@@ -5,7 +5,9 @@
 // attempt) -> SUCCEEDED | FAILED | CANCELLED, and its run ends FINISHED,
 // FAILED or KILLED with it. A job interrupted by a crash is run again at the
 // next start, at most `max_attempts` times in all; its result is written
-// once (handlers are idempotent).
+// once (handlers are idempotent). A job end the store refuses (a full disk)
+// is written again every second until it is; one still unwritten at stop()
+// stays RUNNING in the store and resumes at the next start.
 //
 // Thread safety: safe for concurrent use.
 #pragma once
@@ -21,6 +23,8 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "server/library_registry.h"
 #include "server/model_worker.h"
@@ -61,9 +65,12 @@ class JobRunner {
   // Queues job `job_id` (a QUEUED row of the store).
   void enqueue(int64_t job_id);
 
-  // Checks a submission's inputs in a model worker with the jobs' limits
-  // (validate_in_worker).
-  Status check_inputs(const JobInputs& inputs);
+  // Writes a matching submission's `inputs` to a fresh job directory: the
+  // one copy of their bytes on disk (the store links these files in).
+  Result<JobDirectory> write_inputs(const JobInputs& inputs);
+  // Checks the inputs written to `job` in a model worker with the jobs'
+  // limits (validate_in_worker).
+  Status check_inputs(const JobDirectory& job);
 
   // Ends job `job_id` (QUEUED, not queued here) FAILED with `reason`, and its
   // run. Errors: an unknown job (kNotFound), one that already ended
@@ -95,8 +102,17 @@ class JobRunner {
   void publish(int64_t job_id, const std::function<void(JobProgressView&)>& change);
   // Writes the job's end and its run's; the first store error, if any.
   Status finish(const store::Job& job, const Status& outcome);
-  // finish() for a job this runner ran: an error is logged to stderr.
+  // finish() for a job this runner ran; an end the store refuses is logged
+  // and left to the repairer.
   void end(const store::Job& job, const Status& outcome);
+  // The repairer thread: writes the unwritten ends every second until stop().
+  void write_unwritten_ends();
+
+  struct UnwrittenEnd {
+    store::Job job;
+    Status outcome;
+    int tries = 1;
+  };
 
   store::TrackingStore& store_;
   const LibraryRegistry& libraries_;
@@ -109,6 +125,10 @@ class JobRunner {
   std::map<int64_t, JobProgressView> progress_;
   std::map<int64_t, std::shared_ptr<std::atomic<bool>>> cancel_flags_;
   std::set<int64_t> started_;  // jobs run() began: cancel() no longer ends them itself
+  std::vector<UnwrittenEnd> unwritten_ends_;
+  bool repairing_ = true;  // until stop() has joined the jobs
+  std::condition_variable repair_wakeup_;
+  std::thread repairer_;  // last member: started once the others exist
 };
 
 }  // namespace agnx::server

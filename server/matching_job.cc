@@ -1,9 +1,11 @@
 #include "server/matching_job.h"
 
-#include <iterator>
+#include <filesystem>
+#include <utility>
 
-#include "core/matching_json.h"
 #include "core/clock.h"
+#include "core/matching_json.h"
+#include "server/worker/protocol.h"
 
 namespace agnx::server {
 namespace {
@@ -52,16 +54,27 @@ std::vector<store::Metric> result_metrics(const MatchingInfo& info) {
   return metrics;
 }
 
+// The job's directory: its request, and its inputs linked from the run's
+// artifacts (their bytes are not written again).
+Result<JobDirectory> job_directory(const JobContext& context, const std::string& run_id,
+                                   const MatchingRequest& request) {
+  AGNX_ASSIGN_OR_RETURN(JobDirectory job, JobDirectory::create(context.work_dir));
+  AGNX_RETURN_IF_ERROR(job.write(worker::kRequestFile, to_json(request)));
+  const std::pair<const char*, const char*> inputs[] = {{kModelArtifact, worker::kModelFile},
+                                                        {kCalibrationArtifact, worker::kCalibrationFile},
+                                                        {kTestInputsArtifact, worker::kTestInputsFile},
+                                                        {kTestLabelsArtifact, worker::kTestLabelsFile}};
+  for (std::size_t i = 0; i < (request.has_test_data ? 4 : 2); ++i) {
+    AGNX_ASSIGN_OR_RETURN(const std::filesystem::path file, context.store.artifact_file(run_id, inputs[i].first));
+    AGNX_RETURN_IF_ERROR(job.link(inputs[i].second, file));
+  }
+  return job;
+}
+
 Result<MatchingInfo> compute(const JobContext& context, const std::string& run_id, const MatchingRequest& request) {
   report(context, "loading", 0, 1);
   AGNX_ASSIGN_OR_RETURN(const auto library, context.libraries.find(request.library));
-  const char* const artifacts[] = {kModelArtifact, kCalibrationArtifact, kTestInputsArtifact, kTestLabelsArtifact};
-  std::string inputs[std::size(artifacts)];
-  for (std::size_t i = 0; i < (request.has_test_data ? 4 : 2); ++i) {
-    AGNX_ASSIGN_OR_RETURN(inputs[i], context.store.read_artifact(run_id, artifacts[i]));
-  }
-  AGNX_ASSIGN_OR_RETURN(const JobDirectory job,
-                        JobDirectory::create(context.work_dir, {request, inputs[0], inputs[1], inputs[2], inputs[3]}));
+  AGNX_ASSIGN_OR_RETURN(const JobDirectory job, job_directory(context, run_id, request));
   return match_in_worker(context.worker, job, *library,
                          [&context](const Progress& progress) { report_progress(context, progress); },
                          context.cancelled);

@@ -11,15 +11,19 @@
 #include "server/matching_job.h"
 #include "server/proto_convert.h"
 #include "server/submission.h"
+#include "server/worker/protocol.h"
 
 namespace agnx::server {
 namespace {
 
 // Stores the run, its inputs and params and the job in one write (once per
 // idempotency key): all durable on return.
+// Stores the run, its params and inputs and the job in one write; the
+// inputs' bytes are linked from `inputs`, the job directory they were
+// written to for the submission's check.
 Result<store::SubmittedJob> store_submission(store::TrackingStore& store, const Submission& s,
-                                             const MatchingRequest& request, int64_t experiment_id,
-                                             const std::string& user) {
+                                             const MatchingRequest& request, const JobDirectory& inputs,
+                                             int64_t experiment_id, const std::string& user) {
   store::JobSubmission job{experiment_id, s.header.run_name(), user, now_ms(), kMatchingKind, {}, {}, kJobIdTag};
   job.batch.params = {{"lambda", round_trip_text(request.lambda)},
                       {"library", request.library},
@@ -27,12 +31,13 @@ Result<store::SubmittedJob> store_submission(store::TrackingStore& store, const 
                       {"seed", std::to_string(request.seed)}};
   for (const auto& [layer, sigma] : request.sigma) job.batch.params["sigma." + layer] = round_trip_text(sigma);
   job.batch.tags = {{"agnx.kind", kMatchingKind}};
-  const std::string request_json = to_json(request);
-  job.artifacts = present_uploads({{kModelArtifact, s.model},
-                                   {kCalibrationArtifact, s.calibration},
-                                   {kTestInputsArtifact, s.test_x},
-                                   {kTestLabelsArtifact, s.test_y},
-                                   {kRequestArtifact, request_json}});
+  const std::string request_json = to_json(request);  // as written to the job directory
+  const std::filesystem::path& dir = inputs.path();
+  job.artifacts = present_uploads({{kModelArtifact, s.model, dir / worker::kModelFile},
+                                   {kCalibrationArtifact, s.calibration, dir / worker::kCalibrationFile},
+                                   {kTestInputsArtifact, s.test_x, dir / worker::kTestInputsFile},
+                                   {kTestLabelsArtifact, s.test_y, dir / worker::kTestLabelsFile},
+                                   {kRequestArtifact, request_json, dir / worker::kRequestFile}});
   return store.submit_job(job, {s.header.idempotency_key()});
 }
 
@@ -86,12 +91,14 @@ grpc::Status MatchingService::SubmitMatching(grpc::ServerContext* context,
   // A worker that crashed or overran its limits on these inputs still makes a
   // run, whose job ends FAILED with the reason; any other error is the
   // client's and is answered at once.
-  const Status checked = jobs_.check_inputs(
-      {request, submission.model, submission.calibration, submission.test_x, submission.test_y});
+  const auto inputs =
+      jobs_.write_inputs({request, submission.model, submission.calibration, submission.test_x, submission.test_y});
+  if (!inputs.ok()) return to_grpc(inputs.status());
+  const Status checked = jobs_.check_inputs(*inputs);
   if (!checked.ok() && checked.code() != StatusCode::kAborted) return to_grpc(checked);
   const auto experiment = experiment_named(store_, submission.header.experiment());
   if (!experiment.ok()) return to_grpc(experiment.status());
-  const auto stored = store_submission(store_, submission, request, *experiment, user);
+  const auto stored = store_submission(store_, submission, request, *inputs, *experiment, user);
   if (!stored.ok()) return to_grpc(stored.status());
   if (stored->created && checked.ok()) jobs_.enqueue(stored->job_id);
   if (stored->created && !checked.ok()) {

@@ -25,13 +25,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 constexpr auto kPollInterval = std::chrono::milliseconds(50);
 
-Status write_file(const fs::path& path, std::string_view bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (!out.flush()) return Status::io_error("cannot write " + path.string());
-  return {};
-}
-
 // The last non-empty line of the worker's log, shortened, for failure reasons.
 std::string last_log_line(const fs::path& log) {
   std::ifstream in(log);
@@ -188,6 +181,15 @@ Result<JobDirectory> JobDirectory::create(const fs::path& parent, const JobInput
 
 Status JobDirectory::write(const std::string& name, std::string_view bytes) const {
   return write_file(path_ / name, bytes);
+}
+
+Status JobDirectory::link(const std::string& name, const fs::path& source) const {
+  const fs::path target = path_ / name;
+  if (::link(source.c_str(), target.c_str()) == 0) return {};
+  std::error_code error;
+  if (fs::copy_file(source, target, error)) return {};
+  return Status::io_error("cannot link or copy " + source.string() + " to " + target.string() + ": " +
+                          error.message());
 }
 
 JobDirectory::JobDirectory(JobDirectory&& other) noexcept : path_(std::exchange(other.path_, {})) {}

@@ -61,6 +61,11 @@ class JobDirectory {
 
   // Writes file `name` of the directory. Errors: kIoError naming it.
   Status write(const std::string& name, std::string_view bytes) const;
+  // Makes file `name` of the directory the file `source` without copying its
+  // bytes (a hard link; a copy only where no link can be made, e.g. across
+  // file systems). Neither may be modified afterwards. Errors: kIoError
+  // naming both.
+  Status link(const std::string& name, const std::filesystem::path& source) const;
 
   JobDirectory(JobDirectory&& other) noexcept;
   JobDirectory& operator=(JobDirectory&&) = delete;

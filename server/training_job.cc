@@ -61,9 +61,9 @@ Result<JobDirectory> step_directory(const JobContext& context, const std::string
     files.emplace_back(kTestInputsArtifact, worker::kTestInputsFile);
     files.emplace_back(kTestLabelsArtifact, worker::kTestLabelsFile);
   }
-  for (const auto& [artifact, file] : files) {
-    AGNX_ASSIGN_OR_RETURN(const std::string bytes, context.store.read_artifact(inputs_run, artifact));
-    AGNX_RETURN_IF_ERROR(job.write(file, bytes));
+  for (const auto& [artifact, file] : files) {  // linked, not written again
+    AGNX_ASSIGN_OR_RETURN(const std::filesystem::path stored, context.store.artifact_file(inputs_run, artifact));
+    AGNX_RETURN_IF_ERROR(job.link(file, stored));
   }
   if (matching) AGNX_RETURN_IF_ERROR(job.write(worker::kMatchingFile, *matching));
   return job;

@@ -56,6 +56,16 @@ Status write_file_durably(const std::filesystem::path& path, std::string_view co
   return {};
 }
 
+// Makes new file `tmp` hold `content` durably: a hard link to `same_bytes`
+// (holding those bytes) where one can be made, else the bytes written.
+Status link_or_write(const std::filesystem::path& tmp, std::string_view content,
+                     const std::filesystem::path& same_bytes) {
+  if (!same_bytes.empty() && ::link(same_bytes.c_str(), tmp.c_str()) == 0) {
+    return fsync_path(tmp, O_RDONLY | O_CLOEXEC);
+  }
+  return write_file_durably(tmp, content);
+}
+
 std::string unique_suffix() {
   static std::atomic<uint64_t> counter{0};
   return std::to_string(::getpid()) + "." + std::to_string(counter.fetch_add(1));
@@ -85,7 +95,7 @@ std::filesystem::path ArtifactFiles::path_of(const std::string& sha256) const {
   return root_ / sha256.substr(0, 2) / sha256;
 }
 
-Result<std::string> ArtifactFiles::put(std::string_view content) const {
+Result<std::string> ArtifactFiles::put(std::string_view content, const std::filesystem::path& same_bytes) const {
   std::string sha = sha256_hex(content);
   const std::filesystem::path target = path_of(sha);
   std::error_code ec;
@@ -96,7 +106,7 @@ Result<std::string> ArtifactFiles::put(std::string_view content) const {
     if (ec) return Status::io_error("creating " + dir.string() + ": " + ec.message());
   }
   const std::filesystem::path tmp = tmp_dir / (sha + "." + unique_suffix());
-  Status written = write_file_durably(tmp, content);
+  Status written = link_or_write(tmp, content, same_bytes);
   if (written.ok() && ::rename(tmp.c_str(), target.c_str()) != 0) {
     written = errno_error("renaming " + tmp.string() + " to " + target.string());
   }
@@ -115,6 +125,13 @@ Result<std::string> ArtifactFiles::get(const std::string& sha256) const {
   std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (sha256_hex(content) != sha256) return Status::io_error("artifact file " + path.string() + " is corrupt");
   return content;
+}
+
+Result<std::filesystem::path> ArtifactFiles::file(const std::string& sha256) const {
+  std::filesystem::path path = path_of(sha256);
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return Status::not_found("artifact file " + path.string() + " is missing");
+  return path;
 }
 
 Result<int64_t> ArtifactFiles::remove_unreferenced(const std::set<std::string>& referenced) const {

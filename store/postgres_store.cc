@@ -616,14 +616,24 @@ Result<std::vector<ArtifactInfo>> PostgresTrackingStore::list_artifacts(const st
   });
 }
 
-Result<std::string> PostgresTrackingStore::read_artifact(const std::string& run_id, const std::string& path) {
-  AGNX_ASSIGN_OR_RETURN(const std::string sha, read([&](Db& db) -> Result<std::string> {
+Result<std::string> PostgresTrackingStore::artifact_sha256(const std::string& run_id, const std::string& path) {
+  return read([&](Db& db) -> Result<std::string> {
     AGNX_ASSIGN_OR_RETURN(const Rows rows, db.exec("SELECT sha256 FROM artifacts WHERE run_id = $1 AND path = $2",
                                                    Params().add(run_id).add(path)));
     if (rows.empty()) return Status::not_found("run '" + run_id + "' has no artifact '" + path + "'");
     return rows[0].text(0);
-  }));
+  });
+}
+
+Result<std::string> PostgresTrackingStore::read_artifact(const std::string& run_id, const std::string& path) {
+  AGNX_ASSIGN_OR_RETURN(const std::string sha, artifact_sha256(run_id, path));
   return artifacts_.get(sha);
+}
+
+Result<std::filesystem::path> PostgresTrackingStore::artifact_file(const std::string& run_id,
+                                                                   const std::string& path) {
+  AGNX_ASSIGN_OR_RETURN(const std::string sha, artifact_sha256(run_id, path));
+  return artifacts_.file(sha);
 }
 
 // ---- jobs -------------------------------------------------------------------
@@ -654,7 +664,7 @@ Result<SubmittedJob> PostgresTrackingStore::do_submit_job(const JobSubmission& s
   std::shared_lock lock(artifact_gc_mutex_);
   std::vector<ArtifactInfo> artifacts;
   for (const ArtifactContent& artifact : submission.artifacts) {
-    const Result<std::string> sha256 = artifacts_.put(artifact.content);
+    const Result<std::string> sha256 = artifacts_.put(artifact.content, artifact.same_bytes);
     if (!sha256.ok()) return sha256.status().with_context("storing artifact '" + artifact.path + "' of a submission");
     artifacts.push_back({artifact.path, static_cast<int64_t>(artifact.content.size()), *sha256});
   }

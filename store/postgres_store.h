@@ -69,6 +69,7 @@ class PostgresTrackingStore final : public TrackingStore {
 
   Result<std::vector<ArtifactInfo>> list_artifacts(const std::string& run_id) override;
   Result<std::string> read_artifact(const std::string& run_id, const std::string& path) override;
+  Result<std::filesystem::path> artifact_file(const std::string& run_id, const std::string& path) override;
 
   Result<Job> get_job(int64_t job_id) override;
   Result<std::vector<Job>> list_jobs(std::optional<JobState> state) override;
@@ -110,6 +111,8 @@ class PostgresTrackingStore final : public TrackingStore {
   template <typename F>
   auto transact(const char* begin, F& f) -> decltype(f(std::declval<pg::Connection&>()));
 
+  // The sha256 of artifact `path` of run `run_id`; kNotFound if none.
+  Result<std::string> artifact_sha256(const std::string& run_id, const std::string& path);
   Status set_run_lifecycle(const std::string& run_id, Lifecycle lifecycle);
   Status set_experiment_lifecycle(int64_t experiment_id, Lifecycle lifecycle);
 

@@ -571,15 +571,24 @@ Result<std::vector<ArtifactInfo>> SqliteTrackingStore::list_artifacts(const std:
   });
 }
 
-Result<std::string> SqliteTrackingStore::read_artifact(const std::string& run_id, const std::string& path) {
-  AGNX_ASSIGN_OR_RETURN(const std::string sha, readers_->read([&](Connection& db) -> Result<std::string> {
+Result<std::string> SqliteTrackingStore::artifact_sha256(const std::string& run_id, const std::string& path) {
+  return readers_->read([&](Connection& db) -> Result<std::string> {
     AGNX_ASSIGN_OR_RETURN(Statement stmt, db.prepare("SELECT sha256 FROM artifacts WHERE run_id = ?1 AND path = ?2"));
     stmt.bind(1, run_id).bind(2, path);
     AGNX_ASSIGN_OR_RETURN(const bool found, stmt.step());
     if (!found) return Status::not_found("run '" + run_id + "' has no artifact '" + path + "'");
     return stmt.text(0);
-  }));
+  });
+}
+
+Result<std::string> SqliteTrackingStore::read_artifact(const std::string& run_id, const std::string& path) {
+  AGNX_ASSIGN_OR_RETURN(const std::string sha, artifact_sha256(run_id, path));
   return artifacts_.get(sha);
+}
+
+Result<std::filesystem::path> SqliteTrackingStore::artifact_file(const std::string& run_id, const std::string& path) {
+  AGNX_ASSIGN_OR_RETURN(const std::string sha, artifact_sha256(run_id, path));
+  return artifacts_.file(sha);
 }
 
 // ---- jobs -----------------------------------------------------------------
@@ -611,7 +620,7 @@ Result<SubmittedJob> SqliteTrackingStore::do_submit_job(const JobSubmission& sub
   std::shared_lock lock(artifact_gc_mutex_);
   std::vector<ArtifactInfo> artifacts;
   for (const ArtifactContent& artifact : submission.artifacts) {
-    const Result<std::string> sha256 = artifacts_.put(artifact.content);
+    const Result<std::string> sha256 = artifacts_.put(artifact.content, artifact.same_bytes);
     if (!sha256.ok()) return sha256.status().with_context("storing artifact '" + artifact.path + "' of a submission");
     artifacts.push_back({artifact.path, static_cast<int64_t>(artifact.content.size()), *sha256});
   }

@@ -98,6 +98,9 @@ std::vector<EnergyPoint> pareto_front(std::vector<EnergyPoint> points);
 struct ArtifactContent {
   std::string path;
   std::string_view content;
+  // Optional: a file holding exactly `content`, which the store may
+  // hard-link instead of writing the bytes again (ArtifactFiles::put).
+  std::filesystem::path same_bytes;
 };
 
 // A job together with its run, stored in one write by submit_job.
@@ -168,6 +171,10 @@ class TrackingStore {
   Result<ArtifactInfo> log_artifact(const std::string& run_id, const std::string& path, std::string_view content);
   virtual Result<std::vector<ArtifactInfo>> list_artifacts(const std::string& run_id) = 0;  // by path
   virtual Result<std::string> read_artifact(const std::string& run_id, const std::string& path) = 0;
+  // The local file holding artifact `path` of run `run_id`, unverified, to
+  // read or hard-link, never to modify; it stays while the run references it.
+  // Errors: kNotFound (no such artifact, or its file is missing).
+  virtual Result<std::filesystem::path> artifact_file(const std::string& run_id, const std::string& path) = 0;
 
   // Jobs. update_job follows apply_job_update (store_policy.h).
   Result<int64_t> create_job(const std::string& kind, std::optional<std::string> run_id);

@@ -4,15 +4,19 @@
 // key gives the first job back, also to a concurrent twin; a job runs on an
 // imported library, and Reselect selects with another library, pinned layers
 // and a sigma scale while storing nothing; a job interrupted max-attempts
-// times fails at the next start; SIGTERM lets a running job finish.
+// times fails at the next start; SIGTERM lets a running job finish; a job
+// end that does not fit on a full disk is written once space returns; a
+// submission's inputs are written to disk once.
 #include <google/protobuf/text_format.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
@@ -22,6 +26,7 @@
 #include "agnapprox/v1/agnx.grpc.pb.h"
 #include "tests/support/evoapprox_subset.h"
 #include "tests/support/matching_client.h"
+#include "tests/support/private_tmpfs.h"
 #include "tests/support/server_process.h"
 #include "tests/support/shared_data.h"
 #include "tests/support/temp_dir.h"
@@ -36,6 +41,14 @@ using testing::ServerProcess;
 testing::MatchingInputs lenet_inputs(const std::filesystem::path& shared) {
   return {testing::read_file(shared / "models/lenet5_fmnist_stdev.pt"),
           testing::read_file(shared / "models/lenet5_fmnist_calib.npy"), "", ""};
+}
+
+// With the test set, whose evaluation keeps the job busy for a while.
+testing::MatchingInputs lenet_inputs_with_test_data(const std::filesystem::path& shared) {
+  testing::MatchingInputs inputs = lenet_inputs(shared);
+  inputs.test_x = testing::read_file(shared / "models/lenet5_fmnist_test_x.npy");
+  inputs.test_y = testing::read_file(shared / "models/lenet5_fmnist_test_y.npy");
+  return inputs;
 }
 
 pb::MatchingHeader lenet_header(const std::string& library) {
@@ -150,6 +163,8 @@ bool all_gone(const std::set<pid_t>& pids) {
   return gone();
 }
 
+const std::set<std::string> kInWorker = {"scales", "features", "selection", "validation", "evaluation"};
+
 // Job A runs (one worker at a time, the default); job B waits behind it.
 TEST(ServerJobs, CancelEndsAQueuedAndARunningJobTheirRunsAndTheWorker) {
   AGNX_SKIP_WITHOUT_SHARED(shared);
@@ -158,11 +173,8 @@ TEST(ServerJobs, CancelEndsAQueuedAndARunningJobTheirRunsAndTheWorker) {
   ASSERT_TRUE(server);
   const std::set<pid_t> idle = descendants_of(server->pid());
   MatchingClient client(server->address());
-  testing::MatchingInputs with_test_data = lenet_inputs(shared);  // evaluating them keeps A busy
-  with_test_data.test_x = testing::read_file(shared / "models/lenet5_fmnist_test_x.npy");
-  with_test_data.test_y = testing::read_file(shared / "models/lenet5_fmnist_test_y.npy");
   pb::SubmitMatchingResponse a;
-  ASSERT_TRUE(client.submit(lenet_header("builtin"), with_test_data, &a).ok());
+  ASSERT_TRUE(client.submit(lenet_header("builtin"), lenet_inputs_with_test_data(shared), &a).ok());
   const pb::SubmitMatchingResponse b = submit(client, lenet_header("builtin"), shared);
 
   pb::Job cancelled;
@@ -173,8 +185,7 @@ TEST(ServerJobs, CancelEndsAQueuedAndARunningJobTheirRunsAndTheWorker) {
   EXPECT_EQ(cancelled.attempts(), 0) << "it never ran";
   EXPECT_EQ(get_run(client, b.run_id()).info().status(), "KILLED");
 
-  const std::set<std::string> in_worker = {"scales", "features", "selection", "validation", "evaluation"};
-  ASSERT_FALSE(wait_for_stage(client, a.job_id(), in_worker).final()) << "job A ended before the cancel";
+  ASSERT_FALSE(wait_for_stage(client, a.job_id(), kInWorker).final()) << "job A ended before the cancel";
   const std::set<pid_t> workers = job_processes(*server, idle);
   ASSERT_FALSE(workers.empty()) << "job A's worker";
   const grpc::Status status = cancel_job(client, a.job_id(), &cancelled);
@@ -387,6 +398,81 @@ TEST(ServerJobs, SigtermLetsARunningJobFinish) {
   pb::MatchingResult result;
   EXPECT_TRUE(client.result(submitted.run_id(), &result).ok());
   EXPECT_EQ(get_run(client, submitted.run_id()).info().status(), "FINISHED");
+}
+
+struct Unmount {
+  std::filesystem::path dir;
+  ~Unmount() { ::umount2(dir.c_str(), MNT_DETACH); }
+};
+
+// The disk fills up while a job runs: the job fails, its end does not fit
+// and it stays RUNNING in the store; once space returns the server writes the
+// end by itself, without a restart.
+TEST(ServerJobs, AJobEndThatDidNotFitIsWrittenOnceSpaceReturns) {
+  AGNX_SKIP_WITHOUT_SHARED(shared);
+  testing::TempDir dir;
+  if (const std::string refused = testing::mount_private_tmpfs(dir.path(), 64); !refused.empty()) {
+    GTEST_SKIP() << "a private tmpfs needs root (CAP_SYS_ADMIN); " << refused;
+  }
+  const Unmount unmount{dir.path()};  // after the server has stopped
+  const auto server = start_server(dir.path() / "data");
+  ASSERT_TRUE(server);
+  MatchingClient client(server->address());
+  pb::SubmitMatchingResponse submitted;
+  ASSERT_TRUE(client.submit(lenet_header("builtin"), lenet_inputs_with_test_data(shared), &submitted).ok());
+  ASSERT_FALSE(wait_for_stage(client, submitted.job_id(), kInWorker).final()) << "the job ended before the disk filled";
+
+  const auto filler = dir.path() / "filler";
+  ASSERT_EQ(testing::fill_up(filler), "");
+  const pb::JobProgress ended = wait_for_stage(client, submitted.job_id(), {});
+  ASSERT_EQ(ended.state(), "FAILED") << ended.message();
+  pb::Job job;
+  ASSERT_TRUE(get_job(client, submitted.job_id(), &job).ok());
+  EXPECT_EQ(job.state(), "RUNNING") << "its end fitted after all; the test proves nothing";
+
+  std::filesystem::remove(filler);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (get_job(client, submitted.job_id(), &job).ok() && job.state() == "RUNNING" &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(job.state(), "FAILED");
+  EXPECT_EQ(job.error(), ended.message());
+  EXPECT_NE(job.error().find(std::strerror(ENOSPC)), std::string::npos) << job.error();
+  EXPECT_EQ(get_run(client, submitted.run_id()).info().status(), "FAILED");
+}
+
+// The bytes process `pid` has passed to write(2) and its kin so far (wchar
+// of /proc/PID/io); -1 if unreadable.
+int64_t bytes_written(pid_t pid) {
+  std::ifstream io("/proc/" + std::to_string(pid) + "/io");
+  std::string field;
+  int64_t value = 0;
+  while (io >> field >> value) {
+    if (field == "wchar:") return value;
+  }
+  return -1;
+}
+
+// Once to the job directory the submission's check reads, which the store
+// then links in as the run's artifacts; the job links them from the store.
+TEST(ServerJobs, ASubmissionsInputsAreWrittenOnce) {
+  AGNX_SKIP_WITHOUT_SHARED(shared);
+  testing::TempDir data;
+  const auto server = start_server(data.path());
+  ASSERT_TRUE(server);
+  MatchingClient client(server->address());
+  const testing::MatchingInputs inputs = lenet_inputs(shared);
+  const auto size = static_cast<int64_t>(inputs.model.size() + inputs.calibration.size());
+  const int64_t before = bytes_written(server->pid());
+  ASSERT_GE(before, 0) << "/proc/PID/io is unreadable";
+  pb::SubmitMatchingResponse submitted;
+  ASSERT_TRUE(client.submit(lenet_header("builtin"), inputs, &submitted).ok());
+  const pb::JobProgress ended = wait_for_stage(client, submitted.job_id(), {});
+  ASSERT_EQ(ended.state(), "SUCCEEDED") << ended.message();
+  const int64_t written = bytes_written(server->pid()) - before;
+  EXPECT_GE(written, size) << "the inputs were stored";
+  EXPECT_LT(written, size + size / 2) << "the server wrote the inputs' bytes more than once";
 }
 
 }  // namespace

@@ -3,11 +3,8 @@
 // written nothing), and a disk that fills up while an artifact is written or
 // a transaction commits: RLIMIT_FSIZE (the kernel fails writes with EFBIG),
 // and, where the test may mount one, a small tmpfs (ENOSPC).
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <sched.h>
 #include <sys/mount.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -18,6 +15,7 @@
 #include "store/sqlite_store.h"
 #include "tests/support/data_dir_files.h"
 #include "tests/support/file_size_limit.h"
+#include "tests/support/private_tmpfs.h"
 #include "tests/support/temp_dir.h"
 
 namespace agnx::store {
@@ -26,6 +24,8 @@ namespace {
 using namespace std::chrono_literals;
 using testing::files_under;
 using testing::largest_database_file;
+using testing::fill_up;
+using testing::mount_private_tmpfs;
 
 std::unique_ptr<SqliteTrackingStore> open_store(const std::filesystem::path& dir, int busy_timeout_ms = 10000,
                                                 int busy_deadline_ms = 30000) {
@@ -179,32 +179,6 @@ TEST(StoreFaults, ACommitThatDoesNotFitFailsWholeWhileOtherWritesCommitAndTheSto
   EXPECT_EQ(integrity->text(0), "ok");
 }
 
-// Mounts a tmpfs of `megabytes` on `dir` in a mount namespace of this
-// thread's own (so it never shows outside and vanishes with the process).
-// Returns "" or why the kernel refused (not root, no CAP_SYS_ADMIN).
-std::string mount_private_tmpfs(const std::filesystem::path& dir, int megabytes) {
-  if (::unshare(CLONE_NEWNS) != 0) return std::string("unshare(CLONE_NEWNS): ") + std::strerror(errno);
-  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
-    return std::string("making / private: ") + std::strerror(errno);
-  }
-  const std::string size = "size=" + std::to_string(megabytes) + "m";
-  if (::mount("tmpfs", dir.c_str(), "tmpfs", 0, size.c_str()) != 0) {
-    return std::string("mounting a tmpfs: ") + std::strerror(errno);
-  }
-  return {};
-}
-
-// Writes `path` until the file system is full.
-void fill_up(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  ASSERT_GE(fd, 0) << std::strerror(errno);
-  const std::string chunk(64 << 10, 'f');
-  while (::write(fd, chunk.data(), chunk.size()) > 0) {
-  }
-  EXPECT_EQ(errno, ENOSPC);
-  ::close(fd);
-}
-
 TEST(StoreFaults, AFullDiskFailsWritesWholeWithNoSpaceAndTheStoreRecoversWhenSpaceReturns) {
   testing::TempDir dir;
   if (const std::string refused = mount_private_tmpfs(dir.path(), 8); !refused.empty()) {
@@ -219,7 +193,7 @@ TEST(StoreFaults, AFullDiskFailsWritesWholeWithNoSpaceAndTheStoreRecoversWhenSpa
   const std::string content(256 << 10, 'a');
 
   const auto filler = dir.path() / "filler";
-  fill_up(filler);
+  ASSERT_EQ(fill_up(filler), "");
   const auto stored = store->log_artifact(run_id, "big.bin", content);
   EXPECT_EQ(stored.status().code(), StatusCode::kResourceExhausted) << stored.status().to_string();
   EXPECT_NE(stored.status().message().find(std::strerror(ENOSPC)), std::string::npos) << stored.status().message();

@@ -5,9 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <functional>
 #include <set>
+#include <tuple>
 
 #include "core/matching_json.h"
 
@@ -637,7 +640,7 @@ JobSubmission sample_submission(int64_t experiment_id) {
   s.kind = "matching";
   s.batch.params = {{"lambda", "0.2"}};
   s.batch.tags = {{"agnx.kind", "matching"}};
-  s.artifacts = {{"inputs/model.pt", "model bytes"}, {"inputs/request.json", "{}"}};
+  s.artifacts = {{"inputs/model.pt", "model bytes", {}}, {"inputs/request.json", "{}", {}}};
   s.job_id_tag = "agnx.job_id";
   return s;
 }
@@ -661,6 +664,23 @@ TEST_P(StoreContract, SubmitJobWritesRunJobParamsTagsAndArtifactsTogether) {
   EXPECT_EQ(store_->list_artifacts(submitted->run.run_id)->size(), 2u);
 }
 
+TEST_P(StoreContract, ASubmissionsArtifactGivenAsAFileIsLinkedNotWrittenAgain) {
+  const auto source = dir_.path() / "model.pt";
+  std::ofstream(source, std::ios::binary) << "model bytes";
+  JobSubmission submission = sample_submission(experiment_);
+  submission.artifacts[0].same_bytes = source;  // inputs/model.pt
+  const auto submitted = store_->submit_job(submission);
+  ASSERT_TRUE(submitted.ok()) << submitted.status().to_string();
+  const auto file = store_->artifact_file(submitted->run.run_id, "inputs/model.pt");
+  ASSERT_TRUE(file.ok()) << file.status().to_string();
+  EXPECT_TRUE(std::filesystem::equivalent(*file, source)) << "one file under two names";
+  EXPECT_EQ(*store_->read_artifact(submitted->run.run_id, "inputs/model.pt"), "model bytes");
+  const auto request = store_->artifact_file(submitted->run.run_id, "inputs/request.json");
+  ASSERT_TRUE(request.ok()) << request.status().to_string();
+  EXPECT_FALSE(std::filesystem::equivalent(*request, source));
+  EXPECT_EQ(store_->artifact_file(submitted->run.run_id, "inputs/none").status().code(), StatusCode::kNotFound);
+}
+
 TEST_P(StoreContract, SubmitJobWithAKeyHappensOnce) {
   const WriteOptions key{"submission-1"};
   const auto first = store_->submit_job(sample_submission(experiment_), key);
@@ -682,10 +702,10 @@ TEST_P(StoreContract, AFailedSubmissionLeavesNothingBehind) {
   bad.batch.params[""] = "empty key";
   EXPECT_EQ(store_->submit_job(bad).status().code(), StatusCode::kInvalidArgument);
   bad = sample_submission(experiment_);
-  bad.artifacts.push_back({"../escape", "x"});
+  bad.artifacts.push_back({"../escape", "x", {}});
   EXPECT_EQ(store_->submit_job(bad).status().code(), StatusCode::kInvalidArgument);
   bad = sample_submission(experiment_);
-  bad.artifacts.push_back({"inputs/model.pt", "twice"});
+  bad.artifacts.push_back({"inputs/model.pt", "twice", {}});
   EXPECT_EQ(store_->submit_job(bad).status().code(), StatusCode::kInvalidArgument);
   bad = sample_submission(999);
   EXPECT_EQ(store_->submit_job(bad, {"missing-experiment"}).status().code(), StatusCode::kNotFound);

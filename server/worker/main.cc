@@ -10,7 +10,6 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -78,16 +77,7 @@ Result<MultiplierLibrary> job_library(const WorkerArguments& args, const std::st
 }
 
 Status write_result(const std::filesystem::path& job_dir, const MatchingInfo& info) {
-  const auto partial = job_dir / (std::string(kResultFile) + ".partial");
-  {
-    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
-    out << matching_info_to_json(info);
-    if (!out.flush()) return Status::io_error("cannot write " + partial.string());
-  }
-  std::error_code error;
-  std::filesystem::rename(partial, job_dir / kResultFile, error);
-  if (error) return Status::io_error("cannot rename " + partial.string() + ": " + error.message());
-  return {};
+  return write_file(job_dir / kResultFile, matching_info_to_json(info));
 }
 
 Status match(const WorkerArguments& args) {

@@ -1,6 +1,5 @@
 #include "server/worker/training_work.h"
 
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -37,18 +36,6 @@ Result<LabelledData> load_labelled(const fs::path& job_dir, const char* inputs, 
   return data;
 }
 
-Status write_output(const fs::path& path, const std::string& bytes) {
-  const fs::path partial = path.string() + ".partial";
-  {
-    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out.flush()) return Status::io_error("cannot write " + partial.string());
-  }
-  std::error_code error;
-  fs::rename(partial, path, error);
-  if (error) return Status::io_error("cannot rename " + partial.string() + ": " + error.message());
-  return {};
-}
 
 nlohmann::json accuracy_json(const ModelAccuracy& a) {
   return {{"float_top1", a.float_top1},         {"float_top5", a.float_top5},
@@ -164,7 +151,7 @@ Status run_training_step(const fs::path& job_dir, const MultiplierLibrary& libra
   if (step.step == "search" || step.step == "point") AGNX_RETURN_IF_ERROR(search(model, train, context, result));
   if (step.step == "point") {
     AGNX_ASSIGN_OR_RETURN(const std::string searched, model.save_bytes());
-    AGNX_RETURN_IF_ERROR(write_output(job_dir / kSearchedModelFile, searched));
+    AGNX_RETURN_IF_ERROR(write_file(job_dir / kSearchedModelFile, searched));
   }
   if (step.step == "retrain" || step.step == "point") {
     MatchingInfo info;
@@ -180,8 +167,8 @@ Status run_training_step(const fs::path& job_dir, const MultiplierLibrary& libra
   }
   reporter.on_progress({"saving", 0, 1});
   AGNX_ASSIGN_OR_RETURN(const std::string trained, model.save_bytes());
-  AGNX_RETURN_IF_ERROR(write_output(job_dir / kTrainedModelFile, trained));
-  AGNX_RETURN_IF_ERROR(write_output(job_dir / kResultFile, result.dump(2)));
+  AGNX_RETURN_IF_ERROR(write_file(job_dir / kTrainedModelFile, trained));
+  AGNX_RETURN_IF_ERROR(write_file(job_dir / kResultFile, result.dump(2)));
   reporter.on_progress({"saving", 1, 1});
   return {};
 }
