@@ -35,6 +35,7 @@ Status GroupCommitWriter::submit(Write write) {
   {
     std::lock_guard lock(mutex_);
     queue_.push_back(&request);
+    report_depth();
   }
   wake_.notify_one();
   return done.get();
@@ -51,9 +52,15 @@ void GroupCommitWriter::run() {
         group.push_back(queue_.front());
         queue_.pop_front();
       }
+      report_depth();
+      if (WriteObserver* observer = observer_.load()) observer->write_group(group.size());
     }
     commit_group(std::move(group));
   }
+}
+
+void GroupCommitWriter::report_depth() {
+  if (WriteObserver* observer = observer_.load()) observer->write_queue_depth(queue_.size());
 }
 
 void GroupCommitWriter::commit_group(std::vector<Request*> group) {

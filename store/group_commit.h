@@ -13,10 +13,14 @@
 // COMMIT itself fails, each write of the group is committed on its own, so
 // only the ones that cannot be written fail.
 //
-// Thread safety: submit() may be called from any number of threads; the
-// write functions run on the writer thread, one at a time.
+// Monitoring: an observer (store/write_observer.h) hears of every group and
+// of the queue's depth.
+//
+// Thread safety: submit() and set_observer() may be called from any number
+// of threads; the write functions run on the writer thread, one at a time.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -29,6 +33,7 @@
 
 #include "core/status.h"
 #include "store/sqlite.h"
+#include "store/write_observer.h"
 
 namespace agnx::store {
 
@@ -50,6 +55,10 @@ class GroupCommitWriter {
   // Runs `write` in the next group and returns its status once committed.
   Status submit(Write write);
 
+  // Reports to `observer` from now on (null: to nobody). It must stay valid
+  // while writes may run: set null before it goes away.
+  void set_observer(WriteObserver* observer) { observer_.store(observer); }
+
  private:
   struct Request;
   // How a transaction ended: OK (committed), or the error that ended it and
@@ -62,6 +71,8 @@ class GroupCommitWriter {
   void run();
   void commit_group(std::vector<Request*> group);
   Outcome run_transaction(const std::vector<Request*>& group);
+  // Tells the observer of the queue's depth; called with mutex_ held.
+  void report_depth();
 
   std::unique_ptr<Connection> connection_;
   const std::size_t max_group_;
@@ -70,6 +81,7 @@ class GroupCommitWriter {
   std::condition_variable wake_;
   std::deque<Request*> queue_;  // guarded by mutex_
   bool stopping_ = false;       // guarded by mutex_
+  std::atomic<WriteObserver*> observer_{nullptr};
   std::thread thread_;
 };
 

@@ -80,6 +80,7 @@ class SqliteTrackingStore final : public TrackingStore {
 
   Result<int64_t> gc() override;
   Status backup(const std::filesystem::path& destination) override;
+  void set_write_observer(WriteObserver* observer) override { writer_->set_observer(observer); }
 
  protected:
   Result<int64_t> do_create_experiment(const std::string& name, const WriteOptions& options) override;

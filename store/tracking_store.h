@@ -58,6 +58,7 @@
 #include "core/status.h"
 #include "store/entities.h"
 #include "store/idempotency_key.h"
+#include "store/write_observer.h"
 
 namespace agnx::store {
 
@@ -200,6 +201,11 @@ class TrackingStore {
   // store stays online.
   virtual Result<int64_t> gc() = 0;
   virtual Status backup(const std::filesystem::path& destination) = 0;
+
+  // Monitoring: the backend reports its write path to `observer` (null:
+  // stop) from now on, if it has anything to report (store/write_observer.h);
+  // the observer must stay valid while writes may run. By default nothing.
+  virtual void set_write_observer(WriteObserver* /*observer*/) {}
 
  protected:
   // The backend's writes, called with checked arguments (see the public
