@@ -7,6 +7,7 @@
 
 #include "core/clock.h"
 #include "server/job_context.h"
+#include "server/observability/log.h"
 
 namespace agnx::server {
 
@@ -120,9 +121,29 @@ void JobRunner::run(int64_t job_id) {
   execute(*job);
 }
 
-void JobRunner::execute(const store::Job& job) {
-  const Status started = store_.update_job(job.job_id, {store::JobState::kRunning, 0.0, std::nullopt});
-  if (!started.ok()) return end(job, started);
+namespace {
+
+// The info log line of `job` (as it was) entering state `to` in attempt `attempt`.
+void log_state_change(const store::Job& job, store::JobState to, int64_t attempt, const std::string& error) {
+  log(LogLevel::kInfo, "job state",
+      {{"job_id", job.job_id},
+       {"kind", job.kind},
+       {"run_id", job.run_id.value_or("")},
+       {"from", std::string(store::job_state_name(job.state))},
+       {"to", std::string(store::job_state_name(to))},
+       {"attempt", attempt},
+       {"error", error}});
+}
+
+}  // namespace
+
+void JobRunner::execute(const store::Job& queued) {
+  const Status started = store_.update_job(queued.job_id, {store::JobState::kRunning, 0.0, std::nullopt});
+  if (!started.ok()) return end(queued, started);
+  store::Job job = queued;  // as the store now holds it
+  job.state = store::JobState::kRunning;
+  ++job.attempts;
+  log_state_change(queued, job.state, job.attempts, "");
   publish(job.job_id, [](JobProgressView& v) {
     v.state = store::JobState::kRunning;
     v.stage = "starting";
@@ -194,6 +215,7 @@ Status JobRunner::finish(const store::Job& job, const Status& outcome) {
   const Status run_written = job.run_id ? store_.update_run(*job.run_id, run_status, now_ms()) : Status();
   const Status job_written = store_.update_job(job.job_id, {state, outcome.ok() ? std::optional(1.0) : std::nullopt,
                                                             outcome.ok() ? std::nullopt : std::optional(outcome.message())});
+  if (job_written.ok()) log_state_change(job, state, job.attempts, outcome.ok() ? "" : outcome.message());
   publish(job.job_id, [&](JobProgressView& v) {
     v.state = state;
     v.stage = store::job_state_name(state);

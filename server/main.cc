@@ -26,6 +26,9 @@
 #include "server/job_runner.h"
 #include "server/library_registry.h"
 #include "server/matching_service.h"
+#include "server/observability/grpc_observer.h"
+#include "server/observability/log.h"
+#include "server/observability/server_metrics.h"
 #include "server/training_service.h"
 #include "server/multipliers_service.h"
 #include "server/tracking_service.h"
@@ -53,6 +56,7 @@ struct ServeOptions {
   std::string http;                       // dashboard address; empty: no dashboard
   std::string auth_tokens;                // tokens file; empty: no authentication
   std::string tls_cert, tls_key;          // PEM files; empty: plain text
+  std::string log_level = "info";         // server/observability/log.h
 };
 
 int fail(const std::string& what) {
@@ -202,9 +206,11 @@ void serve_until_signal(grpc::Server& server, const ServeOptions& options, serve
 
 Result<std::unique_ptr<server::HttpServer>> start_dashboard(const ServeOptions& options, store::TrackingStore& store,
                                                             const server::LibraryRegistry& libraries,
-                                                            const server::ServerSecurity& security) {
+                                                            const server::ServerSecurity& security,
+                                                            const server::MetricsRegistry& metrics) {
   if (options.http.empty()) return std::unique_ptr<server::HttpServer>();
   server::HttpOptions http;
+  http.metrics = &metrics;
   http.listen = options.http;
   http.authenticator = security.authenticator;
   http.libraries = &libraries;
@@ -220,6 +226,9 @@ int serve(const ServeOptions& options) {
   // A write beyond a file size limit (RLIMIT_FSIZE) then fails with EFBIG,
   // which the store reports like a full disk, instead of killing the server.
   std::signal(SIGXFSZ, SIG_IGN);
+  const auto log_level = server::parse_log_level(options.log_level);
+  if (!log_level.ok()) return fail("--log-level: " + log_level.status().message());
+  server::set_log_level(*log_level);
   auto security = server::configure_security(
       {options.listen, options.http, options.auth_tokens, options.tls_cert, options.tls_key});
   if (!security.ok()) return fail(security.status().message());
@@ -236,6 +245,7 @@ int serve(const ServeOptions& options) {
     warm_worker = std::make_unique<server::WorkerPool>(job_options->worker.executable);
     job_options->worker.pool = warm_worker.get();
   }
+  server::ServerMetrics metrics(tracking, warm_worker.get());
 
   server::JobRunner jobs(tracking, libraries, *job_options);
   const std::size_t max_upload = options.max_upload_mb << 20;
@@ -252,6 +262,9 @@ int serve(const ServeOptions& options) {
   int port = 0;
   builder.AddListeningPort(options.listen, security->credentials, &port);
   builder.SetMaxReceiveMessageSize(64 << 20);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(server::grpc_call_observer(metrics.registry()));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   for (grpc::Service* service : std::initializer_list<grpc::Service*>{&tracking_service, &matching_service,
                                                                       &training_service, &multipliers_service}) {
     builder.RegisterService(service);
@@ -259,7 +272,7 @@ int serve(const ServeOptions& options) {
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) return fail("cannot listen on " + options.listen);
   if (const Status s = jobs.resume(); !s.ok()) return fail(s.message());
-  auto dashboard = start_dashboard(options, tracking, libraries, *security);
+  auto dashboard = start_dashboard(options, tracking, libraries, *security, metrics.registry());
   if (!dashboard.ok()) return fail(dashboard.status().message());
 
   print_listening(options, port, *job_options, dashboard->get(), security->notices);
@@ -325,6 +338,10 @@ int main(int argc, char** argv) {
   app.add_option("--tls-cert", options.tls_cert,
                  "serve gRPC, and the --http dashboard, over TLS with this PEM certificate chain");
   app.add_option("--tls-key", options.tls_key, "the PEM private key of --tls-cert");
+  app.add_option("--log-level", options.log_level,
+                 "error, warn, info (job state changes) or debug (also every gRPC call); "
+                 "one JSON object per line on stderr")
+      ->capture_default_str();
 
   bool dry_run = false;
   CLI::App* migrate_command = app.add_subcommand("migrate", "apply pending schema migrations and exit");

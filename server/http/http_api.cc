@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/matching_json.h"
+#include "server/observability/metrics.h"
 #include "server/run_export.h"
 #include "server/training_job.h"
 #include "store/entities.h"
@@ -449,6 +450,15 @@ bool matches(const std::vector<std::string_view>& pattern, const std::vector<std
   return true;
 }
 
+// GET /metrics: the registry in the Prometheus text format, never cached.
+HttpResponse metrics_response(const MetricsRegistry& metrics) {
+  HttpResponse response;
+  response.content_type = kPrometheusContentType;
+  response.body = metrics.render();
+  response.headers.emplace_back("Cache-Control", "no-store");
+  return response;
+}
+
 }  // namespace
 
 HttpResponse json_error(unsigned status, std::string_view message) {
@@ -501,6 +511,7 @@ HttpResponse DashboardHandler::handle(const HttpRequest& request) const {
   const std::string_view raw_path = target.substr(0, question);
   const std::string_view raw_query = question == std::string_view::npos ? "" : target.substr(question + 1);
   const bool api = raw_path == "/api" || raw_path.starts_with("/api/");
+  const bool metrics = raw_path == "/metrics" && options_.metrics != nullptr;
 
   if (request.method != "GET") {
     HttpResponse response = json_error(405, "method " + request.method + " is not allowed; the API is read-only");
@@ -512,7 +523,7 @@ HttpResponse DashboardHandler::handle(const HttpRequest& request) const {
   auto path = percent_decode(raw_path, false);
   if (!path.ok()) return json_error(400, "path: " + path.status().message());
 
-  if (!api) return handle_static(*path);
+  if (!api && !metrics) return handle_static(*path);
 
   if (options_.authenticator && !options_.authenticator->authenticate(request.authorization)) {
     const bool has_bearer = bearer_token(request.authorization).has_value();
@@ -521,6 +532,7 @@ HttpResponse DashboardHandler::handle(const HttpRequest& request) const {
     response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"agnx\"");
     return response;
   }
+  if (metrics) return metrics_response(*options_.metrics);
 
   Query query;
   std::string_view rest = raw_query;

@@ -26,6 +26,9 @@
 // 401: a missing or wrong bearer token; 405: a method other than GET.
 // Unknown query parameters are errors (400), so typos do not pass silently.
 //
+// Metrics: "/metrics" is HttpOptions::metrics rendered in the Prometheus text
+// format (404 without it), behind the same bearer-token check as /api/.
+//
 // Static files: "/" is assets_dir/index.html, "/assets/vendor/chart.js" the
 // Chart.js file, "/assets/<path>" a file under assets_dir. Paths with "..",
 // ".", empty segments, backslashes or NUL, and files resolving (through

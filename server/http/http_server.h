@@ -6,9 +6,11 @@
 //                           and a run's hardware handoff as a tar archive
 //   GET / and /assets/...   the dashboard's static files from assets_dir, and
 //                           Chart.js from chartjs_file at /assets/vendor/chart.js
-// With an authenticator every /api/ request must carry "Authorization:
-// Bearer TOKEN" with a token it knows, of any role (401 otherwise); the
-// dashboard's static files are public (the page asks for the token).
+//   GET /metrics            the metrics registry in the Prometheus text format
+// With an authenticator every /api/ and /metrics request must carry
+// "Authorization: Bearer TOKEN" with a token it knows, of any role (401
+// otherwise); the dashboard's static files are public (the page asks for
+// the token).
 //
 // The server runs on its own threads (a Boost.Asio io_context, Boost.Beast
 // sessions with keep-alive, a read timeout, header and body limits); a bad
@@ -36,6 +38,7 @@
 namespace agnx::server {
 
 class LibraryRegistry;
+class MetricsRegistry;
 
 struct HttpOptions {
   // "host:port" (IPv6 hosts in brackets: "[::1]:8080"); port 0 picks an
@@ -53,6 +56,9 @@ struct HttpOptions {
   // The libraries runs were matched against, for /api/runs/{id}/export;
   // null: that endpoint answers 404. Must outlive the server.
   const LibraryRegistry* libraries = nullptr;
+  // What GET /metrics renders (server/observability/metrics.h); null: that
+  // path answers 404. Must outlive the server.
+  const MetricsRegistry* metrics = nullptr;
   // TLS: a PEM certificate chain and its unencrypted PEM private key, both
   // or neither; empty: plain HTTP.
   std::filesystem::path tls_cert_file, tls_key_file;
