@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <chrono>
 #include <csignal>
 #include <fstream>
 #include <thread>
@@ -87,8 +88,15 @@ TEST_F(WorkerPoolTest, StepsAreChildrenOfTheWarmWorkerWithTheMessagePipeAndLog) 
   auto child = pool_.spawn(validate_args(directory), directory.path() / worker::kLogFile);
   ASSERT_TRUE(child.ok()) << child.status().to_string();
   EXPECT_EQ(proc_status((*child)->pid(), "PPid"), pool_.warm_worker_pid());
-  EXPECT_EQ(fs::read_symlink("/proc/" + std::to_string((*child)->pid()) + "/fd/1"),
-            directory.path() / worker::kLogFile);
+  // The child redirects its output right after the fork, maybe after spawn() returned.
+  const fs::path output = "/proc/" + std::to_string((*child)->pid()) + "/fd/1";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  std::error_code error;
+  while (fs::read_symlink(output, error) != directory.path() / worker::kLogFile &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(fs::read_symlink(output, error), directory.path() / worker::kLogFile);
   EXPECT_FALSE((*child)->try_wait().has_value());
   EXPECT_EQ(pool_.running(), 1u);
   (*child)->kill();
