@@ -88,17 +88,20 @@ Result<TrainingRequest> training_request(const TrainingSubmission& s, store::Tra
   return r;
 }
 
-// Loads the model and training data in a worker and checks that they train.
-Status check_in_worker(const WorkerOptions& worker, const std::filesystem::path& work_dir,
-                       const TrainingRequest& request, const std::string& model, const TrainingSubmission& s) {
-  AGNX_ASSIGN_OR_RETURN(const JobDirectory job, JobDirectory::create(work_dir));
+// Writes the model and training data to a job directory (their one copy on
+// disk: the store links them in) and checks in a worker that they train.
+Result<JobDirectory> check_in_worker(const WorkerOptions& worker, const std::filesystem::path& work_dir,
+                                     const TrainingRequest& request, const std::string& model,
+                                     const TrainingSubmission& s) {
+  AGNX_ASSIGN_OR_RETURN(JobDirectory job, JobDirectory::create(work_dir));
   TrainingRequest check = request;
   check.has_test_data = false;
   AGNX_RETURN_IF_ERROR(job.write(worker::kStepFile, to_json(TrainingStep{"check", 0.0, check})));
   AGNX_RETURN_IF_ERROR(job.write(worker::kModelFile, model));
   AGNX_RETURN_IF_ERROR(job.write(worker::kTrainInputsFile, s.train_x));
   AGNX_RETURN_IF_ERROR(job.write(worker::kTrainLabelsFile, s.train_y));
-  return run_in_worker(worker, "train", job, kDefaultLutMetric, {});
+  AGNX_RETURN_IF_ERROR(run_in_worker(worker, "train", job, kDefaultLutMetric, {}));
+  return job;
 }
 
 store::RunBatch submission_batch(const TrainingRequest& r) {
@@ -120,20 +123,22 @@ store::RunBatch submission_batch(const TrainingRequest& r) {
 }
 
 // Stores the run, its inputs and params and the job in one write (once per
-// idempotency key).
+// idempotency key); the model and training data are linked from `checked`,
+// the job directory of the submission's check.
 Result<store::SubmittedJob> store_training(store::TrackingStore& store, const TrainingSubmission& s,
-                                           const TrainingRequest& request, int64_t experiment,
-                                           const std::string& user) {
+                                           const TrainingRequest& request, const JobDirectory& checked,
+                                           int64_t experiment, const std::string& user) {
   store::JobSubmission job{experiment, s.header.run_name(), user, now_ms(), request.kind,
                            submission_batch(request), {}, kJobIdTag};
   const std::string request_json = to_json(request);
-  job.artifacts = present_uploads({{kModelArtifact, s.model},
-                                   {kTrainInputsArtifact, s.train_x},
-                                   {kTrainLabelsArtifact, s.train_y},
-                                   {kCalibrationArtifact, s.calibration},
-                                   {kTestInputsArtifact, s.test_x},
-                                   {kTestLabelsArtifact, s.test_y},
-                                   {kTrainingRequestArtifact, request_json}});
+  const std::filesystem::path& dir = checked.path();
+  job.artifacts = present_uploads({{kModelArtifact, s.model, dir / worker::kModelFile},  // s.model or none
+                                   {kTrainInputsArtifact, s.train_x, dir / worker::kTrainInputsFile},
+                                   {kTrainLabelsArtifact, s.train_y, dir / worker::kTrainLabelsFile},
+                                   {kCalibrationArtifact, s.calibration, {}},
+                                   {kTestInputsArtifact, s.test_x, {}},
+                                   {kTestLabelsArtifact, s.test_y, {}},
+                                   {kTrainingRequestArtifact, request_json, {}}});
   return store.submit_job(job, {s.header.idempotency_key()});
 }
 
@@ -172,12 +177,11 @@ grpc::Status TrainingService::SubmitTraining(grpc::ServerContext* context,
     if (!source_model.ok()) return to_grpc(source_model.status().with_context("header.source_run"));
     model = std::move(*source_model);
   }
-  if (const Status checked = check_in_worker(worker_, work_dir_, *request, model, submission); !checked.ok()) {
-    return to_grpc(checked);
-  }
+  const auto checked = check_in_worker(worker_, work_dir_, *request, model, submission);
+  if (!checked.ok()) return to_grpc(checked.status());
   const auto experiment = experiment_named(store_, submission.header.experiment());
   if (!experiment.ok()) return to_grpc(experiment.status());
-  const auto stored = store_training(store_, submission, *request, *experiment, user);
+  const auto stored = store_training(store_, submission, *request, *checked, *experiment, user);
   if (!stored.ok()) return to_grpc(stored.status());
   if (stored->created) jobs_.enqueue(stored->job_id);
   reply->set_run_id(stored->run.run_id);
