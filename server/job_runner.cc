@@ -13,6 +13,7 @@ namespace agnx::server {
 
 namespace {
 constexpr auto kRepairInterval = std::chrono::seconds(1);
+constexpr std::size_t kStageStartsKept = 64;  // a sweep's stages repeat per point
 }  // namespace
 
 JobRunner::JobRunner(store::TrackingStore& store, const LibraryRegistry& libraries, const JobRunnerOptions& options)
@@ -84,6 +85,11 @@ std::optional<JobProgressView> JobRunner::wait_for_change(int64_t job_id, uint64
     return it != progress_.end() && it->second.version > seen_version;
   };
   if (!changed_.wait_for(lock, timeout, changed)) return std::nullopt;
+  if (const auto starts = stage_starts_.find(job_id); starts != stage_starts_.end()) {
+    for (const JobProgressView& start : starts->second) {
+      if (start.version > seen_version) return start;
+    }
+  }
   return progress_.at(job_id);
 }
 
@@ -102,8 +108,14 @@ void JobRunner::publish(int64_t job_id, const std::function<void(JobProgressView
   {
     std::lock_guard lock(mutex_);
     JobProgressView& view = progress_[job_id];
+    const std::string stage = view.stage;
     change(view);
     ++view.version;
+    if (view.stage != stage) {
+      std::deque<JobProgressView>& starts = stage_starts_[job_id];
+      starts.push_back(view);
+      if (starts.size() > kStageStartsKept) starts.pop_front();
+    }
   }
   changed_.notify_all();
 }

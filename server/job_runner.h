@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -88,7 +89,9 @@ class JobRunner {
   Status cancel(int64_t job_id);
 
   // The live state of job `job_id` after `seen_version`, waiting up to
-  // `timeout` for a change. nullopt when nothing changed.
+  // `timeout` for a change: the state where the first stage begun since then
+  // began (so a follower passing back each version sees every stage, also
+  // short ones), else the latest state. nullopt when nothing changed.
   std::optional<JobProgressView> wait_for_change(int64_t job_id, uint64_t seen_version,
                                                  std::chrono::milliseconds timeout);
 
@@ -123,6 +126,7 @@ class JobRunner {
   std::mutex mutex_;
   std::condition_variable changed_;
   std::map<int64_t, JobProgressView> progress_;
+  std::map<int64_t, std::deque<JobProgressView>> stage_starts_;  // the last kStageStartsKept per job
   std::map<int64_t, std::shared_ptr<std::atomic<bool>>> cancel_flags_;
   std::set<int64_t> started_;  // jobs run() began: cancel() no longer ends them itself
   std::vector<UnwrittenEnd> unwritten_ends_;
