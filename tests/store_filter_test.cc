@@ -2,7 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include "store/search_sql.h"
+#include "store/sqlite.h"
+#include "store/sqlite_store.h"
+#include "tests/support/temp_dir.h"
 
 namespace agnx::store {
 namespace {
@@ -134,6 +141,89 @@ TEST(SearchQuery, RejectsBadRequests) {
   EXPECT_EQ(*page_token_offset(request), 20);
   request.filter = "metrics.a > 1";
   EXPECT_FALSE(page_token_offset(request).ok()) << "a token of another search";
+}
+
+// The steps of SQLite's plan for `query` (one line of EXPLAIN QUERY PLAN
+// each, "SEARCH runs USING INDEX ..."), on the schema of a new store, with the
+// query's values bound: a LIKE 'prefix%' becomes an index range only then.
+std::vector<std::string> sqlite_plan(const SqlQuery& query) {
+  agnx::testing::TempDir dir;
+  SqliteStoreOptions options;
+  options.data_dir = dir.path();
+  EXPECT_TRUE(SqliteTrackingStore::open(options).ok());
+  auto db = Connection::open(SqliteTrackingStore::database_path(dir.path()), Connection::Mode::kReadOnly, 1000, false);
+  EXPECT_TRUE(db.ok()) << db.status().to_string();
+  auto stmt = (*db)->prepare("EXPLAIN QUERY PLAN " + query.sql);
+  EXPECT_TRUE(stmt.ok()) << stmt.status().to_string();
+  for (std::size_t i = 0; i < query.parameters.size(); ++i) {
+    std::visit([&](const auto& value) { stmt->bind(static_cast<int>(i + 1), value); }, query.parameters[i]);
+  }
+  std::vector<std::string> steps;
+  while (*stmt->step()) steps.push_back(stmt->text(3));
+  return steps;
+}
+
+// Whether one of `steps` is `step`.
+bool has_step(const std::vector<std::string>& steps, const std::string& step) {
+  return std::find(steps.begin(), steps.end(), step) != steps.end();
+}
+
+// The plan of a search of experiment 1 with `filter` and `order_by`, checked
+// to read no table whole: every step on a table is a SEARCH through an index.
+std::vector<std::string> checked_plan(const std::string& filter, const std::vector<std::string>& order_by) {
+  SearchRunsRequest request;
+  request.experiment_ids = {1};
+  request.filter = filter;
+  request.order_by = order_by;
+  request.max_results = 100;
+  const auto query = search_runs_query(request, 0);
+  EXPECT_TRUE(query.ok()) << query.status().to_string();
+  const std::vector<std::string> steps = sqlite_plan(*query);
+  for (const std::string& step : steps) {
+    for (const char* table : {"runs", "params", "tags", "metrics", "latest_metrics", "x", "o1", "o2"}) {
+      EXPECT_NE(step.rfind(std::string("SCAN ") + table, 0), 0u) << filter << ": a full scan, " << step;
+    }
+  }
+  return steps;
+}
+
+// The query shapes of bench/store_bench.cc, each served by the index named
+// in migrations/0005_search_indexes.sql (or 0001), so that a search of 100k
+// runs stays in milliseconds. Dropping one of them fails its test here.
+constexpr const char* kPageIds = "LIST SUBQUERY 1";
+constexpr const char* kPageRows = "SEARCH runs USING PRIMARY KEY (run_id=?)";
+constexpr const char* kPageSort = "USE TEMP B-TREE FOR ORDER BY";
+constexpr const char* kByExperiment =
+    "SEARCH runs USING COVERING INDEX runs_by_experiment_stage (experiment_id=? AND lifecycle_stage=?)";
+
+TEST(SearchPlan, DefaultOrderWalksRunsByExperimentStage) {
+  // The ids in index order, with no sort and no run's row; then the page's rows.
+  EXPECT_EQ(checked_plan("", {}), (std::vector<std::string>{kPageRows, kPageIds, kByExperiment, kPageSort}));
+}
+
+TEST(SearchPlan, MetricAndParamFilterProbesEachRunInOrder) {
+  const auto steps = checked_plan("metrics.approximate_top1 > 0.9 AND params.lr = '0.01'", {});
+  EXPECT_TRUE(has_step(steps, kByExperiment));
+  EXPECT_EQ(std::count(steps.begin(), steps.end(), "SEARCH x USING PRIMARY KEY (run_id=? AND key=?)"), 2);
+  EXPECT_EQ(std::count(steps.begin(), steps.end(), kPageSort), 1) << "only the page's rows are sorted";
+}
+
+TEST(SearchPlan, OrderByMetricWalksLatestMetricsByKey) {
+  const auto steps = checked_plan("tags.group = 'g3'", {"metrics.approximate_top1 DESC"});
+  EXPECT_TRUE(has_step(steps, "SEARCH o1 USING COVERING INDEX latest_metrics_by_key (key=?)"));
+  EXPECT_TRUE(has_step(steps, "USE TEMP B-TREE FOR RIGHT PART OF ORDER BY")) << "only ties are sorted";
+  EXPECT_TRUE(has_step(steps, "SEARCH runs USING PRIMARY KEY (run_id=?)"));
+}
+
+TEST(SearchPlan, OrderByParamOrTagWalksItsKeyIndex) {
+  EXPECT_TRUE(has_step(checked_plan("", {"params.lr ASC"}), "SEARCH o1 USING COVERING INDEX params_by_key (key=?)"));
+  EXPECT_TRUE(has_step(checked_plan("", {"tags.group DESC", "metrics.a"}),
+                       "SEARCH o1 USING COVERING INDEX tags_by_key (key=?)"));
+}
+
+TEST(SearchPlan, RunNamePrefixIsARangeOfRunsByName) {
+  const auto steps = checked_plan("attributes.run_name LIKE 'run12%'", {});
+  EXPECT_TRUE(has_step(steps, "SEARCH runs USING INDEX runs_by_name (experiment_id=? AND run_name>? AND run_name<?)"));
 }
 
 }  // namespace

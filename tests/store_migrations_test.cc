@@ -30,7 +30,8 @@ TEST(Migrations, EmbeddedInOrderWithSql) {
   for (std::size_t i = 0; i < migrations.size(); ++i) {
     EXPECT_EQ(migrations[i].version, static_cast<int>(i + 1));
     EXPECT_TRUE(migrations[i].sql.find("CREATE TABLE") != std::string::npos ||
-                migrations[i].sql.find("ALTER TABLE") != std::string::npos);
+                migrations[i].sql.find("ALTER TABLE") != std::string::npos ||
+                migrations[i].sql.find("CREATE INDEX") != std::string::npos);
     EXPECT_EQ(migrations[i].checksum().size(), 64u);
   }
 }
@@ -66,7 +67,8 @@ TEST(Migrations, UpgradeFromOlderSchemaKeepsData) {
                                  "VALUES ('kept', 1, 1)").ok());
   }
   EXPECT_EQ(labels(*pending_migrations(db)),
-            (std::vector<std::string>{"0002_matching", "0003_capture_details", "0004_idempotency_keys"}));
+            (std::vector<std::string>{"0002_matching", "0003_capture_details", "0004_idempotency_keys",
+                                      "0005_search_indexes"}));
 
   SqliteStoreOptions options;
   options.data_dir = dir.path() / "data";

@@ -401,6 +401,52 @@ TEST_P(StoreContract, PaginationIsStableAndComplete) {
   EXPECT_EQ(store_->search_runs(request).status().code(), StatusCode::kInvalidArgument);
 }
 
+// Ordered by a metric, the runs with it come first (walked through its
+// index), then those without it; pages run on across that boundary, ties
+// broken by the next key, start time and run id.
+TEST_P(StoreContract, PagesOrderedByAKeyRunOnIntoTheRunsWithoutIt) {
+  struct Row {
+    bool no_acc;
+    double acc;
+    bool no_p;
+    std::string p;
+    int64_t start;
+    std::string id;
+  };
+  std::vector<Row> rows;
+  for (int i = 0; i < 14; ++i) {
+    Row row{i % 2 == 1, 0.0, i % 3 != 0, "", 1000 + i % 4, ""};  // ties in acc, p and start time
+    if (!row.no_acc) row.acc = i % 3;
+    if (!row.no_p) row.p = "p" + std::to_string(i % 4);
+    row.id = new_run("r", row.start);
+    RunBatch batch;
+    if (!row.no_acc) batch.metrics = {{"acc", row.acc, 1, 0}};
+    if (!row.no_p) batch.params = {{"p", row.p}};
+    ASSERT_TRUE(store_->log_batch(row.id, batch).ok());
+    rows.push_back(row);
+  }
+  for (const bool ascending : {true, false}) {
+    std::sort(rows.begin(), rows.end(), [&](const Row& a, const Row& b) {
+      const double acc_a = ascending ? a.acc : -a.acc, acc_b = ascending ? b.acc : -b.acc;
+      return std::tie(a.no_acc, acc_a, a.no_p, a.p, b.start, a.id) < std::tie(b.no_acc, acc_b, b.no_p, b.p, a.start, b.id);
+    });
+    std::vector<std::string> expected;
+    for (const Row& row : rows) expected.push_back(row.id);
+    SearchRunsRequest request;
+    request.experiment_ids = {experiment_};
+    request.order_by = {ascending ? "metrics.acc ASC" : "metrics.acc DESC", "params.p"};
+    request.max_results = 3;
+    std::vector<std::string> seen;
+    do {
+      const auto page = store_->search_runs(request);
+      ASSERT_TRUE(page.ok()) << page.status().to_string();
+      for (const store::Run& run : page->runs) seen.push_back(run.info.run_id);
+      request.page_token = page->next_page_token;
+    } while (!request.page_token.empty());
+    EXPECT_EQ(seen, expected) << (ascending ? "ASC" : "DESC");
+  }
+}
+
 
 TEST_P(StoreContract, MatchingRoundTripsWithItsMetrics) {
   const std::string run_id = new_run();
