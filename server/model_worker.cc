@@ -4,6 +4,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -57,11 +59,19 @@ class Supervisor {
                                     std::to_string(options_.time_limit.count()) + " s during stage '" + stage_ +
                                     "'"));
       }
-      if (!pipe_open_) std::this_thread::sleep_for(kPollInterval);
+      if (!pipe_open_) wait_for_exit();
     }
   }
 
  private:
+  // The worker closed its pipe, so it is ending: looks again soon, then less
+  // often (1 ms doubling to the poll interval), so a job does not wait a
+  // whole interval for its worker's exit.
+  void wait_for_exit() {
+    std::this_thread::sleep_for(exit_wait_);
+    exit_wait_ = std::min(exit_wait_ * 2, std::chrono::duration_cast<std::chrono::microseconds>(kPollInterval));
+  }
+
   Status stop(Status reason) {
     child_.kill();
     child_.wait();
@@ -114,6 +124,7 @@ class Supervisor {
   const WorkerCallbacks& callbacks_;
   const Clock::time_point deadline_;
   bool pipe_open_ = true;
+  std::chrono::microseconds exit_wait_{1000};
   std::string stage_;  // the last one reported
   std::string pending_;
   std::optional<Status> reported_;
