@@ -3,7 +3,7 @@
 //   agnx-server [--listen ADDR] [--data-dir DIR] [--workers N] ...   serve
 //               [--auth-tokens FILE] [--tls-cert FILE --tls-key FILE]
 //   agnx-server migrate [--dry-run] [--data-dir DIR | --store URI]    schema migrations
-//   agnx-server gc [--data-dir DIR | --store URI]                     collect deleted runs' artifacts
+//   agnx-server gc [--grace-seconds N] [--data-dir DIR | --store URI] collect deleted runs' artifacts
 //   agnx-server backup FILE [--data-dir DIR | --store URI]            online copy of the database
 #include <CLI/CLI.hpp>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -347,6 +347,13 @@ int main(int argc, char** argv) {
   CLI::App* migrate_command = app.add_subcommand("migrate", "apply pending schema migrations and exit");
   migrate_command->add_flag("--dry-run", dry_run, "only list the pending migrations");
   CLI::App* gc_command = app.add_subcommand("gc", "remove deleted runs and unreferenced artifacts, then exit");
+  int64_t grace_seconds = store::kDefaultArtifactGrace.count();
+  gc_command
+      ->add_option("--grace-seconds", grace_seconds,
+                   "keep unreferenced artifact files stored less than this long ago (a server may be about to "
+                   "reference them)")
+      ->check(CLI::Range(int64_t{0}, int64_t{INT32_MAX}))
+      ->capture_default_str();
   std::string backup_file;
   CLI::App* backup_command = app.add_subcommand("backup", "write a consistent copy of the database, then exit");
   backup_command->add_option("FILE", backup_file, "destination")->required();
@@ -370,7 +377,7 @@ int main(int argc, char** argv) {
       std::printf("backup written to %s\n", backup_file.c_str());
       return 0;
     }
-    const auto removed = (*tracking)->gc();
+    const auto removed = (*tracking)->gc(std::chrono::seconds(grace_seconds));
     if (!removed.ok()) return fail(removed.status().message());
     std::printf("removed %lld artifact file(s)\n", static_cast<long long>(*removed));
     return 0;

@@ -26,13 +26,9 @@ constexpr const char* kReadBegin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ O
 // Where a transaction failed: a connection lost before COMMIT may be retried.
 enum class Stage { kConnecting, kRunning, kCommitting };
 
-// One attempt of a transaction on a pooled connection.
+// One attempt of a transaction on `db`.
 template <typename R, typename F>
-R run_once(pg::Pool& pool, const char* begin, F& f, Stage& stage) {
-  stage = Stage::kConnecting;
-  auto lease = pool.acquire();
-  if (!lease.ok()) return lease.status();
-  Db& db = **lease;
+R run_on(Db& db, const char* begin, F& f, Stage& stage) {
   stage = Stage::kRunning;
   AGNX_RETURN_IF_ERROR(db.exec(begin).status());
   R result = f(db);
@@ -43,6 +39,15 @@ R run_once(pg::Pool& pool, const char* begin, F& f, Stage& stage) {
   stage = Stage::kCommitting;
   AGNX_RETURN_IF_ERROR(db.exec("COMMIT").status());
   return result;
+}
+
+// One attempt of a transaction on a pooled connection.
+template <typename R, typename F>
+R run_once(pg::Pool& pool, const char* begin, F& f, Stage& stage) {
+  stage = Stage::kConnecting;
+  auto lease = pool.acquire();
+  if (!lease.ok()) return lease.status();
+  return run_on<R>(**lease, begin, f, stage);
 }
 
 // All rows through `read(row) -> Result<T>`.
@@ -757,9 +762,23 @@ Result<std::vector<std::string>> PostgresTrackingStore::list_libraries() {
 
 // ---- maintenance ------------------------------------------------------------
 
-Result<int64_t> PostgresTrackingStore::gc() {
+Result<int64_t> PostgresTrackingStore::gc(std::chrono::seconds grace) {
   std::unique_lock lock(artifact_gc_mutex_);
-  AGNX_ASSIGN_OR_RETURN(const std::set<std::string> referenced, write([&](Db& db) -> Result<std::set<std::string>> {
+  AGNX_ASSIGN_OR_RETURN(const pg::Pool::Lease lease, pool_.acquire());  // its session holds the lock
+  const Params key = Params().add(kGcLockKey);
+  AGNX_ASSIGN_OR_RETURN(const Rows locked, lease->exec("SELECT pg_try_advisory_lock($1)", key));
+  if (locked[0].text(0) != "t") {
+    return Status::failed_precondition("another gc is running on this database (advisory lock " +
+                                       std::to_string(kGcLockKey) + "); run gc again when it has finished");
+  }
+  Result<int64_t> removed = collect_garbage(*lease, grace);
+  const Status unlocked = lease->exec("SELECT pg_advisory_unlock($1)", key).status();
+  if (removed.ok() && !unlocked.ok()) return unlocked;
+  return removed;
+}
+
+Result<int64_t> PostgresTrackingStore::collect_garbage(Db& connection, std::chrono::seconds grace) {
+  auto forget = [&](Db& db) -> Result<std::set<std::string>> {
     AGNX_RETURN_IF_ERROR(db.exec("DELETE FROM runs WHERE lifecycle_stage = 'deleted'").status());
     AGNX_RETURN_IF_ERROR(db.exec("DELETE FROM experiments WHERE lifecycle_stage = 'deleted' AND NOT EXISTS "
                                  "(SELECT 1 FROM runs WHERE runs.experiment_id = experiments.experiment_id)")
@@ -771,8 +790,11 @@ Result<int64_t> PostgresTrackingStore::gc() {
     std::set<std::string> shas;
     for (int i = 0; i < rows.size(); ++i) shas.insert(rows[i].text(0));
     return shas;
-  }));
-  return artifacts_.remove_unreferenced(referenced);
+  };
+  Stage stage = Stage::kConnecting;
+  AGNX_ASSIGN_OR_RETURN(const std::set<std::string> referenced,
+                        run_on<Result<std::set<std::string>>>(connection, kWriteBegin, forget, stage));
+  return artifacts_.remove_unreferenced(referenced, grace);
 }
 
 Status PostgresTrackingStore::backup(const std::filesystem::path& destination) {

@@ -19,8 +19,10 @@
 // Errors follow store/postgres.h's SQLSTATE mapping; a server out of
 // connections is kResourceExhausted.
 //
-// Maintenance. gc() works as on SQLite; it must run in one process while no
-// other process writes artifacts to the same artifact root. backup() is not
+// Maintenance. gc() works as on SQLite, under the session advisory lock
+// kGcLockKey: while another gc (of any process) holds it, gc fails at once
+// with kFailedPrecondition and removes nothing. Replicas may keep writing
+// artifacts meanwhile: a file stored within the grace is kept. backup() is not
 // offered (kFailedPrecondition naming pg_dump): back the database up with
 // pg_dump and the artifact root with a file copy.
 //
@@ -28,6 +30,7 @@
 // several processes (replicas) may use one database.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <filesystem>
 #include <memory>
@@ -39,6 +42,9 @@
 #include "store/tracking_store.h"
 
 namespace agnx::store {
+
+// The advisory lock gc holds ("agnx-gc\0"; the migrations use kMigrationLockKey).
+inline constexpr int64_t kGcLockKey = 0x61676e782d676300;
 
 struct PostgresStoreOptions {
   std::string conninfo;  // a libpq URI or key=value string, with connect_timeout
@@ -77,7 +83,7 @@ class PostgresTrackingStore final : public TrackingStore {
   Result<StoredLibrary> get_library(const std::string& name) override;
   Result<std::vector<std::string>> list_libraries() override;
 
-  Result<int64_t> gc() override;
+  Result<int64_t> gc(std::chrono::seconds grace) override;
   // Always kFailedPrecondition: use pg_dump (see "Maintenance").
   Status backup(const std::filesystem::path& destination) override;
 
@@ -115,6 +121,9 @@ class PostgresTrackingStore final : public TrackingStore {
   Result<std::string> artifact_sha256(const std::string& run_id, const std::string& path);
   Status set_run_lifecycle(const std::string& run_id, Lifecycle lifecycle);
   Status set_experiment_lifecycle(int64_t experiment_id, Lifecycle lifecycle);
+  // gc's work once `connection` holds the lock: deleted runs and old keys go
+  // in one transaction on it (not retried), then the unreferenced files.
+  Result<int64_t> collect_garbage(pg::Connection& connection, std::chrono::seconds grace);
 
   pg::Pool pool_;
   ArtifactFiles artifacts_;

@@ -708,7 +708,7 @@ Result<std::vector<std::string>> SqliteTrackingStore::list_libraries() {
 
 // ---- maintenance ----------------------------------------------------------
 
-Result<int64_t> SqliteTrackingStore::gc() {
+Result<int64_t> SqliteTrackingStore::gc(std::chrono::seconds grace) {
   std::unique_lock lock(artifact_gc_mutex_);
   std::set<std::string> referenced;
   const Status written = writer_->submit([&](Connection& db) -> Status {
@@ -726,7 +726,7 @@ Result<int64_t> SqliteTrackingStore::gc() {
     }
   });
   if (!written.ok()) return written;
-  return artifacts_.remove_unreferenced(referenced);
+  return artifacts_.remove_unreferenced(referenced, grace);
 }
 
 Status SqliteTrackingStore::backup(const std::filesystem::path& destination) {

@@ -20,7 +20,10 @@
 // other writes of its group are committed without it.
 //
 // Thread safety: every member may be called from any number of threads.
-// Several processes may open the same directory; gc must then run in one.
+// Several processes may open the same directory and write artifacts while
+// one runs gc (a file stored within gc's grace is kept), but two gc runs
+// must not overlap: within a process they wait for each other (and for the
+// artifact writes in flight), across processes the caller sees to it.
 #pragma once
 
 #include <cstddef>
@@ -78,7 +81,7 @@ class SqliteTrackingStore final : public TrackingStore {
   Result<StoredLibrary> get_library(const std::string& name) override;
   Result<std::vector<std::string>> list_libraries() override;
 
-  Result<int64_t> gc() override;
+  Result<int64_t> gc(std::chrono::seconds grace) override;
   Status backup(const std::filesystem::path& destination) override;
   void set_write_observer(WriteObserver* observer) override { writer_->set_observer(observer); }
 

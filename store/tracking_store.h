@@ -48,6 +48,7 @@
 // Thread safety: implementations are safe to call from any number of threads.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -83,6 +84,10 @@ Status validate_idempotency_key(const std::string& key);
 
 // gc forgets idempotency keys older than this.
 inline constexpr int64_t kIdempotencyKeyRetentionMs = int64_t{7} * 24 * 3600 * 1000;
+
+// gc's default grace for artifact files: it keeps unreferenced files younger
+// than this, which a replica may have just stored and is about to reference.
+inline constexpr std::chrono::seconds kDefaultArtifactGrace{3600};
 
 struct RunPage {
   std::vector<Run> runs;
@@ -196,10 +201,13 @@ class TrackingStore {
 
   // Maintenance. gc removes deleted runs (and deleted experiments) for good,
   // forgets idempotency keys older than kIdempotencyKeyRetentionMs, and then
-  // removes the artifact files no run references; it returns the number of
-  // files removed. backup writes a consistent copy of the database while the
-  // store stays online.
-  virtual Result<int64_t> gc() = 0;
+  // removes the artifact files no run references that were last stored more
+  // than `grace` ago (ArtifactFiles::remove_unreferenced; a file stored since,
+  // also again, is kept: servers sharing the artifacts may be about to
+  // reference it); it returns the number of files removed. Two gc runs never
+  // overlap (see the backends). backup writes a consistent copy of the
+  // database while the store stays online.
+  virtual Result<int64_t> gc(std::chrono::seconds grace) = 0;
   virtual Status backup(const std::filesystem::path& destination) = 0;
 
   // Monitoring: the backend reports its write path to `observer` (null:

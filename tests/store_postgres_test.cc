@@ -13,6 +13,7 @@
 #include "store/open_store.h"
 #include "store/postgres.h"
 #include "store/postgres_migrations.h"
+#include "store/postgres_store.h"
 #include "tests/support/postgres_cluster.h"
 #include "tests/support/temp_dir.h"
 
@@ -177,7 +178,24 @@ TEST_F(PostgresTest, BackupPointsToPgDumpAndGcWorks) {
   const Status backup = (*store)->backup(dir_.path() / "copy");
   EXPECT_EQ(backup.code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(backup.message().find("pg_dump"), std::string::npos);
-  EXPECT_EQ(*(*store)->gc(), 0);
+  EXPECT_EQ(*(*store)->gc(std::chrono::seconds(0)), 0);
+}
+
+// Replicas may each run gc: one at a time, the others refuse at once.
+TEST_F(PostgresTest, GcRefusesWhileAnotherGcHoldsItsLock) {
+  auto store = open_store(cluster_->store_uri(database_, dir_.path()));
+  ASSERT_TRUE(store.ok()) << store.status().to_string();
+  auto other = connect();
+  ASSERT_TRUE(other->exec("SELECT pg_advisory_lock($1)", pg::Params().add(kGcLockKey)).ok());
+  const auto refused = (*store)->gc(std::chrono::seconds(0));
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("another gc"), std::string::npos) << refused.status().to_string();
+  ASSERT_TRUE(other->exec("SELECT pg_advisory_unlock($1)", pg::Params().add(kGcLockKey)).ok());
+  EXPECT_TRUE((*store)->gc(std::chrono::seconds(0)).ok());
+  // gc released its lock: another session gets it.
+  const auto taken = other->exec("SELECT pg_try_advisory_lock($1)", pg::Params().add(kGcLockKey));
+  ASSERT_TRUE(taken.ok());
+  EXPECT_EQ((*taken)[0].text(0), "t");
 }
 
 TEST_F(PostgresTest, AServerOutOfConnectionsIsResourceExhausted) {

@@ -290,7 +290,7 @@ TEST_F(SqliteStoreTest, IdempotencyKeysOutliveTheProcessUntilGcForgetsThem) {
   ASSERT_TRUE(store_->log_batch(run_id, batch, {"new-key"}).ok());
   ASSERT_TRUE(store_->log_batch(run_id, batch, {"old-key"}).ok());
   EXPECT_EQ(store_->get_metric_history(run_id, "m")->size(), 2u);  // both keys still known
-  ASSERT_TRUE(store_->gc().ok());
+  ASSERT_TRUE(store_->gc(kDefaultArtifactGrace).ok());
   ASSERT_TRUE(store_->log_batch(run_id, batch, {"new-key"}).ok());
   ASSERT_TRUE(store_->log_batch(run_id, batch, {"old-key"}).ok());  // forgotten: written again
   EXPECT_EQ(store_->get_metric_history(run_id, "m")->size(), 3u);
@@ -612,13 +612,41 @@ TEST_P(StoreContract, GcRemovesDeletedRunsAndUnreferencedArtifacts) {
   ASSERT_TRUE(store_->log_metric(dropped, {"m", 1.0, 1, 0}).ok());
   ASSERT_TRUE(store_->delete_run(dropped).ok());
 
-  const auto removed = store_->gc();
+  const auto removed = store_->gc(std::chrono::seconds(0));
   ASSERT_TRUE(removed.ok()) << removed.status().to_string();
   EXPECT_EQ(*removed, 1);
   EXPECT_EQ(store_->get_run(dropped).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(*store_->read_artifact(kept, "shared.txt"), "shared");
   EXPECT_FALSE(std::filesystem::exists(dir_.path() / "data" / "artifacts" / only->sha256.substr(0, 2) / only->sha256));
-  EXPECT_EQ(*store_->gc(), 0);
+  EXPECT_EQ(*store_->gc(std::chrono::seconds(0)), 0);
+}
+
+// Servers sharing the artifacts may be about to reference a file they have
+// just stored: gc keeps unreferenced files younger than its grace, and
+// referenced ones however old.
+TEST_P(StoreContract, GcKeepsUnreferencedArtifactsWithinTheGrace) {
+  const std::string kept = new_run();
+  const std::string dropped = new_run();
+  const auto referenced = store_->log_artifact(kept, "kept.txt", "referenced");
+  const auto unreferenced = store_->log_artifact(dropped, "only.txt", "only mine");
+  ASSERT_TRUE(referenced.ok() && unreferenced.ok());
+  ASSERT_TRUE(store_->delete_run(dropped).ok());
+  const auto file = [&](const ArtifactInfo& info) {
+    return dir_.path() / "data" / "artifacts" / info.sha256.substr(0, 2) / info.sha256;
+  };
+  const auto age = [](const std::filesystem::path& path, std::chrono::seconds by) {
+    std::filesystem::last_write_time(path, std::filesystem::file_time_type::clock::now() - by);
+  };
+  const std::chrono::seconds grace(3600);
+  age(file(*referenced), 10 * grace);
+
+  EXPECT_EQ(*store_->gc(grace), 0);
+  EXPECT_EQ(store_->get_run(dropped).status().code(), StatusCode::kNotFound);
+  EXPECT_TRUE(std::filesystem::exists(file(*unreferenced)));
+  age(file(*unreferenced), grace + std::chrono::seconds(60));
+  EXPECT_EQ(*store_->gc(grace), 1);
+  EXPECT_FALSE(std::filesystem::exists(file(*unreferenced)));
+  EXPECT_EQ(*store_->read_artifact(kept, "kept.txt"), "referenced");
 }
 
 TEST_F(SqliteStoreTest, BackupIsAConsistentCopy) {
