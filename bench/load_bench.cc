@@ -9,7 +9,13 @@
 // LogBatch requests of that many metrics, one after the other, for --seconds
 // (or --requests per client). It prints requests/s, metrics/s and the latency
 // percentiles, then reads every metric's history back and checks that the
-// server stored exactly the metrics it acknowledged. Exits 1 on any failed
+// server stored exactly the metrics it acknowledged. Then the same threads,
+// batch size and duration call TrackingStore::log_batch directly on a store
+// of their own, opened as agnx-server opens its default one (open_store of a
+// temporary directory: same synchronous setting, same group commit), and it
+// prints the store-alone figures, verified the same way. A closing table puts
+// server and store alone side by side per batch size: their ratio is the
+// server's overhead (gRPC, protobuf, threads). Exits 1 on any failed
 // request (set-up calls included) or mismatch, 2 on a usage error or a server
 // that does not start. Only loopback addresses are accepted (localhost,
 // [::1], numeric 127.x.x.x): a tool for one's own machine, never another host's.
@@ -23,16 +29,23 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <functional>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "agnapprox/v1/agnx.grpc.pb.h"
+#include "core/clock.h"
+#include "store/open_store.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
 
 namespace {
 
 namespace pb = agnapprox::v1;
+namespace store = agnx::store;
+using agnx::Status;
+using agnx::now_ms;
 using Clock = std::chrono::steady_clock;
 
 // HOST:PORT with HOST localhost, [::1] or a numeric 127.x.x.x address.
@@ -101,39 +114,70 @@ std::vector<std::string> create_runs(pb::Tracking::Stub& setup, const Options& o
   return runs;
 }
 
-// Client `c`'s LogBatch loop on its own channel, from `start` until the pass ends.
+// Calls `send(i, error)` for request i = 0, 1, ... until the pass ends (at
+// `stop`, or after --requests), timing each; `send` returns whether the
+// request was acknowledged and otherwise says why in `error`.
+template <typename Send>
+void drive_loop(const Options& options, Clock::time_point stop, ClientResult& result, Send send) {
+  for (std::size_t i = 0; options.requests ? i < options.requests : Clock::now() < stop; ++i) {
+    std::string error;
+    const auto sent = Clock::now();
+    const bool ok = send(i, error);
+    result.latencies_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - sent).count());
+    if (ok) {
+      ++result.ok;
+    } else if (result.errors++ == 0) {
+      result.first_error = error;
+    }
+  }
+}
+
+// Metric j of request i: its value and a step distinct per request (no duplicate rows).
+double metric_value(std::size_t i, std::size_t j) { return static_cast<double>(i) * 0.5 + static_cast<double>(j); }
+
+// A client's LogBatch loop on its own channel.
 void drive_client(const std::shared_ptr<grpc::Channel>& channel, const std::string& run_id, const Options& options,
                   std::size_t batch, Clock::time_point stop, ClientResult& result) {
   auto stub = pb::Tracking::NewStub(channel);
   pb::LogBatchRequest request;
   request.set_run_id(run_id);
   for (std::size_t j = 0; j < batch; ++j) request.add_metrics()->set_key("m" + std::to_string(j));
-  for (std::size_t i = 0; options.requests ? i < options.requests : Clock::now() < stop; ++i) {
+  drive_loop(options, stop, result, [&](std::size_t i, std::string& error) {
     for (std::size_t j = 0; j < batch; ++j) {
       pb::Metric* m = request.mutable_metrics(static_cast<int>(j));
-      m->set_value(static_cast<double>(i) * 0.5 + static_cast<double>(j));
-      m->set_step(static_cast<int64_t>(i));  // distinct per request: no duplicate rows
+      m->set_value(metric_value(i, j));
+      m->set_step(static_cast<int64_t>(i));
     }
     pb::LogResponse response;
-    const auto sent = Clock::now();
     const grpc::Status status = stub->LogBatch(context_with_deadline(60).get(), request, &response);
-    result.latencies_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - sent).count());
-    if (status.ok()) {
-      ++result.ok;
-    } else if (result.errors++ == 0) {
-      result.first_error = std::to_string(status.error_code()) + ": " + status.error_message();
-    }
-  }
+    if (!status.ok()) error = std::to_string(status.error_code()) + ": " + status.error_message();
+    return status.ok();
+  });
 }
 
-// Runs every client at once, each on a connection of its own; returns the seconds the pass took.
-double drive_clients(const std::string& address, const std::vector<std::string>& runs, const Options& options,
-                     std::size_t batch, std::vector<ClientResult>& results) {
-  std::vector<std::shared_ptr<grpc::Channel>> channels;
-  for (std::size_t i = 0; i < options.clients; ++i) {
-    channels.push_back(open_channel(address));
-    channels.back()->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  }
+// A client's log_batch loop straight on the store, with the timestamp the
+// server would give it (the time it arrives).
+void drive_store_client(store::TrackingStore& tracking, const std::string& run_id, const Options& options,
+                        std::size_t batch, Clock::time_point stop, ClientResult& result) {
+  store::RunBatch request;
+  for (std::size_t j = 0; j < batch; ++j) request.metrics.push_back({"m" + std::to_string(j), 0, 0, 0});
+  drive_loop(options, stop, result, [&](std::size_t i, std::string& error) {
+    const int64_t now = now_ms();
+    for (std::size_t j = 0; j < batch; ++j) {
+      request.metrics[j].value = metric_value(i, j);
+      request.metrics[j].timestamp = now;
+      request.metrics[j].step = static_cast<int64_t>(i);
+    }
+    const Status status = tracking.log_batch(run_id, request);
+    if (!status.ok()) error = status.to_string();
+    return status.ok();
+  });
+}
+
+// Runs `client(c, stop, result)` for every client c at once, each on a thread
+// of its own; returns the seconds the pass took.
+double run_clients(const Options& options, std::vector<ClientResult>& results,
+                   const std::function<void(std::size_t, Clock::time_point, ClientResult&)>& client) {
   std::atomic<bool> go{false};
   std::vector<std::thread> threads;
   const auto duration = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.seconds));
@@ -141,7 +185,7 @@ double drive_clients(const std::string& address, const std::vector<std::string>&
   for (std::size_t c = 0; c < options.clients; ++c) {
     threads.emplace_back([&, c] {
       while (!go.load()) std::this_thread::yield();
-      drive_client(channels[c], runs[c], options, batch, start + duration, results[c]);
+      client(c, start + duration, results[c]);
     });
   }
   start = Clock::now();
@@ -150,11 +194,31 @@ double drive_clients(const std::string& address, const std::vector<std::string>&
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Prints the pass's throughput and latencies; returns the acknowledged requests.
-std::size_t report(const std::vector<ClientResult>& results, const Options& options, std::size_t batch, int pass,
-                   double elapsed) {
+// The server pass's clients, each on a connection of its own.
+double drive_clients(const std::string& address, const std::vector<std::string>& runs, const Options& options,
+                     std::size_t batch, std::vector<ClientResult>& results) {
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (std::size_t i = 0; i < options.clients; ++i) {
+    channels.push_back(open_channel(address));
+    channels.back()->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  }
+  return run_clients(options, results, [&](std::size_t c, Clock::time_point stop, ClientResult& result) {
+    drive_client(channels[c], runs[c], options, batch, stop, result);
+  });
+}
+
+// What a pass measured, for the closing table.
+struct PassFigures {
+  double metrics_per_s = 0, p50_ms = 0;
+};
+
+// Prints the pass's throughput and latencies; returns its figures and (in
+// `ok`) the acknowledged requests.
+PassFigures report(const std::vector<ClientResult>& results, const std::string& title, double elapsed,
+                   std::size_t batch, std::size_t& ok) {
   std::vector<double> latencies;
-  std::size_t ok = 0, errors = 0;
+  std::size_t errors = 0;
+  ok = 0;
   for (const auto& r : results) {
     latencies.insert(latencies.end(), r.latencies_ms.begin(), r.latencies_ms.end());
     ok += r.ok;
@@ -162,32 +226,28 @@ std::size_t report(const std::vector<ClientResult>& results, const Options& opti
     if (r.errors) std::fprintf(stderr, "agnx-load: a client's first error: %s\n", r.first_error.c_str());
   }
   std::sort(latencies.begin(), latencies.end());
-  std::printf("pass %d: %zu clients x LogBatch of %zu metrics, %.1f s\n", pass, options.clients, batch, elapsed);
+  const PassFigures figures{static_cast<double>(ok * batch) / elapsed, percentile(latencies, 50)};
+  std::printf("%s, %.1f s\n", title.c_str(), elapsed);
   std::printf("  requests   %zu ok, %zu errors\n", ok, errors);
   std::printf("  throughput %.0f requests/s, %.0f metrics/s\n", static_cast<double>(ok) / elapsed,
-              static_cast<double>(ok * batch) / elapsed);
-  std::printf("  latency ms p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", percentile(latencies, 50),
-              percentile(latencies, 90), percentile(latencies, 99), latencies.empty() ? 0.0 : latencies.back());
-  return ok;
+              figures.metrics_per_s);
+  std::printf("  latency ms p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", figures.p50_ms, percentile(latencies, 90),
+              percentile(latencies, 99), latencies.empty() ? 0.0 : latencies.back());
+  return figures;
 }
 
-// Reads back: every key of every run holds one entry per acknowledged request.
-bool verify_stored(pb::Tracking::Stub& setup, const std::vector<std::string>& runs,
-                   const std::vector<ClientResult>& results, std::size_t batch, std::size_t acknowledged_requests) {
+// Reads back: every key of every run holds one entry per acknowledged
+// request. `stored(c, key)` is how many entries client c's run holds under
+// `key`, or an error message.
+bool verify_stored(const std::vector<ClientResult>& results, std::size_t batch, std::size_t acknowledged_requests,
+                   const std::function<std::optional<std::size_t>(std::size_t, const std::string&)>& stored_count) {
   std::size_t stored = 0, mismatched_keys = 0;
-  for (std::size_t c = 0; c < runs.size(); ++c) {
+  for (std::size_t c = 0; c < results.size(); ++c) {
     for (std::size_t j = 0; j < batch; ++j) {
-      pb::GetMetricHistoryRequest request;
-      request.set_run_id(runs[c]);
-      request.set_key("m" + std::to_string(j));
-      pb::GetMetricHistoryResponse history;
-      auto context = context_with_deadline(60);
-      if (const auto s = setup.GetMetricHistory(context.get(), request, &history); !s.ok()) {
-        std::fprintf(stderr, "agnx-load: GetMetricHistory: %s\n", s.error_message().c_str());
-        return false;
-      }
-      stored += static_cast<std::size_t>(history.metrics_size());
-      if (static_cast<std::size_t>(history.metrics_size()) != results[c].ok) ++mismatched_keys;
+      const std::optional<std::size_t> count = stored_count(c, "m" + std::to_string(j));
+      if (!count) return false;
+      stored += *count;
+      if (*count != results[c].ok) ++mismatched_keys;
     }
   }
   const std::size_t acknowledged = acknowledged_requests * batch;
@@ -197,16 +257,88 @@ bool verify_stored(pb::Tracking::Stub& setup, const std::vector<std::string>& ru
   return stored == acknowledged && mismatched_keys == 0;
 }
 
-// One pass; returns false on any error or mismatch.
-bool run_pass(const std::string& address, const Options& options, std::size_t batch, int pass) {
+bool no_errors(const std::vector<ClientResult>& results) {
+  return std::all_of(results.begin(), results.end(), [](const auto& r) { return r.errors == 0; });
+}
+
+// One pass through the server; false on any error or mismatch.
+bool run_pass(const std::string& address, const Options& options, std::size_t batch, int pass, PassFigures& figures) {
   auto setup = pb::Tracking::NewStub(open_channel(address));
   const std::vector<std::string> runs = create_runs(*setup, options, batch, pass);
   if (runs.empty()) return false;
   std::vector<ClientResult> results(options.clients);
   const double elapsed = drive_clients(address, runs, options, batch, results);
-  const std::size_t ok = report(results, options, batch, pass, elapsed);
-  const bool no_errors = std::all_of(results.begin(), results.end(), [](const auto& r) { return r.errors == 0; });
-  return verify_stored(*setup, runs, results, batch, ok) && no_errors && ok > 0;
+  std::size_t ok = 0;
+  figures = report(results, "pass " + std::to_string(pass) + ": " + std::to_string(options.clients) +
+                                " clients x LogBatch of " + std::to_string(batch) + " metrics",
+                   elapsed, batch, ok);
+  const bool verified = verify_stored(results, batch, ok, [&](std::size_t c, const std::string& key) {
+    pb::GetMetricHistoryRequest request;
+    request.set_run_id(runs[c]);
+    request.set_key(key);
+    pb::GetMetricHistoryResponse history;
+    if (const auto s = setup->GetMetricHistory(context_with_deadline(60).get(), request, &history); !s.ok()) {
+      std::fprintf(stderr, "agnx-load: GetMetricHistory: %s\n", s.error_message().c_str());
+      return std::optional<std::size_t>();
+    }
+    return std::optional<std::size_t>(history.metrics_size());
+  });
+  return verified && no_errors(results) && ok > 0;
+}
+
+// A fresh experiment in `tracking` with one run per client; the run ids, or empty on an error.
+std::vector<std::string> create_store_runs(store::TrackingStore& tracking, const Options& options, std::size_t batch) {
+  const auto experiment = tracking.create_experiment("agnx-load-store-" + std::to_string(batch));
+  if (!experiment.ok()) {
+    std::fprintf(stderr, "agnx-load: store create_experiment: %s\n", experiment.status().to_string().c_str());
+    return {};
+  }
+  std::vector<std::string> runs;
+  for (std::size_t i = 0; i < options.clients; ++i) {
+    const auto run = tracking.create_run(*experiment, "client-" + std::to_string(i), "", now_ms());
+    if (!run.ok()) {
+      std::fprintf(stderr, "agnx-load: store create_run: %s\n", run.status().to_string().c_str());
+      return {};
+    }
+    runs.push_back(run->run_id);
+  }
+  return runs;
+}
+
+// The same pass on the store alone (no gRPC); false on any error or mismatch.
+bool run_store_pass(store::TrackingStore& tracking, const Options& options, std::size_t batch, int pass,
+                    PassFigures& figures) {
+  const std::vector<std::string> runs = create_store_runs(tracking, options, batch);
+  if (runs.empty()) return false;
+  std::vector<ClientResult> results(options.clients);
+  const double elapsed = run_clients(options, results, [&](std::size_t c, Clock::time_point stop, ClientResult& r) {
+    drive_store_client(tracking, runs[c], options, batch, stop, r);
+  });
+  std::size_t ok = 0;
+  figures = report(results, "pass " + std::to_string(pass) + ", store alone: " + std::to_string(options.clients) +
+                                " threads x log_batch of " + std::to_string(batch) + " metrics",
+                   elapsed, batch, ok);
+  const bool verified = verify_stored(results, batch, ok, [&](std::size_t c, const std::string& key) {
+    const auto history = tracking.get_metric_history(runs[c], key);
+    if (!history.ok()) {
+      std::fprintf(stderr, "agnx-load: store get_metric_history: %s\n", history.status().to_string().c_str());
+      return std::optional<std::size_t>();
+    }
+    return std::optional<std::size_t>(history->size());
+  });
+  return verified && no_errors(results) && ok > 0;
+}
+
+// The closing table: per batch size, the server's and the store alone's
+// metrics/s (p50 latency) and their ratio.
+void print_comparison(const std::vector<std::size_t>& batches, const std::vector<PassFigures>& server,
+                      const std::vector<PassFigures>& alone) {
+  std::printf("batch   server metrics/s (p50)   store alone metrics/s (p50)   server/store\n");
+  for (std::size_t i = 0; i < batches.size(); ++i) {
+    std::printf("%5zu   %10.0f (%7.2f ms)   %10.0f (%7.2f ms)          %5.0f%%\n", batches[i],
+                server[i].metrics_per_s, server[i].p50_ms, alone[i].metrics_per_s, alone[i].p50_ms,
+                alone[i].metrics_per_s > 0 ? 100.0 * server[i].metrics_per_s / alone[i].metrics_per_s : 0.0);
+  }
 }
 
 }  // namespace
@@ -257,9 +389,20 @@ int main(int argc, char** argv) {
     std::printf("started %s on %s (data in %s)\n", server_binary.c_str(), server_address.c_str(),
                 data->path().c_str());
   }
+  agnx::testing::TempDir store_data;
+  auto tracking = store::open_store("sqlite:" + (store_data.path() / "data").string());
+  if (!tracking.ok()) {
+    std::fprintf(stderr, "agnx-load: the store-alone pass's store: %s\n", tracking.status().to_string().c_str());
+    return 2;
+  }
   bool passed = true;
   int pass = 0;
-  for (const std::size_t batch : options.metrics) passed = run_pass(server_address, options, batch, ++pass) && passed;
+  std::vector<PassFigures> server_figures(options.metrics.size()), alone_figures(options.metrics.size());
+  for (std::size_t i = 0; i < options.metrics.size(); ++i) {
+    passed = run_pass(server_address, options, options.metrics[i], ++pass, server_figures[i]) && passed;
+    passed = run_store_pass(**tracking, options, options.metrics[i], pass, alone_figures[i]) && passed;
+  }
+  print_comparison(options.metrics, server_figures, alone_figures);
   std::printf("%s\n", passed ? "PASS: no errors, every acknowledged metric stored" : "FAIL");
   return passed ? 0 : 1;
 }
