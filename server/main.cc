@@ -291,18 +291,8 @@ int migrate(const std::string& uri, bool dry_run) {
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"agnx-server: approximate multiplier matching jobs and experiment tracking over gRPC.\n"
-               "Examples:\n"
-               "  agnx-server --listen 127.0.0.1:50051 --data-dir ./agnx-data\n"
-               "  agnx-server --library-dir evoapprox=../shared/evoapprox,signed --workers 2\n"
-               "  agnx-server --listen 0.0.0.0:50051 --auth-tokens /etc/agnx/tokens \\\n"
-               "              --tls-cert server.pem --tls-key server.key\n"
-               "  agnx-server migrate --dry-run --data-dir ./agnx-data\n"
-               "Without --auth-tokens and --tls-cert, --listen and --http must be loopback addresses."};
-  ServeOptions options;
+// The options of `agnx-server` serving (its default command).
+void add_serve_options(CLI::App& app, ServeOptions& options) {
   app.add_option("--listen", options.listen, "address to listen on (port 0: any free port)")->capture_default_str();
   app.add_option("--data-dir", options.data_dir, "SQLite database and artifacts (short for --store sqlite:DIR)")
       ->capture_default_str();
@@ -342,6 +332,21 @@ int main(int argc, char** argv) {
                  "error, warn, info (job state changes) or debug (also every gRPC call); "
                  "one JSON object per line on stderr")
       ->capture_default_str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"agnx-server: approximate multiplier matching jobs and experiment tracking over gRPC.\n"
+               "Examples:\n"
+               "  agnx-server --listen 127.0.0.1:50051 --data-dir ./agnx-data\n"
+               "  agnx-server --library-dir evoapprox=../shared/evoapprox,signed --workers 2\n"
+               "  agnx-server --listen 0.0.0.0:50051 --auth-tokens /etc/agnx/tokens \\\n"
+               "              --tls-cert server.pem --tls-key server.key\n"
+               "  agnx-server migrate --dry-run --data-dir ./agnx-data\n"
+               "Without --auth-tokens and --tls-cert, --listen and --http must be loopback addresses."};
+  ServeOptions options;
+  add_serve_options(app, options);
 
   bool dry_run = false;
   CLI::App* migrate_command = app.add_subcommand("migrate", "apply pending schema migrations and exit");
