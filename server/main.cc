@@ -59,6 +59,9 @@ struct ServeOptions {
   std::string log_level = "info";         // server/observability/log.h
 };
 
+// Idle gRPC threads kept for the next calls (see serve()).
+constexpr int kMaxIdleCallThreads = 64;
+
 int fail(const std::string& what) {
   std::fprintf(stderr, "agnx-server: %s\n", what.c_str());
   return 2;
@@ -262,6 +265,11 @@ int serve(const ServeOptions& options) {
   int port = 0;
   builder.AddListeningPort(options.listen, security->credentials, &port);
   builder.SetMaxReceiveMessageSize(64 << 20);
+  // gRPC's sync server keeps at most MAX_POLLERS idle threads and starts a
+  // thread whenever its last idle one takes a call; with the default (2),
+  // concurrent clients made it start and join a thread for nearly every call
+  // (issue 17's profile). Idle threads are cheap; keep enough for busy times.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, kMaxIdleCallThreads);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
   interceptors.push_back(server::grpc_call_observer(metrics.registry()));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));

@@ -313,6 +313,11 @@ Result<std::unique_ptr<SqliteTrackingStore>> SqliteTrackingStore::open(const Sql
   AGNX_ASSIGN_OR_RETURN(auto connection, Connection::open(database, Connection::Mode::kReadWrite,
                                                           options.busy_timeout_ms, options.synchronous_full));
   AGNX_RETURN_IF_ERROR(apply_migrations(*connection, embedded_migrations()).status());
+  // Every write's SAVEPOINT (and every statement in it) journals the pages it
+  // changes, to undo them on failure: kept in memory, not written to a
+  // temporary file past 64 KiB (most of a group's writes were). Commits, and
+  // so durability, are the WAL's and unchanged.
+  AGNX_RETURN_IF_ERROR(connection->exec("PRAGMA temp_store = MEMORY"));
   const std::chrono::milliseconds busy_deadline(options.busy_deadline_ms);
   auto writer = std::make_unique<GroupCommitWriter>(std::move(connection), options.max_group, busy_deadline);
   AGNX_ASSIGN_OR_RETURN(auto readers,
