@@ -6,6 +6,7 @@
 #include <cmath>
 #include <mutex>
 #include <set>
+#include <span>
 #include <tuple>
 
 #include "core/clock.h"
@@ -140,12 +141,48 @@ bool later(const Metric& a, const Metric& b) {
   return std::tie(a.step, a.timestamp, a.value) > std::tie(b.step, b.timestamp, b.value);
 }
 
+// The INSERT of `rows` metrics of one run (?1), in order; `rows` is a power
+// of two up to 64.
+const std::string& insert_metrics_sql(std::size_t rows) {
+  static const std::vector<std::string> texts = [] {
+    std::vector<std::string> all;
+    for (std::size_t n = 1; n <= 64; n *= 2) {
+      std::string sql = "INSERT INTO metrics (run_id, key, value, timestamp, step) VALUES ";
+      for (std::size_t r = 0; r < n; ++r) {
+        const std::size_t p = 2 + 4 * r;
+        sql += (r ? ", (?1, ?" : "(?1, ?") + std::to_string(p) + ", ?" + std::to_string(p + 1) + ", ?" +
+               std::to_string(p + 2) + ", ?" + std::to_string(p + 3) + ")";
+      }
+      all.push_back(std::move(sql));
+    }
+    return all;
+  }();
+  return texts[static_cast<std::size_t>(std::bit_width(rows)) - 1];
+}
+
+// Inserts `metrics` in order, as few multi-row statements as the sizes
+// 64, 32, ..., 1 allow (one statement runs, and journals its pages, once
+// for many rows; at most seven statement texts are cached).
+Status insert_metrics(Connection& db, const std::string& run_id, std::span<const Metric> metrics) {
+  for (std::size_t rows = 64; !metrics.empty(); rows /= 2) {
+    for (; metrics.size() >= rows; metrics = metrics.subspan(rows)) {
+      AGNX_ASSIGN_OR_RETURN(Statement insert, db.prepare(insert_metrics_sql(rows)));
+      insert.bind(1, run_id);
+      for (std::size_t r = 0; r < rows; ++r) {
+        const Metric& m = metrics[r];
+        const int p = static_cast<int>(2 + 4 * r);
+        insert.bind(p, m.key).bind(p + 1, m.value).bind(p + 2, m.timestamp).bind(p + 3, m.step);
+      }
+      AGNX_RETURN_IF_ERROR(insert.run());
+    }
+  }
+  return {};
+}
+
 Status write_metrics(Connection& db, const std::string& run_id, const std::vector<Metric>& metrics) {
+  AGNX_RETURN_IF_ERROR(insert_metrics(db, run_id, metrics));
   std::map<std::string, const Metric*> latest;
   for (const Metric& m : metrics) {
-    AGNX_ASSIGN_OR_RETURN(Statement insert, db.prepare("INSERT INTO metrics (run_id, key, value, timestamp, step) "
-                                                       "VALUES (?1, ?2, ?3, ?4, ?5)"));
-    AGNX_RETURN_IF_ERROR(insert.bind(1, run_id).bind(2, m.key).bind(3, m.value).bind(4, m.timestamp).bind(5, m.step).run());
     const Metric*& best = latest[m.key];
     if (best == nullptr || later(m, *best)) best = &m;
   }
