@@ -429,7 +429,7 @@ Result<std::vector<Experiment>> PostgresTrackingStore::list_experiments(ViewType
   });
 }
 
-Status PostgresTrackingStore::set_experiment_lifecycle(int64_t experiment_id, Lifecycle lifecycle) {
+Status PostgresTrackingStore::do_set_experiment_lifecycle(int64_t experiment_id, Lifecycle lifecycle) {
   return write([&](Db& db) -> Status {
     AGNX_RETURN_IF_ERROR(require_experiment(db, experiment_id, " FOR UPDATE").status());
     AGNX_RETURN_IF_ERROR(db.exec("UPDATE experiments SET lifecycle_stage = $1, last_update_time = $2 "
@@ -440,14 +440,6 @@ Status PostgresTrackingStore::set_experiment_lifecycle(int64_t experiment_id, Li
                    Params().add(lifecycle_name(lifecycle)).add(experiment_id))
         .status();
   });
-}
-
-Status PostgresTrackingStore::delete_experiment(int64_t experiment_id) {
-  return set_experiment_lifecycle(experiment_id, Lifecycle::kDeleted);
-}
-
-Status PostgresTrackingStore::restore_experiment(int64_t experiment_id) {
-  return set_experiment_lifecycle(experiment_id, Lifecycle::kActive);
 }
 
 // ---- runs -------------------------------------------------------------------
@@ -487,21 +479,13 @@ Status PostgresTrackingStore::do_update_run(const std::string& run_id, RunStatus
   });
 }
 
-Status PostgresTrackingStore::set_run_lifecycle(const std::string& run_id, Lifecycle lifecycle) {
+Status PostgresTrackingStore::do_set_run_lifecycle(const std::string& run_id, Lifecycle lifecycle) {
   return write([&](Db& db) -> Status {
     AGNX_RETURN_IF_ERROR(select_run_info(db, run_id, " FOR UPDATE").status());
     return db.exec("UPDATE runs SET lifecycle_stage = $1 WHERE run_id = $2",
                    Params().add(lifecycle_name(lifecycle)).add(run_id))
         .status();
   });
-}
-
-Status PostgresTrackingStore::delete_run(const std::string& run_id) {
-  return set_run_lifecycle(run_id, Lifecycle::kDeleted);
-}
-
-Status PostgresTrackingStore::restore_run(const std::string& run_id) {
-  return set_run_lifecycle(run_id, Lifecycle::kActive);
 }
 
 Result<RunPage> PostgresTrackingStore::search_runs(const SearchRunsRequest& request) {

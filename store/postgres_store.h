@@ -61,12 +61,8 @@ class PostgresTrackingStore final : public TrackingStore {
   Result<Experiment> get_experiment(int64_t experiment_id) override;
   Result<Experiment> get_experiment_by_name(const std::string& name) override;
   Result<std::vector<Experiment>> list_experiments(ViewType view) override;
-  Status delete_experiment(int64_t experiment_id) override;
-  Status restore_experiment(int64_t experiment_id) override;
 
   Result<Run> get_run(const std::string& run_id) override;
-  Status delete_run(const std::string& run_id) override;
-  Status restore_run(const std::string& run_id) override;
   Result<RunPage> search_runs(const SearchRunsRequest& request) override;
   Result<std::vector<Metric>> get_metric_history(const std::string& run_id, const std::string& key) override;
 
@@ -89,6 +85,8 @@ class PostgresTrackingStore final : public TrackingStore {
 
  protected:
   Result<int64_t> do_create_experiment(const std::string& name, const WriteOptions& options) override;
+  Status do_set_experiment_lifecycle(int64_t experiment_id, Lifecycle lifecycle) override;
+  Status do_set_run_lifecycle(const std::string& run_id, Lifecycle lifecycle) override;
   Result<RunInfo> do_create_run(int64_t experiment_id, const std::string& run_name, const std::string& user_id,
                                 int64_t start_time, const WriteOptions& options) override;
   Status do_update_run(const std::string& run_id, RunStatus status, std::optional<int64_t> end_time) override;
@@ -119,8 +117,6 @@ class PostgresTrackingStore final : public TrackingStore {
 
   // The sha256 of artifact `path` of run `run_id`; kNotFound if none.
   Result<std::string> artifact_sha256(const std::string& run_id, const std::string& path);
-  Status set_run_lifecycle(const std::string& run_id, Lifecycle lifecycle);
-  Status set_experiment_lifecycle(int64_t experiment_id, Lifecycle lifecycle);
   // gc's work once `connection` holds the lock: deleted runs and old keys go
   // in one transaction on it (not retried), then the unreferenced files.
   Result<int64_t> collect_garbage(pg::Connection& connection, std::chrono::seconds grace);

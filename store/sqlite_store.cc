@@ -411,7 +411,7 @@ Result<std::vector<Experiment>> SqliteTrackingStore::list_experiments(ViewType v
   });
 }
 
-Status SqliteTrackingStore::set_experiment_lifecycle(int64_t experiment_id, Lifecycle lifecycle) {
+Status SqliteTrackingStore::do_set_experiment_lifecycle(int64_t experiment_id, Lifecycle lifecycle) {
   return writer_->submit([&](Connection& db) -> Status {
     AGNX_RETURN_IF_ERROR(require_experiment(db, experiment_id).status());
     AGNX_ASSIGN_OR_RETURN(Statement experiment, db.prepare("UPDATE experiments SET lifecycle_stage = ?1, "
@@ -420,14 +420,6 @@ Status SqliteTrackingStore::set_experiment_lifecycle(int64_t experiment_id, Life
     AGNX_ASSIGN_OR_RETURN(Statement runs, db.prepare("UPDATE runs SET lifecycle_stage = ?1 WHERE experiment_id = ?2"));
     return runs.bind(1, lifecycle_name(lifecycle)).bind(2, experiment_id).run();
   });
-}
-
-Status SqliteTrackingStore::delete_experiment(int64_t experiment_id) {
-  return set_experiment_lifecycle(experiment_id, Lifecycle::kDeleted);
-}
-
-Status SqliteTrackingStore::restore_experiment(int64_t experiment_id) {
-  return set_experiment_lifecycle(experiment_id, Lifecycle::kActive);
 }
 
 // ---- runs -----------------------------------------------------------------
@@ -474,20 +466,12 @@ Status SqliteTrackingStore::do_update_run(const std::string& run_id, RunStatus s
   });
 }
 
-Status SqliteTrackingStore::set_run_lifecycle(const std::string& run_id, Lifecycle lifecycle) {
+Status SqliteTrackingStore::do_set_run_lifecycle(const std::string& run_id, Lifecycle lifecycle) {
   return writer_->submit([&](Connection& db) -> Status {
     AGNX_RETURN_IF_ERROR(select_run_info(db, run_id).status());
     AGNX_ASSIGN_OR_RETURN(Statement update, db.prepare("UPDATE runs SET lifecycle_stage = ?1 WHERE run_id = ?2"));
     return update.bind(1, lifecycle_name(lifecycle)).bind(2, run_id).run();
   });
-}
-
-Status SqliteTrackingStore::delete_run(const std::string& run_id) {
-  return set_run_lifecycle(run_id, Lifecycle::kDeleted);
-}
-
-Status SqliteTrackingStore::restore_run(const std::string& run_id) {
-  return set_run_lifecycle(run_id, Lifecycle::kActive);
 }
 
 Result<RunPage> SqliteTrackingStore::search_runs(const SearchRunsRequest& request) {

@@ -60,6 +60,18 @@ Result<int64_t> TrackingStore::create_experiment(const std::string& name, const 
   return do_create_experiment(name, options);
 }
 
+Status TrackingStore::delete_experiment(int64_t experiment_id) {
+  return do_set_experiment_lifecycle(experiment_id, Lifecycle::kDeleted);
+}
+
+Status TrackingStore::restore_experiment(int64_t experiment_id) {
+  return do_set_experiment_lifecycle(experiment_id, Lifecycle::kActive);
+}
+
+Status TrackingStore::delete_run(const std::string& run_id) { return do_set_run_lifecycle(run_id, Lifecycle::kDeleted); }
+
+Status TrackingStore::restore_run(const std::string& run_id) { return do_set_run_lifecycle(run_id, Lifecycle::kActive); }
+
 Result<RunInfo> TrackingStore::create_run(int64_t experiment_id, const std::string& run_name,
                                           const std::string& user_id, int64_t start_time,
                                           const WriteOptions& options) {

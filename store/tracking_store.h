@@ -140,8 +140,8 @@ class TrackingStore {
   virtual Result<Experiment> get_experiment(int64_t experiment_id) = 0;
   virtual Result<Experiment> get_experiment_by_name(const std::string& name) = 0;
   virtual Result<std::vector<Experiment>> list_experiments(ViewType view) = 0;  // by id
-  virtual Status delete_experiment(int64_t experiment_id) = 0;   // and its runs
-  virtual Status restore_experiment(int64_t experiment_id) = 0;  // and its runs
+  Status delete_experiment(int64_t experiment_id);   // and its runs
+  Status restore_experiment(int64_t experiment_id);  // and its runs
 
   // Runs. create_run starts a RUNNING run in an active experiment.
   Result<RunInfo> create_run(int64_t experiment_id, const std::string& run_name, const std::string& user_id,
@@ -149,8 +149,8 @@ class TrackingStore {
   virtual Result<Run> get_run(const std::string& run_id) = 0;
   // Sets the status and, for a terminal status, the end time (now if unset).
   Status update_run(const std::string& run_id, RunStatus status, std::optional<int64_t> end_time);
-  virtual Status delete_run(const std::string& run_id) = 0;
-  virtual Status restore_run(const std::string& run_id) = 0;
+  Status delete_run(const std::string& run_id);
+  Status restore_run(const std::string& run_id);
   virtual Result<RunPage> search_runs(const SearchRunsRequest& request) = 0;
 
   // Run data. log_batch is the one write primitive; at most 1000 metrics,
@@ -220,6 +220,9 @@ class TrackingStore {
   // member of the same name for each contract). Idempotency keys are empty
   // or well-formed; update_run's end_time is set for a terminal status.
   virtual Result<int64_t> do_create_experiment(const std::string& name, const WriteOptions& options) = 0;
+  // The lifecycle stage of an experiment and its runs, or of one run.
+  virtual Status do_set_experiment_lifecycle(int64_t experiment_id, Lifecycle lifecycle) = 0;
+  virtual Status do_set_run_lifecycle(const std::string& run_id, Lifecycle lifecycle) = 0;
   virtual Result<RunInfo> do_create_run(int64_t experiment_id, const std::string& run_name,
                                         const std::string& user_id, int64_t start_time,
                                         const WriteOptions& options) = 0;
