@@ -208,7 +208,7 @@ void JobRunner::write_unwritten_ends() {
     lock.unlock();
     std::erase_if(ends, [&](UnwrittenEnd& end) {
       ++end.tries;
-      if (!finish(end.job, end.outcome).ok()) return false;
+      if (!write_end_again(end).ok()) return false;
       std::fprintf(stderr, "agnx-server: job %lld: its end was written at try %d\n",
                    static_cast<long long>(end.job.job_id), end.tries);
       return true;
@@ -218,13 +218,25 @@ void JobRunner::write_unwritten_ends() {
   }
 }
 
+Status JobRunner::end_run(const store::Job& job, const Status& outcome) {
+  if (!job.run_id) return {};
+  const store::RunStatus status = outcome.ok()                                ? store::RunStatus::kFinished
+                                  : outcome.code() == StatusCode::kCancelled ? store::RunStatus::kKilled
+                                                                              : store::RunStatus::kFailed;
+  return store_.update_run(*job.run_id, status, now_ms());
+}
+
+Status JobRunner::write_end_again(const UnwrittenEnd& end) {
+  AGNX_ASSIGN_OR_RETURN(const store::Job stored, store_.get_job(end.job.job_id));
+  if (store::is_terminal(stored.state)) return end_run(end.job, end.outcome);  // an earlier try wrote the job's
+  return finish(end.job, end.outcome);
+}
+
 Status JobRunner::finish(const store::Job& job, const Status& outcome) {
   const bool cancelled = outcome.code() == StatusCode::kCancelled;
   const store::JobState state =
       outcome.ok() ? store::JobState::kSucceeded : cancelled ? store::JobState::kCancelled : store::JobState::kFailed;
-  const store::RunStatus run_status =
-      outcome.ok() ? store::RunStatus::kFinished : cancelled ? store::RunStatus::kKilled : store::RunStatus::kFailed;
-  const Status run_written = job.run_id ? store_.update_run(*job.run_id, run_status, now_ms()) : Status();
+  const Status run_written = end_run(job, outcome);
   const Status job_written = store_.update_job(job.job_id, {state, outcome.ok() ? std::optional(1.0) : std::nullopt,
                                                             outcome.ok() ? std::nullopt : std::optional(outcome.message())});
   if (job_written.ok()) log_state_change(job, state, job.attempts, outcome.ok() ? "" : outcome.message());

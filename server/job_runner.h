@@ -105,6 +105,8 @@ class JobRunner {
   void publish(int64_t job_id, const std::function<void(JobProgressView&)>& change);
   // Writes the job's end and its run's; the first store error, if any.
   Status finish(const store::Job& job, const Status& outcome);
+  // Writes the end of the job's run (if it has one) for `outcome`.
+  Status end_run(const store::Job& job, const Status& outcome);
   // finish() for a job this runner ran; an end the store refuses is logged
   // and left to the repairer.
   void end(const store::Job& job, const Status& outcome);
@@ -116,6 +118,9 @@ class JobRunner {
     Status outcome;
     int tries = 1;
   };
+  // finish() for an unwritten end, or only its run's end when an earlier
+  // try wrote the job's (which the store would refuse to end again).
+  Status write_end_again(const UnwrittenEnd& end);
 
   store::TrackingStore& store_;
   const LibraryRegistry& libraries_;
