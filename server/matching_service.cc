@@ -16,11 +16,9 @@
 namespace agnx::server {
 namespace {
 
-// Stores the run, its inputs and params and the job in one write (once per
-// idempotency key): all durable on return.
-// Stores the run, its params and inputs and the job in one write; the
-// inputs' bytes are linked from `inputs`, the job directory they were
-// written to for the submission's check.
+// Stores the run, its params and inputs and the job in one write (once per
+// idempotency key): all durable on return. The inputs' bytes are linked from
+// `inputs`, the job directory they were written to for the submission's check.
 Result<store::SubmittedJob> store_submission(store::TrackingStore& store, const Submission& s,
                                              const MatchingRequest& request, const JobDirectory& inputs,
                                              int64_t experiment_id, const std::string& user) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <chrono>
+#include <bit>
 #include <cmath>
 #include <mutex>
 #include <set>
