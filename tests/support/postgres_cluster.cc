@@ -91,16 +91,16 @@ std::string PostgresCluster::missing() {
 Result<PostgresCluster*> PostgresCluster::shared() {
   static std::once_flag once;
   static Result<std::unique_ptr<PostgresCluster>> cluster = Status::internal("not started");
-  std::call_once(once, [] { cluster = start(); });
+  std::call_once(once, [] { cluster = start(PostgresClusterOptions{}); });
   if (!cluster.ok()) return cluster.status();
   return cluster->get();
 }
 
-Result<std::unique_ptr<PostgresCluster>> PostgresCluster::start() {
+Result<std::unique_ptr<PostgresCluster>> PostgresCluster::start(const PostgresClusterOptions& options) {
   if (const std::string why = missing(); !why.empty()) return Status::failed_precondition(why);
   std::string pattern = (std::filesystem::temp_directory_path() / "agnx_pg_XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) return Status::io_error("mkdtemp " + pattern + " failed");
-  std::unique_ptr<PostgresCluster> cluster(new PostgresCluster(pattern));
+  std::unique_ptr<PostgresCluster> cluster(new PostgresCluster(pattern, options));
   AGNX_RETURN_IF_ERROR(cluster->start_reaper());
   const auto began = std::chrono::steady_clock::now();
   AGNX_RETURN_IF_ERROR(cluster->run_initdb_and_start());
@@ -116,8 +116,9 @@ Status PostgresCluster::run_initdb_and_start() {
                           kUser, "-E", "UTF8", "--locale=C", "--no-instructions"},
                          log);
   if (initdb != 0) return Status::internal("initdb failed (" + std::to_string(initdb) + "): " + file_text(log));
-  const std::string options = "-c listen_addresses='' -k " + dir_.string() +
-                              " -c fsync=off -c synchronous_commit=off -c full_page_writes=off";
+  std::string options = "-c listen_addresses='' -k " + dir_.string();
+  std::stringstream settings_list(settings());
+  for (std::string setting; settings_list >> setting;) options += " -c " + setting;
   const int started = run({(bin_dir() / "pg_ctl").string(), "-D", data.string(), "-w", "-t", "60", "-l",
                            (dir_ / "server.log").string(), "-o", options, "start"},
                           log);
@@ -152,6 +153,11 @@ PostgresCluster::~PostgresCluster() {
   }
   std::error_code ignored;
   std::filesystem::remove_all(dir_, ignored);
+}
+
+std::string PostgresCluster::settings() const {
+  const char* value = options_.durable ? "on" : "off";
+  return std::string("fsync=") + value + " synchronous_commit=" + value + " full_page_writes=" + value;
 }
 
 std::string PostgresCluster::conninfo(const std::string& database) const {

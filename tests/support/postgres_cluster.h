@@ -1,7 +1,9 @@
 // PostgresCluster: a private, throwaway PostgreSQL cluster for tests. It is
 // initdb'd (--no-sync, trust authentication, C locale) into a temporary
 // directory, listens only on a Unix socket in that directory, runs with
-// fsync off and is stopped (immediate) and removed on destruction, or when
+// fsync off (or, for benchmarks, start({.durable = true}): PostgreSQL's own
+// durable defaults, fsync, synchronous_commit and full_page_writes on) and
+// is stopped (immediate) and removed on destruction, or when
 // the test process dies without it (a reaper process started with the
 // cluster waits for the end of a pipe the test process holds). As root,
 // initdb and pg_ctl run as the `postgres` system user (runuser), which owns
@@ -28,11 +30,21 @@
 
 namespace agnx::testing {
 
+struct PostgresClusterOptions {
+  // false (tests): fsync, synchronous_commit and full_page_writes off, fast
+  // and not crash-safe. true (benchmarks): all three on, as a production
+  // server runs; a commit waits for its WAL to reach the disk.
+  bool durable = false;
+};
+
 class PostgresCluster {
  public:
-  // The binary's one cluster, started on first use and stopped at exit. A
-  // failure to start is returned to every caller, with the server's log.
+  // The binary's one cluster (not durable), started on first use and stopped
+  // at exit. A failure to start is returned to every caller, with the
+  // server's log.
   static Result<PostgresCluster*> shared();
+  // A cluster of the caller's own, stopped and removed when it is destroyed.
+  static Result<std::unique_ptr<PostgresCluster>> start(const PostgresClusterOptions& options);
   // Where initdb, pg_ctl and postgres are looked for.
   static std::filesystem::path bin_dir();
   // Empty when the binaries (and, as root, the postgres user) are there;
@@ -51,14 +63,18 @@ class PostgresCluster {
   std::string store_uri(const std::string& database, const std::filesystem::path& data_dir) const;
   // Seconds initdb and the start took.
   double start_seconds() const { return start_seconds_; }
+  // The settings it was started with beyond initdb's defaults, as
+  // "fsync=off synchronous_commit=off full_page_writes=off".
+  std::string settings() const;
 
  private:
-  explicit PostgresCluster(std::filesystem::path dir) : dir_(std::move(dir)) {}
-  static Result<std::unique_ptr<PostgresCluster>> start();
+  PostgresCluster(std::filesystem::path dir, PostgresClusterOptions options)
+      : dir_(std::move(dir)), options_(options) {}
   Status start_reaper();
   Status run_initdb_and_start();
 
   std::filesystem::path dir_;  // the data directory (data/), logs and the socket
+  PostgresClusterOptions options_;
   int reaper_pipe_ = -1;       // its end closes when this process ends: the reaper stops the cluster
   pid_t reaper_ = -1;
   double start_seconds_ = 0.0;
