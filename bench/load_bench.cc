@@ -1,6 +1,7 @@
 // agnx-load: a load benchmark of agnx-server's tracking API over loopback.
 //
 //   agnx-load [--clients 32] [--seconds 10 | --requests N] [--metrics 10,100] [--server 127.0.0.1:PORT]
+//             [--postgres [--postgres-fsync on|off]]
 //
 // Without --server it starts the built agnx-server on 127.0.0.1:0 with a
 // temporary data directory (removed afterwards). For each batch size in
@@ -17,7 +18,16 @@
 // server and store alone side by side per batch size: their ratio is the
 // server's overhead (gRPC, protobuf, threads). Exits 1 on any failed
 // request (set-up calls included) or mismatch, 2 on a usage error or a server
-// that does not start. Only loopback addresses are accepted (localhost,
+// that does not start.
+//
+// With --postgres the same passes run a second time on PostgreSQL: it starts
+// a private cluster (tests/support/postgres_cluster.h) with fsync,
+// synchronous_commit and full_page_writes on (a commit is on disk when it is
+// acknowledged, as with SQLite's synchronous=FULL; --postgres-fsync off for
+// the test cluster's settings), a second agnx-server on it (--store
+// postgresql://...), and the store-alone pass opens its own database of that
+// cluster with open_store, as the server does. It prints the settings it read
+// back from the cluster, and the closing table has both backends' columns. Only loopback addresses are accepted (localhost,
 // [::1], numeric 127.x.x.x): a tool for one's own machine, never another host's.
 #include <CLI/CLI.hpp>
 #include <arpa/inet.h>
@@ -37,6 +47,8 @@
 #include "agnapprox/v1/agnx.grpc.pb.h"
 #include "core/clock.h"
 #include "store/open_store.h"
+#include "store/postgres.h"
+#include "tests/support/postgres_cluster.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -44,6 +56,7 @@ namespace {
 
 namespace pb = agnapprox::v1;
 namespace store = agnx::store;
+using agnx::Result;
 using agnx::Status;
 using agnx::now_ms;
 using Clock = std::chrono::steady_clock;
@@ -329,16 +342,68 @@ bool run_store_pass(store::TrackingStore& tracking, const Options& options, std:
   return verified && no_errors(results) && ok > 0;
 }
 
-// The closing table: per batch size, the server's and the store alone's
-// metrics/s (p50 latency) and their ratio.
-void print_comparison(const std::vector<std::size_t>& batches, const std::vector<PassFigures>& server,
-                      const std::vector<PassFigures>& alone) {
-  std::printf("batch   server metrics/s (p50)   store alone metrics/s (p50)   server/store\n");
+// One backend's figures: per batch size, through the server and on the store alone.
+struct BackendFigures {
+  std::string name;
+  std::vector<PassFigures> server, alone;
+};
+
+// The closing table: per batch size and backend, the server's and the store
+// alone's metrics/s (p50 latency) and their ratio.
+void print_comparison(const std::vector<std::size_t>& batches, const std::vector<BackendFigures>& backends,
+                      std::size_t clients) {
+  std::printf("\n%zu clients; metrics/s (p50 latency)\n", clients);
+  std::printf("batch  backend     server metrics/s (p50)     store alone metrics/s (p50)   server/store\n");
   for (std::size_t i = 0; i < batches.size(); ++i) {
-    std::printf("%5zu   %10.0f (%7.2f ms)   %10.0f (%7.2f ms)          %5.0f%%\n", batches[i],
-                server[i].metrics_per_s, server[i].p50_ms, alone[i].metrics_per_s, alone[i].p50_ms,
-                alone[i].metrics_per_s > 0 ? 100.0 * server[i].metrics_per_s / alone[i].metrics_per_s : 0.0);
+    for (const BackendFigures& b : backends) {
+      const PassFigures& server = b.server[i];
+      const PassFigures& alone = b.alone[i];
+      std::printf("%5zu  %-10s  %10.0f (%8.2f ms)      %10.0f (%8.2f ms)          %5.0f%%\n", batches[i],
+                  b.name.c_str(), server.metrics_per_s, server.p50_ms, alone.metrics_per_s, alone.p50_ms,
+                  alone.metrics_per_s > 0 ? 100.0 * server.metrics_per_s / alone.metrics_per_s : 0.0);
+    }
   }
+}
+
+// The PostgreSQL side of --postgres: a private cluster, a server on one
+// database of it and a store on another.
+struct PostgresSide {
+  std::unique_ptr<agnx::testing::PostgresCluster> cluster;
+  agnx::testing::TempDir files;  // the server's and the store's data_dir (artifacts, tmp)
+  std::unique_ptr<agnx::testing::ServerProcess> server;
+  std::unique_ptr<store::TrackingStore> alone;
+};
+
+// The cluster's settings that decide what a commit costs, as it reports them.
+std::string durability_settings(agnx::testing::PostgresCluster& cluster) {
+  auto db = store::pg::Connection::open(cluster.conninfo("postgres"), "the benchmark's cluster");
+  if (!db.ok()) return db.status().to_string();
+  auto rows = (*db)->exec(
+      "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ' ' ORDER BY name) FROM pg_settings WHERE name IN "
+      "('fsync', 'synchronous_commit', 'full_page_writes', 'wal_sync_method', 'commit_delay', 'shared_buffers', "
+      "'max_wal_size', 'server_version')");
+  if (!rows.ok()) return rows.status().to_string();
+  return (*rows)[0].text(0);
+}
+
+// Starts the cluster, the server on it and the store alone; an error names what failed.
+Result<std::unique_ptr<PostgresSide>> start_postgres(const std::string& server_binary, bool fsync) {
+  if (const std::string why = agnx::testing::PostgresCluster::missing(); !why.empty()) {
+    return Status::failed_precondition(why);
+  }
+  auto side = std::make_unique<PostgresSide>();
+  AGNX_ASSIGN_OR_RETURN(side->cluster, agnx::testing::PostgresCluster::start({.durable = fsync}));
+  AGNX_ASSIGN_OR_RETURN(const std::string server_db, side->cluster->create_database());
+  AGNX_ASSIGN_OR_RETURN(const std::string alone_db, side->cluster->create_database());
+  const std::string uri = side->cluster->store_uri(server_db, side->files.path() / "server");
+  AGNX_ASSIGN_OR_RETURN(side->server, agnx::testing::ServerProcess::start(server_binary, side->files.path() / "unused",
+                                                                          {"--store", uri}));
+  AGNX_ASSIGN_OR_RETURN(side->alone, store::open_store(side->cluster->store_uri(alone_db, side->files.path() / "alone")));
+  std::printf("started %s on %s with --store %s\n", server_binary.c_str(), side->server->address().c_str(),
+              uri.c_str());
+  std::printf("PostgreSQL cluster (started in %.1f s): %s\n", side->cluster->start_seconds(),
+              durability_settings(*side->cluster).c_str());
+  return side;
 }
 
 }  // namespace
@@ -364,10 +429,24 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000));
   app.add_option("--server", server_address, "a running server on loopback (default: start one)");
   app.add_option("--server-binary", server_binary, "the agnx-server to start")->capture_default_str();
+  bool postgres = false;
+  std::string postgres_fsync = "on";
+  app.add_flag("--postgres", postgres,
+               "also run every pass on PostgreSQL: a private cluster, a server with --store postgresql://... and "
+               "the store alone on it");
+  app.add_option("--postgres-fsync", postgres_fsync,
+                 "on: fsync, synchronous_commit and full_page_writes on (durable, as in production); off: all three off "
+                 "(the test cluster's settings)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"on", "off"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (postgres && !server_address.empty()) {
+    std::fprintf(stderr, "agnx-load: --postgres starts its own servers; it does not go with --server\n");
+    return 2;
   }
   if (!server_address.empty() && !is_loopback(server_address)) {
     std::fprintf(stderr, "agnx-load: --server %s: only loopback addresses (127.x.x.x, localhost, [::1])\n",
@@ -395,14 +474,39 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "agnx-load: the store-alone pass's store: %s\n", tracking.status().to_string().c_str());
     return 2;
   }
+  std::unique_ptr<PostgresSide> pg;
+  if (postgres) {
+    auto started = start_postgres(server_binary, postgres_fsync == "on");
+    if (!started.ok()) {
+      std::fprintf(stderr, "agnx-load: --postgres: %s\n", started.status().to_string().c_str());
+      return 2;
+    }
+    pg = std::move(*started);
+  }
+  std::fflush(stdout);
   bool passed = true;
   int pass = 0;
-  std::vector<PassFigures> server_figures(options.metrics.size()), alone_figures(options.metrics.size());
-  for (std::size_t i = 0; i < options.metrics.size(); ++i) {
-    passed = run_pass(server_address, options, options.metrics[i], ++pass, server_figures[i]) && passed;
-    passed = run_store_pass(**tracking, options, options.metrics[i], pass, alone_figures[i]) && passed;
+  std::vector<BackendFigures> backends{{"SQLite", {}, {}}};
+  if (pg) backends.push_back({"PostgreSQL", {}, {}});
+  for (BackendFigures& b : backends) {
+    b.server.resize(options.metrics.size());
+    b.alone.resize(options.metrics.size());
   }
-  print_comparison(options.metrics, server_figures, alone_figures);
+  for (std::size_t i = 0; i < options.metrics.size(); ++i) {
+    std::printf("\n-- SQLite --\n");
+    passed = run_pass(server_address, options, options.metrics[i], ++pass, backends[0].server[i]) && passed;
+    passed = run_store_pass(**tracking, options, options.metrics[i], pass, backends[0].alone[i]) && passed;
+    if (pg) {
+      std::printf("\n-- PostgreSQL --\n");
+      passed = run_pass(pg->server->address(), options, options.metrics[i], ++pass, backends[1].server[i]) && passed;
+      passed = run_store_pass(*pg->alone, options, options.metrics[i], pass, backends[1].alone[i]) && passed;
+    }
+  }
+  print_comparison(options.metrics, backends, options.clients);
+  if (pg) {
+    std::printf("PostgreSQL: %s (%s), the store's pool of 8 connections\n", pg->cluster->settings().c_str(),
+                postgres_fsync == "on" ? "durable: each acknowledged commit is on disk" : "NOT durable: --postgres-fsync off");
+  }
   std::printf("%s\n", passed ? "PASS: no errors, every acknowledged metric stored" : "FAIL");
   return passed ? 0 : 1;
 }
