@@ -31,6 +31,8 @@ PACKAGES=(
   python3-torch dataset-fashion-mnist
   # examples/python/: the Python client (stubs from protoc + protobuf-compiler-grpc's grpc_python_plugin)
   python3-grpcio python3-protobuf
+  # deploy/compose.yaml's check in server_deploy_test (no Docker engine here: it is parsed, not run)
+  python3-yaml
 )
 
 missing=()

@@ -1,4 +1,5 @@
-// deploy/: the systemd unit passes `systemd-analyze verify`; agnx-health
+// deploy/: the systemd unit and the replicas' template pass `systemd-analyze verify`;
+// compose.yaml parses, its replicas on one database and volume; agnx-health
 // answers 0 for a live server and 1 for a closed port; an agnx-server laid out
 // as installed (PREFIX/bin, PREFIX/share/agnx/assets) serves the installed
 // dashboard files; SIGTERM stops the server cleanly.
@@ -16,6 +17,7 @@
 
 #include "tests/support/http_client.h"
 #include "tests/support/server_process.h"
+#include "tests/support/shared_data.h"
 #include "tests/support/temp_dir.h"
 
 namespace agnx {
@@ -59,19 +61,17 @@ uint16_t closed_port() {
   return ntohs(address.sin_port);
 }
 
-TEST(SystemdUnit, VerifiesWithoutWarnings) {
-  const auto analyze = run("command -v systemd-analyze");
-  if (analyze.exit_code != 0) GTEST_SKIP() << "systemd-analyze not found (Debian package systemd): unit not verified";
-  // verify wants ExecStart's binary to exist: point it at the built one.
-  std::string unit = read_file(kSource / "deploy/agnx-server.service");
-  ASSERT_FALSE(unit.empty());
+// `systemd-analyze verify` of deploy/`file` (its binary pointed at the built
+// one, which verify wants to exist), as unit `unit` (an instance of a template).
+void expect_unit_verifies(const std::string& file, const std::string& unit_name) {
+  std::string unit = read_file(kSource / "deploy" / file);
+  ASSERT_FALSE(unit.empty()) << file;
   const std::string installed = "/usr/local/bin/agnx-server";
   ASSERT_NE(unit.find(installed), std::string::npos);
   for (std::size_t at; (at = unit.find(installed)) != std::string::npos;) unit.replace(at, installed.size(), AGNX_SERVER_BINARY);
   testing::TempDir dir;
-  const auto copy = dir.path() / "agnx-server.service";
-  std::ofstream(copy) << unit;
-  const CommandResult verified = run("systemd-analyze verify " + copy.string());
+  std::ofstream(dir.path() / file) << unit;
+  const CommandResult verified = run("systemd-analyze verify " + (dir.path() / unit_name).string());
   EXPECT_EQ(verified.exit_code, 0) << verified.output;
   // Warnings about the unit name it; other units of the host are not ours to judge.
   std::istringstream lines(verified.output);
@@ -80,19 +80,99 @@ TEST(SystemdUnit, VerifiesWithoutWarnings) {
   }
 }
 
+bool has_systemd_analyze() { return run("command -v systemd-analyze").exit_code == 0; }
+
+TEST(SystemdUnit, VerifiesWithoutWarnings) {
+  if (!has_systemd_analyze()) GTEST_SKIP() << "systemd-analyze not found (Debian package systemd): unit not verified";
+  expect_unit_verifies("agnx-server.service", "agnx-server.service");
+}
+
+// deploy/agnx-server@.service, the replicas of a team installation, verified as instance 2.
+TEST(SystemdUnit, ReplicaTemplateVerifiesWithoutWarnings) {
+  if (!has_systemd_analyze()) GTEST_SKIP() << "systemd-analyze not found (Debian package systemd): unit not verified";
+  expect_unit_verifies("agnx-server@.service", "agnx-server@2.service");
+}
+
 TEST(SystemdUnit, HasTheHardening) {
-  const std::string unit = read_file(kSource / "deploy/agnx-server.service");
+  for (const char* file : {"agnx-server.service", "agnx-server@.service"}) {
+    const std::string unit = read_file(kSource / "deploy" / file);
+    ASSERT_FALSE(unit.empty()) << file;
+    for (const char* line :
+         {"User=agnx", "ProtectSystem=strict", "ReadWritePaths=/var/lib/agnx", "NoNewPrivileges=yes", "PrivateTmp=yes",
+          "ProtectHome=yes", "ProtectKernelTunables=yes", "ProtectKernelModules=yes", "ProtectControlGroups=yes",
+          "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "LockPersonality=yes", "SystemCallFilter=@system-service",
+          "Restart=on-failure", "KillSignal=SIGTERM", "TimeoutStopSec=", "CapabilityBoundingSet=\n",
+          "ExecReload=/bin/kill -HUP $MAINPID"}) {
+      EXPECT_NE(unit.find(std::string("\n") + line), std::string::npos) << file << ": " << line;
+    }
+    EXPECT_EQ(unit.find("\nDynamicUser="), std::string::npos) << file;
+    EXPECT_EQ(unit.find("\nMemoryDenyWriteExecute="), std::string::npos) << file;
+  }
+  const std::string single = read_file(kSource / "deploy/agnx-server.service");
   for (const char* line :
-       {"User=agnx", "StateDirectory=agnx", "ProtectSystem=strict", "ReadWritePaths=/var/lib/agnx", "NoNewPrivileges=yes",
-        "PrivateTmp=yes", "ProtectHome=yes", "ProtectKernelTunables=yes", "ProtectKernelModules=yes",
-        "ProtectControlGroups=yes", "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "LockPersonality=yes",
-        "SystemCallFilter=@system-service", "Restart=on-failure", "EnvironmentFile=-/etc/agnx/agnx-server.env",
-        "KillSignal=SIGTERM", "TimeoutStopSec=",
+       {"StateDirectory=agnx", "EnvironmentFile=-/etc/agnx/agnx-server.env",
         "ExecStart=/usr/local/bin/agnx-server --listen ${AGNX_LISTEN} --data-dir /var/lib/agnx --workers ${AGNX_WORKERS}"}) {
+    EXPECT_NE(single.find(std::string("\n") + line), std::string::npos) << line;
+  }
+}
+
+// The template: the store from the team's env file (required), a port per
+// instance, the shared artifact root mounted first and not chowned by systemd.
+TEST(SystemdUnit, ReplicaTemplateSharesTheStore) {
+  const std::string unit = read_file(kSource / "deploy/agnx-server@.service");
+  for (const char* line :
+       {"EnvironmentFile=/etc/agnx/agnx-team.env", "EnvironmentFile=-/etc/agnx/agnx-server-%i.env",
+        "Environment=AGNX_LISTEN=127.0.0.1:5005%i ", "RequiresMountsFor=/var/lib/agnx",
+        "ExecStart=/usr/local/bin/agnx-server --listen ${AGNX_LISTEN} --store ${AGNX_STORE} --workers ${AGNX_WORKERS}"}) {
     EXPECT_NE(unit.find(std::string("\n") + line), std::string::npos) << line;
   }
-  EXPECT_EQ(unit.find("\nDynamicUser="), std::string::npos);
-  EXPECT_EQ(unit.find("\nMemoryDenyWriteExecute="), std::string::npos);
+  EXPECT_EQ(unit.find("\nStateDirectory="), std::string::npos);
+  EXPECT_EQ(unit.find("--data-dir"), std::string::npos);
+  // The example env file names a PostgreSQL store whose data_dir is the unit's writable path.
+  const std::string env = read_file(kSource / "deploy/agnx-team.env.example");
+  EXPECT_NE(env.find("\nAGNX_STORE=postgresql://"), std::string::npos);
+  EXPECT_NE(env.find("data_dir=/var/lib/agnx"), std::string::npos);
+  EXPECT_NE(env.find("\nPGPASSFILE="), std::string::npos);
+}
+
+// deploy/compose.yaml cannot run here (no Docker engine): it must parse, and
+// its replicas share one PostgreSQL database and one artifact volume.
+TEST(Compose, ReplicasShareTheDatabaseAndTheArtifactVolume) {
+  testing::TempDir dir;
+  const auto check = dir.path() / "check_compose.py";
+  std::ofstream(check) << R"(import sys
+try:
+    import yaml
+except ImportError:
+    sys.exit(77)
+doc = yaml.safe_load(open(sys.argv[1]))
+services = doc["services"]
+assert services["postgres"]["image"] == "postgres:15", services["postgres"]
+replicas = {name: s for name, s in services.items() if name.startswith("agnx-")}
+assert len(replicas) >= 2, replicas.keys()
+stores, ports = set(), set()
+for name, s in replicas.items():
+    command = s["command"]
+    stores.add(command[command.index("--store") + 1])
+    assert "agnx-artifacts:/var/lib/agnx" in s["volumes"], (name, s["volumes"])
+    assert s["depends_on"]["postgres"]["condition"] == "service_healthy", name
+    assert "PGPASSWORD" in s["environment"], name
+    for port in s["ports"]:
+        assert port.startswith("127.0.0.1:"), (name, port)
+        ports.add(port.split(":")[1])
+(store,) = stores
+assert store.startswith("postgresql://") and "@postgres:5432/" in store and "data_dir=/var/lib/agnx" in store, store
+assert len(ports) == len(replicas), ports
+assert "agnx-artifacts" in doc["volumes"]
+print(len(replicas), "replicas on", store)
+)";
+  const CommandResult checked = run("/usr/bin/python3 " + check.string() + " " + (kSource / "deploy/compose.yaml").string());
+  if (checked.exit_code == 77 || run("test -x /usr/bin/python3").exit_code != 0) {
+    if (testing::shared_data_required()) GTEST_FAIL() << "/usr/bin/python3 with python3-yaml is missing (CI=true)";
+    GTEST_SKIP() << "/usr/bin/python3 with python3-yaml (scripts/setup.sh) not found: deploy/compose.yaml not checked";
+  }
+  EXPECT_EQ(checked.exit_code, 0) << checked.output;
+  EXPECT_NE(checked.output.find("3 replicas on postgresql://"), std::string::npos) << checked.output;
 }
 
 TEST(HealthProbe, ServingServerAnswersZero) {
