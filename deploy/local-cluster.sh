@@ -146,7 +146,13 @@ spawn_replica() {
   local k=$1 port=$2 log="$DIR/replica-$1.log"
   stat -c %s "$log" 2>/dev/null >"$DIR/replica-$k.offset" || echo 0 >"$DIR/replica-$k.offset"
   echo "--- $PROGRAM: starting replica $k on 127.0.0.1:$port at $(date -u +%FT%TZ)" >>"$log"
-  setsid "$SERVER" --listen "127.0.0.1:$port" --store "$STORE" "${SERVER_ARGS[@]}" </dev/null >>"$log" 2>&1 &
+  # A server with job leases names its replica: replica K keeps its name
+  # across restarts, and so takes its interrupted jobs back at once.
+  local help naming=()
+  help=$("$SERVER" --help 2>/dev/null || true)
+  if [[ $help == *--replica-id* ]]; then naming=(--replica-id "local-cluster-$k"); fi
+  setsid "$SERVER" --listen "127.0.0.1:$port" --store "$STORE" "${naming[@]}" "${SERVER_ARGS[@]}" \
+    </dev/null >>"$log" 2>&1 &
   echo "$!" >"$DIR/replica-$k.pid"
 }
 
