@@ -46,6 +46,9 @@ class Statement {
   Status run();
 
   bool is_null(int column) const;
+  // The storage class of `column`'s value: SQLITE_INTEGER, SQLITE_FLOAT,
+  // SQLITE_TEXT, SQLITE_BLOB or SQLITE_NULL.
+  int type(int column) const;
   int64_t int64(int column) const;
   double real(int column) const;
   std::string text(int column) const;
