@@ -5,6 +5,7 @@
 //   agnx-server migrate [--dry-run] [--data-dir DIR | --store URI]    schema migrations
 //   agnx-server gc [--grace-seconds N] [--data-dir DIR | --store URI] collect deleted runs' artifacts
 //   agnx-server backup FILE [--data-dir DIR | --store URI]            online copy of the database
+//   agnx-server migrate-store --from sqlite:DIR --to postgresql://... copy a store to PostgreSQL
 #include <CLI/CLI.hpp>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
@@ -34,6 +35,7 @@
 #include "server/tracking_service.h"
 #include "server/worker_pool.h"
 #include "store/open_store.h"
+#include "store/store_copy.h"
 
 namespace {
 
@@ -299,6 +301,25 @@ int migrate(const std::string& uri, bool dry_run) {
   return 0;
 }
 
+// `migrate-store`: copies, then prints per table "TABLE N -> N" (or JSON).
+int migrate_to_postgres(const std::string& from, const std::string& to, bool json) {
+  const auto copy = store::copy_store(from, to);
+  if (!copy.ok()) return fail(copy.status().message());
+  std::string lines;
+  std::string objects;
+  for (const store::TableCount& t : copy->tables) {
+    const std::string source = std::to_string(t.source_rows);
+    const std::string target = std::to_string(t.target_rows);
+    lines += t.table + " " + source + " -> " + target + "\n";
+    objects += std::string(objects.empty() ? "" : ", ") + "{\"table\": \"" + t.table + "\", \"source_rows\": " +
+               source + ", \"target_rows\": " + target + "}";
+  }
+  const std::string files = std::to_string(copy->artifact_files);
+  if (json) std::printf("{\"tables\": [%s], \"artifact_files\": %s}\n", objects.c_str(), files.c_str());
+  if (!json) std::printf("%sartifact files: %s\n", lines.c_str(), files.c_str());
+  return 0;
+}
+
 // The options of `agnx-server` serving (its default command).
 void add_serve_options(CLI::App& app, ServeOptions& options) {
   app.add_option("--listen", options.listen, "address to listen on (port 0: any free port)")->capture_default_str();
@@ -370,6 +391,22 @@ int main(int argc, char** argv) {
   std::string backup_file;
   CLI::App* backup_command = app.add_subcommand("backup", "write a consistent copy of the database, then exit");
   backup_command->add_option("FILE", backup_file, "destination")->required();
+  std::string copy_from;
+  std::string copy_to;
+  bool copy_json = false;
+  CLI::App* copy_command = app.add_subcommand(
+      "migrate-store", "copy a whole SQLite store into an empty PostgreSQL store, compare the row counts, then exit");
+  copy_command->add_option("--from", copy_from, "the SQLite store: sqlite:DIR (only read; a server may keep using it)")
+      ->required();
+  copy_command
+      ->add_option("--to", copy_to,
+                   "the empty PostgreSQL store: postgresql://USER@HOST/DB?data_dir=DIR (migrated first; the "
+                   "artifact files go to DIR/artifacts, hard-linked where possible)")
+      ->required();
+  copy_command->add_flag("--json", copy_json, "print the row counts as JSON");
+  copy_command->footer("All rows commit in one transaction, only if every table's row count matches; exit 2 "
+                       "otherwise.\nExample:\n  agnx-server migrate-store --from sqlite:./agnx-data \\\n"
+                       "      --to 'postgresql://agnx@db.example/agnx?data_dir=/srv/agnx'");
   for (CLI::App* sub : {migrate_command, gc_command, backup_command}) {
     sub->add_option("--data-dir", options.data_dir, "SQLite database and artifacts (short for --store sqlite:DIR)")
         ->capture_default_str();
@@ -382,6 +419,7 @@ int main(int argc, char** argv) {
   }
 
   if (*migrate_command) return migrate(store_uri(options), dry_run);
+  if (*copy_command) return migrate_to_postgres(copy_from, copy_to, copy_json);
   if (*gc_command || *backup_command) {
     auto tracking = store::open_store(store_uri(options));
     if (!tracking.ok()) return fail(tracking.status().message());
