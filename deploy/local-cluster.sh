@@ -125,8 +125,10 @@ alive() {
 
 # Whether PID is a live agnx-server of this cluster (a pid file may outlive its process).
 is_replica() {
-  local pid=$1
-  alive "$pid" && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "--store $STORE"
+  local pid=$1 command
+  alive "$pid" || return 1
+  command=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  [[ $command == *"--store $STORE "* ]]
 }
 
 load_state() {
@@ -141,7 +143,8 @@ replica_port() { cat "$DIR/replica-$1.port" 2>/dev/null || true; }
 pg_running() { as_pg "$PG_BIN/pg_ctl" -D "$DIR/pg/data" status >/dev/null 2>&1; }
 
 # Starts replica K listening on PORT (0: any free port) in a session of its
-# own (its pid is its process group, which its workers share). Prints its pid.
+# own (its pid is its process group, which its workers share); its pid goes
+# to DIR/replica-K.pid.
 spawn_replica() {
   local k=$1 port=$2 log="$DIR/replica-$1.log"
   stat -c %s "$log" 2>/dev/null >"$DIR/replica-$k.offset" || echo 0 >"$DIR/replica-$k.offset"
