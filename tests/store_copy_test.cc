@@ -2,13 +2,17 @@
 // store written through the TrackingStore API comes back whole from the
 // PostgreSQL copy (runs, metric histories in logging order, artifacts'
 // bytes, matching results, libraries, jobs, idempotency keys); a second copy
-// into the same target is refused; new rows on the copy get fresh ids.
+// into the same target is refused; new rows on the copy get fresh ids; a
+// column added to both schemas later is copied too.
 #include <gtest/gtest.h>
 
 #include <map>
 
 #include "client/tests/subprocess.h"
 #include "store/open_store.h"
+#include "store/postgres.h"
+#include "store/sqlite.h"
+#include "store/sqlite_store.h"
 #include "store/store_copy.h"
 #include "tests/support/postgres_cluster.h"
 #include "tests/support/sample_matching.h"
@@ -97,7 +101,8 @@ class StoreCopyTest : public ::testing::Test {
   std::string new_target(const std::string& name) {
     auto database = cluster_->create_database();
     EXPECT_TRUE(database.ok()) << database.status().to_string();
-    return cluster_->store_uri(database.ok() ? *database : "", dir_.path() / name);
+    database_ = database.ok() ? *database : "";
+    return cluster_->store_uri(database_, dir_.path() / name);
   }
 
   // Fills the source, then closes it.
@@ -108,6 +113,7 @@ class StoreCopyTest : public ::testing::Test {
 
   TempDir dir_;
   PostgresCluster* cluster_ = nullptr;
+  std::string database_;  // of the last new_target
   std::string source_uri_;
   std::string target_uri_;
 };
@@ -194,6 +200,25 @@ TEST_F(StoreCopyTest, NewRowsOnTheCopyGetFreshIds) {
   EXPECT_EQ(values(*target->get_metric_history(w.run_a, "loss")), (std::vector<double>{3.0, 1.0, 2.0}));
   StoredLibrary library{"lib2", "power", 1.0, {{"m", false, 1.0, std::vector<int32_t>(65536)}}};
   EXPECT_TRUE(target->put_library(library).ok());
+}
+
+// A column a later migration adds to both schemas is copied without a change
+// to copy_store.
+TEST_F(StoreCopyTest, CopiesAColumnItWasNotWrittenFor) {
+  const Written w = fill();
+  auto source = Connection::open(SqliteTrackingStore::database_path(dir_.path() / "source"),
+                                 Connection::Mode::kReadWrite, 1000, false);
+  ASSERT_TRUE(source.ok()) << source.status().to_string();
+  ASSERT_TRUE((*source)->exec("ALTER TABLE jobs ADD COLUMN note TEXT; UPDATE jobs SET note = 'n' || job_id").ok());
+  ASSERT_TRUE(open(target_uri_));  // creates the schema
+  auto target = pg::Connection::open(cluster_->conninfo(database_), database_);
+  ASSERT_TRUE(target.ok()) << target.status().to_string();
+  ASSERT_TRUE((*target)->script("ALTER TABLE jobs ADD COLUMN note text").ok());
+  const auto copy = copy_store(source_uri_, target_uri_);
+  ASSERT_TRUE(copy.ok()) << copy.status().to_string();
+  const auto note = (*target)->exec("SELECT note FROM jobs WHERE job_id = $1", pg::Params().add(w.job_id));
+  ASSERT_TRUE(note.ok()) << note.status().to_string();
+  EXPECT_EQ((*note)[0].text(0), "n" + std::to_string(w.job_id));
 }
 
 TEST_F(StoreCopyTest, RefusesATargetThatHoldsRows) {
