@@ -86,6 +86,11 @@ class QueryBuilder {
     if (c.op == FilterOp::kLike) value += dialect_.like_escape;
     if (c.entity == FilterEntity::kAttribute) {
       where_ += " AND runs." + std::string(attribute_column(c.key)) + op + value;
+      const auto* pattern = std::get_if<std::string>(&c.value);
+      if (c.op == FilterOp::kLike && c.key == "run_name" && pattern != nullptr && !pattern->empty() &&
+          pattern->front() != '%' && pattern->front() != '_') {
+        name_prefix_ = true;
+      }
       return;
     }
     where_ += std::string(" AND EXISTS (SELECT 1 FROM ") + table_of(c.entity) +
@@ -122,7 +127,20 @@ class QueryBuilder {
     filter_ += where_;
     const std::string page = " LIMIT " + bind(int64_t{request.max_results} + 1) + " OFFSET " + bind(offset);
     if (keyed_.table.empty()) {
-      const std::string ids = "SELECT runs.run_id FROM runs" + joins_ + filter_ + order_by(0, false) + page;
+      std::string ids_order = order_by(0, false);
+      if (name_prefix_) {
+        // The prefix's range of runs_by_name, then sorted: start_time + 0
+        // keeps PostgreSQL from walking runs_by_experiment in start_time
+        // order instead, filtering every run until it has a page (it
+        // assumes the matches spread evenly; 'run12%' of 100k runs: 54 ms
+        // against 0.7 ms). SQLite takes the range either way.
+        for (std::size_t at = ids_order.find("runs.start_time"); at != std::string::npos;
+             at = ids_order.find("runs.start_time", at)) {
+          ids_order.replace(at, 15, "(runs.start_time + 0)");
+          at += 21;
+        }
+      }
+      const std::string ids = "SELECT runs.run_id FROM runs" + joins_ + filter_ + ids_order + page;
       query_.sql = std::string("SELECT ") + kRunColumns + " FROM runs" + joins_ + " WHERE runs.run_id IN (" + ids + ")" +
                    order_by(0, false);
     } else {
@@ -166,9 +184,14 @@ class QueryBuilder {
     const std::string keyed = "SELECT " + columns + " FROM " + keyed_.table + " o1 CROSS JOIN runs" + joins_ + filter_ +
                               " AND o1.run_id = runs.run_id AND o1.key = " + keyed_.key + order_by(0, false, true) +
                               " LIMIT " + end;
+    // The gate is tested before any run is read: SQLite, by the CROSS JOIN,
+    // reads gate first; PostgreSQL, which reorders joins and would put gate
+    // inside the join (after an anti join of every run with its key's rows,
+    // ~150 ms at 100k runs), by the same count as a condition on no table, a
+    // One-Time Filter over its InitPlan.
     const std::string missing = "SELECT " + columns + " FROM (SELECT count(*) AS n FROM keyed) AS gate CROSS JOIN runs" +
                                 keyed_.join + joins_ + filter_ + " AND o1.run_id IS NULL AND gate.n < " + end +
-                                order_by(1, false) + " LIMIT " + end;
+                                " AND (SELECT count(*) FROM keyed) < " + end + order_by(1, false) + " LIMIT " + end;
     return "WITH keyed AS (" + keyed + ") SELECT " + run_columns("page") +
            " FROM (SELECT * FROM keyed UNION ALL SELECT * FROM (" + missing + ") AS missing) AS page";
   }
@@ -181,6 +204,7 @@ class QueryBuilder {
   std::string selected_;  // ", o1.value AS s1" for each param, tag or metric order key
   std::vector<Term> terms_;
   Keyed keyed_;
+  bool name_prefix_ = false;  // a run_name LIKE 'prefix...' among the conditions
 };
 
 // Identifies a request apart from its page token.
