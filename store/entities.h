@@ -97,6 +97,32 @@ struct Job {
   int64_t update_time = 0;
   std::optional<int64_t> start_time;
   std::optional<int64_t> end_time;
+  // The lease of a RUNNING job (see JobLease): who runs it, until when by
+  // the store's clock (ms since the epoch); unset before the first claim.
+  std::optional<std::string> owner;
+  std::optional<int64_t> lease_expires;
+  bool cancel_requested = false;  // CancelJob asked its owner to stop it
+};
+
+// The right to run a job: a replica (`owner`) claimed job `job_id` for its
+// attempt `attempt` and keeps the lease by renewing it. A write fenced by a
+// lease (JobUpdate::lease, log_matching's) is applied only while the job is
+// still RUNNING under this very claim, so a replica that lost its lease (it
+// paused or lost the database past the lease's end, and another replica
+// claimed the job) cannot overwrite a newer attempt.
+struct JobLease {
+  int64_t job_id = 0;
+  std::string owner;
+  int64_t attempt = 0;
+};
+
+// A job a replica claimed: RUNNING under `lease`. `exhausted`: its earlier
+// attempts used up the allowed number, and the claimer is to end it FAILED
+// instead of running it (the claim did not count an attempt).
+struct ClaimedJob {
+  Job job;
+  JobLease lease;
+  bool exhausted = false;
 };
 
 // A change of a job; unset fields stay. Setting kRunning counts an attempt
@@ -106,6 +132,12 @@ struct JobUpdate {
   std::optional<JobState> state;
   std::optional<double> progress;
   std::optional<std::string> error;
+  // If set, the update is fenced: kAborted unless the job is RUNNING under
+  // this lease.
+  std::optional<JobLease> lease = {};
+  // If set with a terminal state, the job's run (if it has one and it is
+  // active) ends with this status at the job's end time, in the same write.
+  std::optional<RunStatus> run_status = {};
 };
 
 struct StoredMultiplier {

@@ -331,6 +331,34 @@ Result<MatchingRecord> select_matching(Db& db, const std::string& run_id) {
   return record;
 }
 
+// The store's clock: the database server's time in ms since the epoch, the
+// one clock all replicas' leases are measured by.
+Result<int64_t> store_now_ms(Db& db) {
+  AGNX_ASSIGN_OR_RETURN(const Rows rows, db.exec("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint"));
+  return rows[0].int64(0);
+}
+
+// Writes every column of `job` but its id, kind, run and creation time.
+Status write_job(Db& db, const Job& job) {
+  Params row;
+  row.add(job_state_name(job.state)).add(job.attempts).add(job.progress).add(job.error);
+  row.add(job.update_time).add(job.start_time).add(job.end_time).add(job.owner).add(job.lease_expires);
+  row.add(int64_t{job.cancel_requested}).add(job.job_id);
+  return db.exec("UPDATE jobs SET state = $1, attempts = $2, progress = $3, error = $4, update_time = $5, "
+                 "start_time = $6, end_time = $7, owner = $8, lease_expires = $9, cancel_requested = $10 "
+                 "WHERE job_id = $11",
+                 row)
+      .status();
+}
+
+// Ends the run of `job` (which just ended) with `status`, if it is active.
+Status end_job_run(Db& db, const Job& job, RunStatus status) {
+  if (!job.run_id) return {};
+  return db.exec("UPDATE runs SET status = $1, end_time = $2 WHERE run_id = $3 AND lifecycle_stage = 'active'",
+                 Params().add(run_status_name(status)).add(job.end_time).add(*job.run_id))
+      .status();
+}
+
 Result<Job> select_job(Db& db, int64_t job_id, const char* lock = "") {
   AGNX_ASSIGN_OR_RETURN(const Rows rows, db.exec(std::string("SELECT ") + kJobColumns +
                                                      " FROM jobs WHERE job_id = $1" + lock,
@@ -536,8 +564,12 @@ Result<std::vector<Metric>> PostgresTrackingStore::get_metric_history(const std:
 // ---- matching ---------------------------------------------------------------
 
 Status PostgresTrackingStore::do_log_matching(const std::string& run_id, const MatchingRecord& record,
-                                              const RunBatch& batch) {
+                                              const RunBatch& batch, const std::optional<JobLease>& lease) {
   return write([&](Db& db) -> Status {
+    if (lease) {  // the job row stays locked to the commit: no claim can pass this write
+      AGNX_ASSIGN_OR_RETURN(const Job job, select_job(db, lease->job_id, " FOR UPDATE"));
+      AGNX_RETURN_IF_ERROR(require_lease(job, *lease));
+    }
     AGNX_RETURN_IF_ERROR(write_batch(db, run_id, batch));
     return write_matching(db, run_id, record);
   });
@@ -638,13 +670,58 @@ Status PostgresTrackingStore::do_update_job(int64_t job_id, const JobUpdate& upd
   return write([&](Db& db) -> Status {
     AGNX_ASSIGN_OR_RETURN(Job stored, select_job(db, job_id, " FOR UPDATE"));
     AGNX_ASSIGN_OR_RETURN(const Job job, apply_job_update(std::move(stored), update, now_ms()));
-    Params row;
-    row.add(job_state_name(job.state)).add(job.attempts).add(job.progress).add(job.error);
-    row.add(job.update_time).add(job.start_time).add(job.end_time).add(job_id);
-    return db.exec("UPDATE jobs SET state = $1, attempts = $2, progress = $3, error = $4, update_time = $5, "
-                   "start_time = $6, end_time = $7 WHERE job_id = $8",
-                   row)
-        .status();
+    AGNX_RETURN_IF_ERROR(write_job(db, job));
+    if (update.run_status && is_terminal(job.state)) return end_job_run(db, job, *update.run_status);
+    return {};
+  });
+}
+
+Result<std::optional<ClaimedJob>> PostgresTrackingStore::do_claim_job(const std::string& owner,
+                                                                      std::chrono::milliseconds duration,
+                                                                      int64_t max_attempts) {
+  return write([&](Db& db) -> Result<std::optional<ClaimedJob>> {
+    AGNX_ASSIGN_OR_RETURN(const int64_t now, store_now_ms(db));
+    // SKIP LOCKED: a job another replica is claiming right now is passed over,
+    // not waited for, so concurrent claims take different jobs.
+    AGNX_ASSIGN_OR_RETURN(const Rows rows, db.exec(std::string("SELECT ") + kJobColumns +
+                                                       " FROM jobs WHERE state IN ('QUEUED', 'RUNNING') AND "
+                                                       "(state = 'QUEUED' OR lease_expires IS NULL OR lease_expires < $1) "
+                                                       "ORDER BY job_id LIMIT 1 FOR UPDATE SKIP LOCKED",
+                                                   Params().add(now)));
+    if (rows.empty()) return std::optional<ClaimedJob>();
+    AGNX_ASSIGN_OR_RETURN(Job job, read_job(rows[0]));
+    ClaimedJob claimed = claim(std::move(job), owner, now, now + duration.count(), max_attempts);
+    AGNX_RETURN_IF_ERROR(write_job(db, claimed.job));
+    return std::optional<ClaimedJob>(std::move(claimed));
+  });
+}
+
+Result<Job> PostgresTrackingStore::do_renew_lease(const JobLease& lease, std::chrono::milliseconds duration) {
+  return write([&](Db& db) -> Result<Job> {
+    AGNX_ASSIGN_OR_RETURN(const int64_t now, store_now_ms(db));
+    AGNX_ASSIGN_OR_RETURN(Job stored, select_job(db, lease.job_id, " FOR UPDATE"));
+    AGNX_ASSIGN_OR_RETURN(Job renewed, renew(std::move(stored), lease, now + duration.count()));
+    AGNX_RETURN_IF_ERROR(write_job(db, renewed));
+    return renewed;
+  });
+}
+
+Result<int64_t> PostgresTrackingStore::do_release_leases(const std::string& owner) {
+  return write([&](Db& db) -> Result<int64_t> {
+    AGNX_ASSIGN_OR_RETURN(const Rows rows, db.exec("UPDATE jobs SET lease_expires = 0 "
+                                                   "WHERE owner = $1 AND state = 'RUNNING'",
+                                                   Params().add(owner)));
+    return rows.affected();
+  });
+}
+
+Result<Job> PostgresTrackingStore::do_request_cancel(int64_t job_id) {
+  return write([&](Db& db) -> Result<Job> {
+    AGNX_ASSIGN_OR_RETURN(Job stored, select_job(db, job_id, " FOR UPDATE"));
+    AGNX_ASSIGN_OR_RETURN(Job requested, store::request_cancel(std::move(stored), now_ms()));
+    AGNX_RETURN_IF_ERROR(write_job(db, requested));
+    if (requested.state == JobState::kCancelled) AGNX_RETURN_IF_ERROR(end_job_run(db, requested, RunStatus::kKilled));
+    return requested;
   });
 }
 

@@ -91,12 +91,18 @@ class PostgresTrackingStore final : public TrackingStore {
                                 int64_t start_time, const WriteOptions& options) override;
   Status do_update_run(const std::string& run_id, RunStatus status, std::optional<int64_t> end_time) override;
   Status do_log_batch(const std::string& run_id, const RunBatch& batch, const WriteOptions& options) override;
-  Status do_log_matching(const std::string& run_id, const MatchingRecord& record, const RunBatch& batch) override;
+  Status do_log_matching(const std::string& run_id, const MatchingRecord& record, const RunBatch& batch,
+                         const std::optional<JobLease>& lease) override;
   Result<ArtifactInfo> do_log_artifact(const std::string& run_id, const std::string& path,
                                        std::string_view content) override;
   Result<int64_t> do_create_job(const std::string& kind, std::optional<std::string> run_id) override;
   Status do_update_job(int64_t job_id, const JobUpdate& update) override;
   Result<SubmittedJob> do_submit_job(const JobSubmission& submission, const WriteOptions& options) override;
+  Result<std::optional<ClaimedJob>> do_claim_job(const std::string& owner, std::chrono::milliseconds duration,
+                                                 int64_t max_attempts) override;
+  Result<Job> do_renew_lease(const JobLease& lease, std::chrono::milliseconds duration) override;
+  Result<int64_t> do_release_leases(const std::string& owner) override;
+  Result<Job> do_request_cancel(int64_t job_id) override;
   Status do_put_library(const StoredLibrary& library) override;
 
  private:

@@ -27,7 +27,8 @@ inline constexpr const char* kRunColumns =
 inline constexpr const char* kExperimentColumns =
     "experiment_id, name, lifecycle_stage, creation_time, last_update_time";
 inline constexpr const char* kJobColumns =
-    "job_id, run_id, kind, state, attempts, progress, error, creation_time, update_time, start_time, end_time";
+    "job_id, run_id, kind, state, attempts, progress, error, creation_time, update_time, start_time, end_time, "
+    "owner, lease_expires, cancel_requested";
 // matching_results' columns of read_matching_head.
 inline constexpr const char* kMatchingColumns =
     "lambda, library, metric, metric_max, seed, num_samples, float_top1, float_top5, quantized_top1, "
@@ -88,6 +89,9 @@ Result<Job> read_job(const Row& row) {
   job.update_time = row.int64(8);
   job.start_time = row.optional_int64(9);
   job.end_time = row.optional_int64(10);
+  if (!row.is_null(11)) job.owner = row.text(11);
+  job.lease_expires = row.optional_int64(12);
+  job.cancel_requested = row.int64(13) != 0;
   return job;
 }
 

@@ -326,6 +326,28 @@ Result<MatchingRecord> select_matching(Connection& db, const std::string& run_id
 
 // ---- jobs -----------------------------------------------------------------
 
+// Writes every column of `job` but its id, kind, run and creation time.
+Status write_job(Connection& db, const Job& job) {
+  AGNX_ASSIGN_OR_RETURN(Statement stmt,
+                        db.prepare("UPDATE jobs SET state = ?1, attempts = ?2, progress = ?3, error = ?4, "
+                                   "update_time = ?5, start_time = ?6, end_time = ?7, owner = ?8, "
+                                   "lease_expires = ?9, cancel_requested = ?10 WHERE job_id = ?11"));
+  stmt.bind(1, job_state_name(job.state)).bind(2, job.attempts).bind(3, job.progress).bind(4, job.error);
+  stmt.bind(5, job.update_time).bind(6, job.start_time).bind(7, job.end_time);
+  if (job.owner) stmt.bind(8, *job.owner);
+  else stmt.bind_null(8);
+  stmt.bind(9, job.lease_expires).bind(10, int64_t{job.cancel_requested}).bind(11, job.job_id);
+  return stmt.run();
+}
+
+// Ends the run of `job` (which just ended) with `status`, if it is active.
+Status end_job_run(Connection& db, const Job& job, RunStatus status) {
+  if (!job.run_id) return {};
+  AGNX_ASSIGN_OR_RETURN(Statement stmt, db.prepare("UPDATE runs SET status = ?1, end_time = ?2 "
+                                                   "WHERE run_id = ?3 AND lifecycle_stage = 'active'"));
+  return stmt.bind(1, run_status_name(status)).bind(2, job.end_time).bind(3, *job.run_id).run();
+}
+
 Result<Job> select_job(Connection& db, int64_t job_id) {
   AGNX_ASSIGN_OR_RETURN(Statement stmt,
                         db.prepare(std::string("SELECT ") + kJobColumns + " FROM jobs WHERE job_id = ?1"));
@@ -527,8 +549,12 @@ Result<std::vector<Metric>> SqliteTrackingStore::get_metric_history(const std::s
 // ---- matching -------------------------------------------------------------
 
 Status SqliteTrackingStore::do_log_matching(const std::string& run_id, const MatchingRecord& record,
-                                         const RunBatch& batch) {
+                                         const RunBatch& batch, const std::optional<JobLease>& lease) {
   return writer_->submit([&](Connection& db) -> Status {
+    if (lease) {
+      AGNX_ASSIGN_OR_RETURN(const Job job, select_job(db, lease->job_id));
+      AGNX_RETURN_IF_ERROR(require_lease(job, *lease));
+    }
     AGNX_RETURN_IF_ERROR(write_batch(db, run_id, batch));
     return write_matching(db, run_id, record);
   });
@@ -635,12 +661,68 @@ Status SqliteTrackingStore::do_update_job(int64_t job_id, const JobUpdate& updat
   return writer_->submit([&](Connection& db) -> Status {
     AGNX_ASSIGN_OR_RETURN(Job stored, select_job(db, job_id));
     AGNX_ASSIGN_OR_RETURN(const Job job, apply_job_update(std::move(stored), update, now_ms()));
-    AGNX_ASSIGN_OR_RETURN(Statement stmt,
-                          db.prepare("UPDATE jobs SET state = ?1, attempts = ?2, progress = ?3, error = ?4, "
-                                     "update_time = ?5, start_time = ?6, end_time = ?7 WHERE job_id = ?8"));
-    stmt.bind(1, job_state_name(job.state)).bind(2, job.attempts).bind(3, job.progress).bind(4, job.error);
-    return stmt.bind(5, job.update_time).bind(6, job.start_time).bind(7, job.end_time).bind(8, job_id).run();
+    AGNX_RETURN_IF_ERROR(write_job(db, job));
+    if (update.run_status && is_terminal(job.state)) return end_job_run(db, job, *update.run_status);
+    return {};
   });
+}
+
+Result<std::optional<ClaimedJob>> SqliteTrackingStore::do_claim_job(const std::string& owner,
+                                                                    std::chrono::milliseconds duration,
+                                                                    int64_t max_attempts) {
+  std::optional<ClaimedJob> claimed;
+  const Status written = writer_->submit([&](Connection& db) -> Status {
+    claimed.reset();
+    const int64_t now = now_ms();
+    AGNX_ASSIGN_OR_RETURN(Statement stmt, db.prepare(std::string("SELECT ") + kJobColumns +
+                                                     " FROM jobs WHERE state IN ('QUEUED', 'RUNNING') AND "
+                                                     "(state = 'QUEUED' OR lease_expires IS NULL OR lease_expires < ?1) "
+                                                     "ORDER BY job_id LIMIT 1"));
+    AGNX_ASSIGN_OR_RETURN(const bool found, stmt.bind(1, now).step());
+    if (!found) return {};
+    AGNX_ASSIGN_OR_RETURN(Job job, read_job(stmt));
+    claimed = claim(std::move(job), owner, now, now + duration.count(), max_attempts);
+    return write_job(db, claimed->job);
+  });
+  if (!written.ok()) return written;
+  return claimed;
+}
+
+Result<Job> SqliteTrackingStore::do_renew_lease(const JobLease& lease, std::chrono::milliseconds duration) {
+  Job renewed;
+  const Status written = writer_->submit([&](Connection& db) -> Status {
+    AGNX_ASSIGN_OR_RETURN(Job stored, select_job(db, lease.job_id));
+    AGNX_ASSIGN_OR_RETURN(renewed, renew(std::move(stored), lease, now_ms() + duration.count()));
+    return write_job(db, renewed);
+  });
+  if (!written.ok()) return written;
+  return renewed;
+}
+
+Result<int64_t> SqliteTrackingStore::do_release_leases(const std::string& owner) {
+  int64_t released = 0;
+  const Status written = writer_->submit([&](Connection& db) -> Status {
+    AGNX_ASSIGN_OR_RETURN(Statement stmt, db.prepare("UPDATE jobs SET lease_expires = 0 "
+                                                     "WHERE owner = ?1 AND state = 'RUNNING'"));
+    AGNX_RETURN_IF_ERROR(stmt.bind(1, owner).run());
+    released = sqlite3_changes(db.handle());
+    return {};
+  });
+  if (!written.ok()) return written;
+  return released;
+}
+
+Result<Job> SqliteTrackingStore::do_request_cancel(int64_t job_id) {
+  Job requested;
+  const Status written = writer_->submit([&](Connection& db) -> Status {
+    AGNX_ASSIGN_OR_RETURN(Job stored, select_job(db, job_id));
+    AGNX_ASSIGN_OR_RETURN(requested, store::request_cancel(std::move(stored), now_ms()));
+    AGNX_RETURN_IF_ERROR(write_job(db, requested));
+    if (requested.state == JobState::kCancelled) return end_job_run(db, requested, RunStatus::kKilled);
+    return {};
+  });
+  if (!written.ok()) return written;
+  return requested;
 }
 
 Result<SubmittedJob> SqliteTrackingStore::do_submit_job(const JobSubmission& submission, const WriteOptions& options) {

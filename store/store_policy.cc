@@ -1,5 +1,6 @@
 #include "store/store_policy.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <set>
@@ -52,6 +53,15 @@ Status check_layer(const LayerInfo& layer, std::size_t index) {
 std::string quoted(const std::string& s) { return "'" + s + "'"; }
 
 }  // namespace
+
+Status check_lease_terms(const std::string& owner, std::chrono::milliseconds duration) {
+  const bool printable = std::all_of(owner.begin(), owner.end(), [](char c) { return c > ' ' && c < 127; });
+  if (owner.empty() || owner.size() > 200 || !printable) {
+    return Status::invalid_argument("lease owner '" + owner + "' must be 1-200 printable characters without spaces");
+  }
+  if (duration.count() <= 0) return Status::invalid_argument("lease duration must be positive");
+  return {};
+}
 
 std::string new_run_id() {
   thread_local std::mt19937_64 random(std::random_device{}());
@@ -131,6 +141,7 @@ Status require_active(const Experiment& experiment) {
 }
 
 Result<Job> apply_job_update(Job job, const JobUpdate& update, int64_t now) {
+  if (update.lease) AGNX_RETURN_IF_ERROR(require_lease(job, *update.lease));
   if (update.state && (*update.state != job.state || *update.state == JobState::kRunning)) {
     if (is_terminal(job.state)) {
       return Status::failed_precondition("job " + std::to_string(job.job_id) + " is already " +
@@ -147,6 +158,45 @@ Result<Job> apply_job_update(Job job, const JobUpdate& update, int64_t now) {
   if (update.error) job.error = *update.error;
   job.update_time = now;
   return job;
+}
+
+Status require_lease(const Job& job, const JobLease& lease) {
+  if (job.state == JobState::kRunning && job.owner == lease.owner && job.attempts == lease.attempt) return {};
+  std::string now = job_state_name(job.state);
+  if (job.state == JobState::kRunning) {
+    now += " as attempt " + std::to_string(job.attempts) + " of " + job.owner.value_or("nobody");
+  }
+  return Status::aborted("job " + std::to_string(job.job_id) + ": the lease of attempt " +
+                         std::to_string(lease.attempt) + " by " + lease.owner + " was lost; the job is " + now);
+}
+
+ClaimedJob claim(Job job, const std::string& owner, int64_t now, int64_t lease_expires, int64_t max_attempts) {
+  const bool exhausted = job.attempts >= max_attempts;
+  if (!exhausted) ++job.attempts;
+  job.state = JobState::kRunning;
+  job.owner = owner;
+  job.lease_expires = lease_expires;
+  job.start_time = now;
+  job.update_time = now;
+  return {job, {job.job_id, owner, job.attempts}, exhausted};
+}
+
+Result<Job> renew(Job job, const JobLease& lease, int64_t lease_expires) {
+  AGNX_RETURN_IF_ERROR(require_lease(job, lease));
+  job.lease_expires = lease_expires;
+  return job;
+}
+
+Result<Job> request_cancel(Job job, int64_t now) {
+  if (is_terminal(job.state)) {
+    return Status::failed_precondition("job " + std::to_string(job.job_id) + " already ended " +
+                                       job_state_name(job.state));
+  }
+  if (job.state == JobState::kRunning) {
+    job.cancel_requested = true;
+    return job;
+  }
+  return apply_job_update(std::move(job), {JobState::kCancelled, std::nullopt, std::string("cancelled")}, now);
 }
 
 Result<std::optional<std::string>> replay(const std::string& key, const std::optional<KeyRecord>& found,

@@ -10,6 +10,7 @@
 // All functions are pure and thread-safe.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -38,6 +39,9 @@ Status check_library(const StoredLibrary& library);
 Status check_job_update(int64_t job_id, const JobUpdate& update);
 // kInvalidArgument unless `key` is empty or a well-formed idempotency key.
 Status check_idempotency_key(const std::string& key);
+// kInvalidArgument unless `owner` is 1-200 printable characters and
+// `duration` is positive.
+Status check_lease_terms(const std::string& owner, std::chrono::milliseconds duration);
 
 // ---- a new run ------------------------------------------------------------
 
@@ -56,8 +60,27 @@ Status require_active(const Experiment& experiment);
 // `job` after `update` at time `now`. Entering RUNNING (also again, after a
 // restart) counts an attempt and sets start_time; entering a terminal state
 // sets end_time. kFailedPrecondition when the job has already ended and the
-// update would change its state.
+// update would change its state; kAborted when the update is fenced by a
+// lease the job is no longer under (require_lease).
 Result<Job> apply_job_update(Job job, const JobUpdate& update, int64_t now);
+
+// kAborted, naming the job's state and holder, unless `job` is RUNNING under
+// `lease` (its owner and attempt).
+Status require_lease(const Job& job, const JobLease& lease);
+
+// `job` (QUEUED, or RUNNING under an expired lease) claimed by `owner` at
+// store time `now` until `lease_expires`. The claim counts an attempt unless
+// the job already had `max_attempts` of them (then it is exhausted).
+ClaimedJob claim(Job job, const std::string& owner, int64_t now, int64_t lease_expires, int64_t max_attempts);
+
+// `job` with its lease extended to `lease_expires`; kAborted unless it is
+// under `lease`.
+Result<Job> renew(Job job, const JobLease& lease, int64_t lease_expires);
+
+// `job` after a cancel request at time `now`: a QUEUED job ends CANCELLED; a
+// RUNNING one gets cancel_requested for its owner to act on.
+// kFailedPrecondition when it already ended.
+Result<Job> request_cancel(Job job, int64_t now);
 
 // What an idempotency key recorded: the kind of write, its target and its
 // result (backend-defined text, e.g. an id).

@@ -108,10 +108,11 @@ Status TrackingStore::set_tag(const std::string& run_id, const std::string& key,
   return log_batch(run_id, batch);
 }
 
-Status TrackingStore::log_matching(const std::string& run_id, const MatchingRecord& record, const RunBatch& batch) {
+Status TrackingStore::log_matching(const std::string& run_id, const MatchingRecord& record, const RunBatch& batch,
+                                   const std::optional<JobLease>& lease) {
   AGNX_RETURN_IF_ERROR(check_batch(batch));
   AGNX_RETURN_IF_ERROR(check_matching(record));
-  return do_log_matching(run_id, record, batch);
+  return do_log_matching(run_id, record, batch, lease);
 }
 
 Result<ArtifactInfo> TrackingStore::log_artifact(const std::string& run_id, const std::string& path,
@@ -143,6 +144,25 @@ Result<SubmittedJob> TrackingStore::submit_job(const JobSubmission& submission, 
   }
   return do_submit_job(submission, options);
 }
+
+Result<std::optional<ClaimedJob>> TrackingStore::claim_job(const std::string& owner,
+                                                           std::chrono::milliseconds duration, int64_t max_attempts) {
+  AGNX_RETURN_IF_ERROR(check_lease_terms(owner, duration));
+  if (max_attempts < 1) return Status::invalid_argument("max_attempts must be at least 1");
+  return do_claim_job(owner, duration, max_attempts);
+}
+
+Result<Job> TrackingStore::renew_lease(const JobLease& lease, std::chrono::milliseconds duration) {
+  AGNX_RETURN_IF_ERROR(check_lease_terms(lease.owner, duration));
+  return do_renew_lease(lease, duration);
+}
+
+Result<int64_t> TrackingStore::release_leases(const std::string& owner) {
+  AGNX_RETURN_IF_ERROR(check_lease_terms(owner, std::chrono::milliseconds(1)));
+  return do_release_leases(owner);
+}
+
+Result<Job> TrackingStore::request_cancel(int64_t job_id) { return do_request_cancel(job_id); }
 
 Status TrackingStore::put_library(const StoredLibrary& library) {
   AGNX_RETURN_IF_ERROR(check_library(library));

@@ -164,7 +164,10 @@ class TrackingStore {
 
   // Matching results. Stores `record` and `batch` in one transaction: a reader
   // sees both or neither. A run has at most one result (kAlreadyExists).
-  Status log_matching(const std::string& run_id, const MatchingRecord& record, const RunBatch& batch);
+  // With `lease`, a job's result: written only while its job is RUNNING under
+  // that lease (kAborted otherwise, see JobLease).
+  Status log_matching(const std::string& run_id, const MatchingRecord& record, const RunBatch& batch,
+                      const std::optional<JobLease>& lease = std::nullopt);
   virtual Result<MatchingRecord> get_matching(const std::string& run_id) = 0;
   // Every active FINISHED run of the experiment with a matching result, by
   // lambda, then start time.
@@ -193,6 +196,25 @@ class TrackingStore {
   // With an idempotency key, a retry writes nothing and returns the first
   // submission's run (as it is now) and job, with created false.
   Result<SubmittedJob> submit_job(const JobSubmission& submission, const WriteOptions& options = {});
+
+  // Job leases (JobLease): how replicas sharing a store run each job once.
+  // Times are the store's clock, so replicas' clocks need not agree.
+  //
+  // Claims the oldest job that is QUEUED or RUNNING under an expired lease
+  // for `owner`, leased for `duration` (store_policy.h claim()). Concurrent
+  // claims never return the same job. nullopt when no job is claimable.
+  Result<std::optional<ClaimedJob>> claim_job(const std::string& owner, std::chrono::milliseconds duration,
+                                              int64_t max_attempts);
+  // Extends `lease` to `duration` from now; returns the job as stored (its
+  // cancel_requested). kAborted when the lease was lost.
+  Result<Job> renew_lease(const JobLease& lease, std::chrono::milliseconds duration);
+  // Ends every lease `owner` holds now: a restarted replica that keeps its
+  // name makes its interrupted jobs claimable at once. Returns their count.
+  Result<int64_t> release_leases(const std::string& owner);
+  // Asks job `job_id` to stop (store_policy.h request_cancel()); a QUEUED job
+  // ends CANCELLED with its run KILLED in the same write. Returns the job as
+  // it is after the request.
+  Result<Job> request_cancel(int64_t job_id);
 
   // Multiplier libraries (names unique, kAlreadyExists).
   Status put_library(const StoredLibrary& library);
@@ -228,12 +250,18 @@ class TrackingStore {
                                         const WriteOptions& options) = 0;
   virtual Status do_update_run(const std::string& run_id, RunStatus status, std::optional<int64_t> end_time) = 0;
   virtual Status do_log_batch(const std::string& run_id, const RunBatch& batch, const WriteOptions& options) = 0;
-  virtual Status do_log_matching(const std::string& run_id, const MatchingRecord& record, const RunBatch& batch) = 0;
+  virtual Status do_log_matching(const std::string& run_id, const MatchingRecord& record, const RunBatch& batch,
+                                 const std::optional<JobLease>& lease) = 0;
   virtual Result<ArtifactInfo> do_log_artifact(const std::string& run_id, const std::string& path,
                                                std::string_view content) = 0;
   virtual Result<int64_t> do_create_job(const std::string& kind, std::optional<std::string> run_id) = 0;
   virtual Status do_update_job(int64_t job_id, const JobUpdate& update) = 0;
   virtual Result<SubmittedJob> do_submit_job(const JobSubmission& submission, const WriteOptions& options) = 0;
+  virtual Result<std::optional<ClaimedJob>> do_claim_job(const std::string& owner, std::chrono::milliseconds duration,
+                                                         int64_t max_attempts) = 0;
+  virtual Result<Job> do_renew_lease(const JobLease& lease, std::chrono::milliseconds duration) = 0;
+  virtual Result<int64_t> do_release_leases(const std::string& owner) = 0;
+  virtual Result<Job> do_request_cancel(int64_t job_id) = 0;
   virtual Status do_put_library(const StoredLibrary& library) = 0;
 };
 

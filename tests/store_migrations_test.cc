@@ -68,7 +68,7 @@ TEST(Migrations, UpgradeFromOlderSchemaKeepsData) {
   }
   EXPECT_EQ(labels(*pending_migrations(db)),
             (std::vector<std::string>{"0002_matching", "0003_capture_details", "0004_idempotency_keys",
-                                      "0005_search_indexes"}));
+                                      "0005_search_indexes", "0006_job_leases"}));
 
   SqliteStoreOptions options;
   options.data_dir = dir.path() / "data";

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <set>
+#include <thread>
 #include <tuple>
 
 #include "core/matching_json.h"
@@ -695,6 +696,125 @@ TEST_P(StoreContract, Jobs) {
   ASSERT_EQ(queued->size(), 1u);
   EXPECT_EQ(queued->front().job_id, other);
   EXPECT_EQ(store_->create_job("match", "missing").status().code(), StatusCode::kNotFound);
+}
+
+using std::chrono::milliseconds;
+constexpr milliseconds kLongLease{60000};
+
+TEST_P(StoreContract, ClaimsTakeTheOldestClaimableJobOnceAndCountAnAttempt) {
+  const int64_t first = *store_->create_job("match", new_run());
+  const int64_t second = *store_->create_job("match", std::nullopt);
+  const auto a = store_->claim_job("replica-a", kLongLease, 3);
+  const auto b = store_->claim_job("replica-b", kLongLease, 3);
+  ASSERT_TRUE(a.ok() && *a && b.ok() && *b);
+  EXPECT_EQ((*a)->job.job_id, first);
+  EXPECT_EQ((*b)->job.job_id, second);
+  EXPECT_FALSE((*a)->exhausted);
+  const Job stored = *store_->get_job(first);
+  EXPECT_EQ(stored.state, JobState::kRunning);
+  EXPECT_EQ(stored.attempts, 1);
+  EXPECT_EQ(stored.owner, "replica-a");
+  EXPECT_GT(*stored.lease_expires, stored.creation_time);
+  EXPECT_EQ((*a)->lease.attempt, 1);
+  EXPECT_FALSE(store_->claim_job("replica-c", kLongLease, 3)->has_value()) << "both leases are live";
+  EXPECT_EQ(store_->claim_job("", kLongLease, 3).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->claim_job("replica-c", milliseconds(0), 3).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(StoreContract, AnExpiredLeaseIsClaimedAgainAndFencesOutTheOldAttempt) {
+  const std::string run_id = new_run();
+  const int64_t job = *store_->create_job("match", run_id);
+  const ClaimedJob old = **store_->claim_job("replica-a", milliseconds(1), 3);
+  std::this_thread::sleep_for(milliseconds(20));
+  const auto again = store_->claim_job("replica-b", kLongLease, 3);
+  ASSERT_TRUE(again.ok() && *again) << again.status().to_string();
+  const ClaimedJob current = **again;
+  EXPECT_EQ(current.job.job_id, job);
+  EXPECT_EQ(current.lease.attempt, 2);
+
+  EXPECT_EQ(store_->renew_lease(old.lease, kLongLease).status().code(), StatusCode::kAborted);
+  const MatchingRecord record{0.25, sample_matching("evo", 20.0)};
+  EXPECT_EQ(store_->log_matching(run_id, record, {}, old.lease).code(), StatusCode::kAborted);
+  EXPECT_EQ(store_->get_matching(run_id).status().code(), StatusCode::kNotFound) << "the stale result was written";
+  JobUpdate stale_end{JobState::kSucceeded, 1.0, std::nullopt, old.lease, RunStatus::kFinished};
+  const Status refused = store_->update_job(job, stale_end);
+  EXPECT_EQ(refused.code(), StatusCode::kAborted);
+  EXPECT_NE(refused.message().find("replica-b"), std::string::npos) << refused.to_string();
+  EXPECT_EQ(store_->get_run(run_id)->info.status, RunStatus::kRunning);
+
+  ASSERT_TRUE(store_->renew_lease(current.lease, kLongLease).ok());
+  ASSERT_TRUE(store_->log_matching(run_id, record, {}, current.lease).ok());
+  ASSERT_TRUE(store_->update_job(job, {JobState::kSucceeded, 1.0, std::nullopt, current.lease, RunStatus::kFinished}).ok());
+  const Job ended = *store_->get_job(job);
+  EXPECT_EQ(ended.state, JobState::kSucceeded);
+  EXPECT_EQ(ended.attempts, 2);
+  EXPECT_EQ(store_->get_run(run_id)->info.status, RunStatus::kFinished) << "the run ends in the job's write";
+  EXPECT_EQ(store_->get_run(run_id)->info.end_time, ended.end_time);
+  EXPECT_EQ(store_->renew_lease(current.lease, kLongLease).status().code(), StatusCode::kAborted) << "it ended";
+  EXPECT_FALSE(store_->claim_job("replica-c", kLongLease, 3)->has_value());
+}
+
+TEST_P(StoreContract, AJobPastItsAttemptsIsClaimedExhaustedWithoutAnotherAttempt) {
+  const int64_t job = *store_->create_job("match", std::nullopt);
+  ASSERT_TRUE(store_->claim_job("replica-a", milliseconds(1), 1)->has_value());
+  std::this_thread::sleep_for(milliseconds(20));
+  const ClaimedJob claimed = **store_->claim_job("replica-b", kLongLease, 1);
+  EXPECT_EQ(claimed.job.job_id, job);
+  EXPECT_TRUE(claimed.exhausted);
+  EXPECT_EQ(claimed.job.attempts, 1);
+  EXPECT_EQ(claimed.job.owner, "replica-b");
+}
+
+TEST_P(StoreContract, ReleasedLeasesAreClaimableAtOnce) {
+  const int64_t job = *store_->create_job("match", std::nullopt);
+  ASSERT_TRUE(store_->claim_job("replica-a", kLongLease, 3)->has_value());
+  EXPECT_EQ(*store_->release_leases("replica-b"), 0);
+  EXPECT_FALSE(store_->claim_job("replica-b", kLongLease, 3)->has_value());
+  EXPECT_EQ(*store_->release_leases("replica-a"), 1);
+  const auto claimed = store_->claim_job("replica-a", kLongLease, 3);
+  ASSERT_TRUE(claimed.ok() && *claimed);
+  EXPECT_EQ((*claimed)->job.job_id, job);
+  EXPECT_EQ((*claimed)->lease.attempt, 2);
+}
+
+TEST_P(StoreContract, CancelEndsAQueuedJobWithItsRunAndFlagsARunningOne) {
+  const std::string queued_run = new_run("queued");
+  const int64_t running = *store_->create_job("match", std::nullopt);
+  const int64_t queued = *store_->create_job("match", queued_run);
+  const ClaimedJob claimed = **store_->claim_job("replica-a", kLongLease, 3);
+  ASSERT_EQ(claimed.job.job_id, running);
+
+  const Job cancelled = *store_->request_cancel(queued);
+  EXPECT_EQ(cancelled.state, JobState::kCancelled);
+  EXPECT_EQ(store_->get_run(queued_run)->info.status, RunStatus::kKilled);
+  EXPECT_EQ(store_->request_cancel(queued).status().code(), StatusCode::kFailedPrecondition);
+
+  const Job flagged = *store_->request_cancel(running);
+  EXPECT_EQ(flagged.state, JobState::kRunning);
+  EXPECT_TRUE(flagged.cancel_requested);
+  EXPECT_TRUE(store_->renew_lease(claimed.lease, kLongLease)->cancel_requested) << "its owner learns at renewal";
+  EXPECT_EQ(store_->request_cancel(999).status().code(), StatusCode::kNotFound);
+}
+
+TEST_P(StoreContract, ConcurrentClaimsNeverShareAJob) {
+  constexpr int kJobs = 60;
+  for (int i = 0; i < kJobs; ++i) ASSERT_TRUE(store_->create_job("match", std::nullopt).ok());
+  std::vector<std::vector<int64_t>> claimed(6);
+  std::vector<std::thread> replicas;
+  for (std::size_t r = 0; r < claimed.size(); ++r) {
+    replicas.emplace_back([&, r] {
+      for (;;) {
+        const auto job = store_->claim_job("replica-" + std::to_string(r), kLongLease, 3);
+        if (!job.ok() || !*job) return;
+        claimed[r].push_back((*job)->job.job_id);
+      }
+    });
+  }
+  for (std::thread& t : replicas) t.join();
+  std::multiset<int64_t> all;
+  for (const auto& ids : claimed) all.insert(ids.begin(), ids.end());
+  EXPECT_EQ(all.size(), static_cast<std::size_t>(kJobs));
+  EXPECT_EQ(std::set<int64_t>(all.begin(), all.end()).size(), all.size()) << "a job was claimed twice";
 }
 
 // Every run of `experiment_id` in `view`.
