@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string_view>
 
 #include "core/progress.h"
@@ -40,6 +41,9 @@ struct JobContext {
   std::filesystem::path work_dir;                // job directories are made (and removed) here
   std::function<void(const JobReport&)> report;  // may be empty
   const std::atomic<bool>* cancelled = nullptr;  // polled while workers run; then kCancelled
+  // The job's lease: fences the handler's result (log_matching), so an
+  // attempt that lost its lease writes none.
+  std::optional<store::JobLease> lease = {};
 };
 
 // Runs `job` to its end and writes its result. OK, or the reason it failed

@@ -2,36 +2,69 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <utility>
 
-#include "core/clock.h"
 #include "server/job_context.h"
 #include "server/observability/log.h"
 
 namespace agnx::server {
 
 namespace {
-constexpr auto kRepairInterval = std::chrono::seconds(1);
-constexpr std::size_t kStageStartsKept = 64;  // a sweep's stages repeat per point
+
+constexpr auto kLongestTick = std::chrono::seconds(1);  // unwritten ends are retried at least this often
+constexpr std::size_t kStageStartsKept = 64;            // a sweep's stages repeat per point
+
+using SteadyClock = std::chrono::steady_clock;
+
+// The info log line of `job` entering state `to` from `from` in attempt `attempt`.
+void log_state_change(const store::Job& job, store::JobState from, store::JobState to, const std::string& error) {
+  log(LogLevel::kInfo, "job state",
+      {{"job_id", job.job_id},
+       {"kind", job.kind},
+       {"run_id", job.run_id.value_or("")},
+       {"from", std::string(store::job_state_name(from))},
+       {"to", std::string(store::job_state_name(to))},
+       {"attempt", job.attempts},
+       {"owner", job.owner.value_or("")},
+       {"error", error}});
+}
+
+store::JobState end_state(const Status& outcome) {
+  if (outcome.ok()) return store::JobState::kSucceeded;
+  return outcome.code() == StatusCode::kCancelled ? store::JobState::kCancelled : store::JobState::kFailed;
+}
+
+store::RunStatus run_end_status(const Status& outcome) {
+  if (outcome.ok()) return store::RunStatus::kFinished;
+  return outcome.code() == StatusCode::kCancelled ? store::RunStatus::kKilled : store::RunStatus::kFailed;
+}
+
 }  // namespace
 
 JobRunner::JobRunner(store::TrackingStore& store, const LibraryRegistry& libraries, const JobRunnerOptions& options)
-    : store_(store),
-      libraries_(libraries),
-      options_(options),
-      pool_(std::max<std::size_t>(options.workers, 1)),
-      repairer_([this] { write_unwritten_ends(); }) {}
+    : store_(store), libraries_(libraries), options_(options), pool_(std::max<std::size_t>(options.workers, 1)) {}
 
 JobRunner::~JobRunner() { stop(); }
 
-void JobRunner::enqueue(int64_t job_id) {
+Status JobRunner::start() {
+  AGNX_ASSIGN_OR_RETURN(const int64_t released, store_.release_leases(options_.replica_id));
+  if (released > 0) {
+    log(LogLevel::kInfo, "leases released", {{"replica", options_.replica_id}, {"jobs", released}});
+  }
+  std::lock_guard lock(mutex_);
+  claiming_ = true;
+  coordinator_ = std::thread([this] { coordinate(); });
+  return {};
+}
+
+void JobRunner::job_submitted() {
   {
     std::lock_guard lock(mutex_);
-    cancel_flags_.emplace(job_id, std::make_shared<std::atomic<bool>>(false));
-    progress_.emplace(job_id, JobProgressView{});
+    wake_ = true;
   }
-  boost::asio::post(pool_, [this, job_id] { run(job_id); });
+  coordinator_wakeup_.notify_all();
 }
 
 Result<JobDirectory> JobRunner::write_inputs(const JobInputs& inputs) {
@@ -42,38 +75,22 @@ Status JobRunner::check_inputs(const JobDirectory& job) { return validate_in_wor
 
 Status JobRunner::fail(int64_t job_id, const Status& reason) {
   AGNX_ASSIGN_OR_RETURN(const store::Job job, store_.get_job(job_id));
-  return finish(job, reason);
-}
-
-Status JobRunner::resume() {
-  for (const auto state : {store::JobState::kRunning, store::JobState::kQueued}) {
-    AGNX_ASSIGN_OR_RETURN(const std::vector<store::Job> jobs, store_.list_jobs(state));
-    for (const store::Job& job : jobs) {
-      if (job.attempts >= options_.max_attempts) {
-        AGNX_RETURN_IF_ERROR(finish(job, Status::failed_precondition("interrupted " + std::to_string(job.attempts) +
-                                                                     " times (the server stopped during the job); giving up")));
-      } else {
-        enqueue(job.job_id);
-      }
-    }
-  }
-  return {};
+  return finish(job, reason, std::nullopt);
 }
 
 Status JobRunner::cancel(int64_t job_id) {
-  AGNX_ASSIGN_OR_RETURN(const store::Job job, store_.get_job(job_id));
-  if (store::is_terminal(job.state)) {
-    return Status::failed_precondition("job " + std::to_string(job_id) + " already ended " +
-                                       store::job_state_name(job.state));
+  AGNX_ASSIGN_OR_RETURN(const store::Job job, store_.request_cancel(job_id));
+  if (job.state == store::JobState::kCancelled) {  // it was QUEUED: ended with its run
+    log_state_change(job, store::JobState::kQueued, job.state, job.error);
+    publish(job_id, [&](JobProgressView& v) {
+      v.state = job.state;
+      v.stage = store::job_state_name(job.state);
+      v.message = job.error;
+    });
+    return {};
   }
-  bool started = false;
-  {
-    std::lock_guard lock(mutex_);
-    const auto flag = cancel_flags_.find(job_id);
-    if (flag != cancel_flags_.end()) flag->second->store(true);
-    started = started_.contains(job_id);
-  }
-  if (!started) return finish(job, Status::cancelled("cancelled"));  // run() sees the flag and never starts it
+  std::lock_guard lock(mutex_);
+  if (const auto held = held_.find(job_id); held != held_.end()) held->second.stop_flag->store(true);
   return {};
 }
 
@@ -94,14 +111,18 @@ std::optional<JobProgressView> JobRunner::wait_for_change(int64_t job_id, uint64
 }
 
 void JobRunner::stop() {
-  if (stopping_.exchange(true)) return;
-  pool_.join();  // queued handlers see stopping_ and return at once
   {
-    std::lock_guard lock(mutex_);
-    repairing_ = false;
+    std::unique_lock lock(mutex_);
+    if (stopped_) return;
+    stopped_ = true;
+    claiming_ = false;
+    executed_.wait(lock, [&] { return executing_ == 0; });  // the coordinator keeps renewing their leases
+    stopping_ = true;
   }
-  repair_wakeup_.notify_all();
-  repairer_.join();
+  coordinator_wakeup_.notify_all();
+  if (coordinator_.joinable()) coordinator_.join();
+  pool_.join();
+  write_unwritten_ends();  // one last try: what stays unwritten is claimed again once its lease expires
 }
 
 void JobRunner::publish(int64_t job_id, const std::function<void(JobProgressView&)>& change) {
@@ -120,51 +141,131 @@ void JobRunner::publish(int64_t job_id, const std::function<void(JobProgressView
   changed_.notify_all();
 }
 
-void JobRunner::run(int64_t job_id) {
-  if (stopping_) return;  // stays QUEUED or RUNNING in the store: resumed at the next start
-  const auto job = store_.get_job(job_id);
-  if (!job.ok() || store::is_terminal(job->state)) return;
+// ---- the coordinator ------------------------------------------------------
+
+void JobRunner::coordinate() {
+  const auto tick = std::min<std::chrono::milliseconds>({options_.claim_poll, options_.lease / 3, kLongestTick});
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    wake_ = false;
+    lock.unlock();
+    claim_jobs();
+    renew_leases();
+    write_unwritten_ends();
+    lock.lock();
+    coordinator_wakeup_.wait_for(lock, tick, [&] { return stopping_ || wake_; });
+  }
+}
+
+void JobRunner::claim_jobs() {
+  for (;;) {
+    {
+      std::lock_guard lock(mutex_);
+      if (!claiming_ || executing_ >= std::max<std::size_t>(options_.workers, 1)) return;
+      ++executing_;  // a worker slot for the claim, given back unless a job runs in it
+    }
+    auto claimed = store_.claim_job(options_.replica_id, options_.lease, options_.max_attempts);
+    if (!claimed.ok() || !*claimed) {
+      if (!claimed.ok()) log(LogLevel::kWarn, "claiming a job", {{"error", claimed.status().to_string()}});
+      std::lock_guard lock(mutex_);
+      --executing_;
+      executed_.notify_all();
+      return;
+    }
+    store::ClaimedJob job = std::move(**claimed);
+    {
+      std::lock_guard lock(mutex_);
+      held_[job.job.job_id] = {job.job, job.lease, std::make_shared<std::atomic<bool>>(job.job.cancel_requested),
+                               SteadyClock::now()};
+    }
+    boost::asio::post(pool_, [this, job = std::move(job)] { execute(job); });
+  }
+}
+
+void JobRunner::renew_leases() {
+  const auto now = SteadyClock::now();
+  std::vector<store::JobLease> due;
   {
     std::lock_guard lock(mutex_);
-    const auto flag = cancel_flags_.find(job_id);
-    if (flag != cancel_flags_.end() && flag->second->load()) return;  // cancel() ended it
-    started_.insert(job_id);
+    for (const auto& [id, held] : held_) {
+      if (!held.lease_lost && now - held.renewed >= options_.lease / 3) due.push_back(held.lease);
+    }
   }
-  execute(*job);
+  for (const store::JobLease& lease : due) {
+    const Result<store::Job> renewed = store_.renew_lease(lease, options_.lease);
+    std::lock_guard lock(mutex_);
+    const auto it = held_.find(lease.job_id);
+    if (it == held_.end()) continue;
+    Held& held = it->second;
+    if (renewed.ok()) {
+      held.renewed = now;
+      if (renewed->cancel_requested) held.stop_flag->store(true);
+    } else if (renewed.status().code() == StatusCode::kAborted || now - held.renewed >= options_.lease) {
+      held.lease_lost = true;  // another attempt may run it now: stop this one, write nothing
+      held.stop_flag->store(true);
+      log(LogLevel::kWarn, "job lease lost", {{"job_id", lease.job_id}, {"error", renewed.status().to_string()}});
+    }
+  }
 }
 
-namespace {
-
-// The info log line of `job` (as it was) entering state `to` in attempt `attempt`.
-void log_state_change(const store::Job& job, store::JobState to, int64_t attempt, const std::string& error) {
-  log(LogLevel::kInfo, "job state",
-      {{"job_id", job.job_id},
-       {"kind", job.kind},
-       {"run_id", job.run_id.value_or("")},
-       {"from", std::string(store::job_state_name(job.state))},
-       {"to", std::string(store::job_state_name(to))},
-       {"attempt", attempt},
-       {"error", error}});
+void JobRunner::write_unwritten_ends() {
+  std::vector<Held> unwritten;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, held] : held_) {
+      if (held.unwritten_outcome) unwritten.push_back(held);
+    }
+  }
+  for (const Held& held : unwritten) {
+    const Status written =
+        held.lease_lost ? Status::aborted("lease lost") : finish(held.job, *held.unwritten_outcome, held.lease);
+    std::lock_guard lock(mutex_);
+    Held& entry = held_.at(held.lease.job_id);
+    ++entry.tries;
+    if (written.ok()) {
+      std::fprintf(stderr, "agnx-server: job %lld: its end was written at try %d\n",
+                   static_cast<long long>(held.lease.job_id), entry.tries);
+    }
+    if (written.ok() || written.code() == StatusCode::kAborted) held_.erase(held.lease.job_id);
+  }
 }
 
-}  // namespace
+// ---- a job ----------------------------------------------------------------
 
-void JobRunner::execute(const store::Job& queued) {
-  const Status started = store_.update_job(queued.job_id, {store::JobState::kRunning, 0.0, std::nullopt});
-  if (!started.ok()) return end(queued, started);
-  store::Job job = queued;  // as the store now holds it
-  job.state = store::JobState::kRunning;
-  ++job.attempts;
-  log_state_change(queued, job.state, job.attempts, "");
+void JobRunner::execute(const store::ClaimedJob& claimed) {
+  const store::Job& job = claimed.job;
+  log_state_change(job, job.attempts > 1 || claimed.exhausted ? store::JobState::kRunning : store::JobState::kQueued,
+                   job.state, "");
+  std::shared_ptr<std::atomic<bool>> stop_flag;
+  {
+    std::lock_guard lock(mutex_);
+    stop_flag = held_.at(job.job_id).stop_flag;
+  }
+  Status outcome;
+  if (claimed.exhausted) {
+    outcome = Status::failed_precondition("interrupted " + std::to_string(job.attempts) +
+                                          " times (the server stopped during the job); giving up");
+  } else if (stop_flag->load()) {
+    outcome = Status::cancelled("cancelled");
+  } else {
+    outcome = run_handler(claimed, stop_flag);
+  }
+  end(job, outcome);
+  {
+    std::lock_guard lock(mutex_);
+    --executing_;
+    wake_ = true;
+  }
+  executed_.notify_all();
+  coordinator_wakeup_.notify_all();
+}
+
+Status JobRunner::run_handler(const store::ClaimedJob& claimed, const std::shared_ptr<std::atomic<bool>>& stop_flag) {
+  const store::Job& job = claimed.job;
   publish(job.job_id, [](JobProgressView& v) {
     v.state = store::JobState::kRunning;
     v.stage = "starting";
   });
-  std::shared_ptr<std::atomic<bool>> cancelled;
-  {
-    std::lock_guard lock(mutex_);
-    cancelled = cancel_flags_[job.job_id];
-  }
   std::string last_stage;
   const JobContext context{store_, libraries_, options_.worker, options_.work_dir,
                            [&](const JobReport& r) {
@@ -180,73 +281,54 @@ void JobRunner::execute(const store::Job& queued) {
                              });
                              if (r.progress.stage != last_stage) {  // keep the stored progress current at each stage
                                last_stage = r.progress.stage;
-                               (void)store_.update_job(job.job_id, {std::nullopt, r.fraction, std::nullopt});
+                               (void)store_.update_job(job.job_id, {std::nullopt, r.fraction, std::nullopt, claimed.lease});
                              }
                            },
-                           cancelled.get()};
+                           stop_flag.get(), claimed.lease};
   const JobHandler handler = find_job_handler(job.kind);
-  const Status outcome = handler ? handler(context, job)
-                                 : Status::failed_precondition("job " + std::to_string(job.job_id) +
-                                                               " is of unknown kind '" + job.kind + "'");
-  end(job, outcome);
+  if (!handler) {
+    return Status::failed_precondition("job " + std::to_string(job.job_id) + " is of unknown kind '" + job.kind + "'");
+  }
+  return handler(context, job);
 }
 
 void JobRunner::end(const store::Job& job, const Status& outcome) {
-  const Status written = finish(job, outcome);
-  if (written.ok()) return;
+  std::unique_lock lock(mutex_);
+  Held& held = held_.at(job.job_id);
+  if (held.lease_lost) {  // stopped because another attempt may own it now: its end is that attempt's
+    held_.erase(job.job_id);
+    return;
+  }
+  const store::JobLease lease = held.lease;
+  lock.unlock();
+  const Status written = finish(job, outcome, lease);
+  lock.lock();
+  if (written.ok() || written.code() == StatusCode::kAborted) {
+    if (!written.ok()) log(LogLevel::kWarn, "job lease lost", {{"job_id", job.job_id}, {"error", written.to_string()}});
+    held_.erase(job.job_id);
+    return;
+  }
   std::fprintf(stderr, "agnx-server: job %lld: writing its end: %s; trying again every second\n",
                static_cast<long long>(job.job_id), written.to_string().c_str());
-  std::lock_guard lock(mutex_);
-  unwritten_ends_.push_back({job, outcome});
+  held_.at(job.job_id).unwritten_outcome = outcome;
+  held_.at(job.job_id).tries = 1;
 }
 
-void JobRunner::write_unwritten_ends() {
-  std::unique_lock lock(mutex_);
-  while (repairing_) {  // after stop() one last round: what stays unwritten resumes at the next start
-    repair_wakeup_.wait_for(lock, kRepairInterval, [&] { return !repairing_; });
-    std::vector<UnwrittenEnd> ends = std::exchange(unwritten_ends_, {});
-    lock.unlock();
-    std::erase_if(ends, [&](UnwrittenEnd& end) {
-      ++end.tries;
-      if (!write_end_again(end).ok()) return false;
-      std::fprintf(stderr, "agnx-server: job %lld: its end was written at try %d\n",
-                   static_cast<long long>(end.job.job_id), end.tries);
-      return true;
-    });
-    lock.lock();
-    unwritten_ends_.insert(unwritten_ends_.end(), ends.begin(), ends.end());
-  }
-}
-
-Status JobRunner::end_run(const store::Job& job, const Status& outcome) {
-  if (!job.run_id) return {};
-  const store::RunStatus status = outcome.ok()                                ? store::RunStatus::kFinished
-                                  : outcome.code() == StatusCode::kCancelled ? store::RunStatus::kKilled
-                                                                              : store::RunStatus::kFailed;
-  return store_.update_run(*job.run_id, status, now_ms());
-}
-
-Status JobRunner::write_end_again(const UnwrittenEnd& end) {
-  AGNX_ASSIGN_OR_RETURN(const store::Job stored, store_.get_job(end.job.job_id));
-  if (store::is_terminal(stored.state)) return end_run(end.job, end.outcome);  // an earlier try wrote the job's
-  return finish(end.job, end.outcome);
-}
-
-Status JobRunner::finish(const store::Job& job, const Status& outcome) {
-  const bool cancelled = outcome.code() == StatusCode::kCancelled;
-  const store::JobState state =
-      outcome.ok() ? store::JobState::kSucceeded : cancelled ? store::JobState::kCancelled : store::JobState::kFailed;
-  const Status run_written = end_run(job, outcome);
-  const Status job_written = store_.update_job(job.job_id, {state, outcome.ok() ? std::optional(1.0) : std::nullopt,
-                                                            outcome.ok() ? std::nullopt : std::optional(outcome.message())});
-  if (job_written.ok()) log_state_change(job, state, job.attempts, outcome.ok() ? "" : outcome.message());
-  publish(job.job_id, [&](JobProgressView& v) {
+Status JobRunner::finish(const store::Job& job, const Status& outcome, const std::optional<store::JobLease>& lease) {
+  const store::JobState state = end_state(outcome);
+  const store::JobUpdate update{state, outcome.ok() ? std::optional(1.0) : std::nullopt,
+                                outcome.ok() ? std::nullopt : std::optional(outcome.message()), lease,
+                                run_end_status(outcome)};
+  const Status written = store_.update_job(job.job_id, update);
+  if (written.ok()) log_state_change(job, job.state, state, outcome.ok() ? "" : outcome.message());
+  if (written.code() == StatusCode::kAborted) return written;  // the attempt that holds the lease reports the end
+  publish(job.job_id, [&](JobProgressView& v) {  // also when unwritten: followers learn how the job ended
     v.state = state;
     v.stage = store::job_state_name(state);
     v.fraction = outcome.ok() ? 1.0 : v.fraction;
     v.message = outcome.ok() ? "" : outcome.message();
   });
-  return job_written.ok() ? run_written : job_written;
+  return written;
 }
 
 }  // namespace agnx::server

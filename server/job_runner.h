@@ -1,13 +1,21 @@
-// Runs jobs (each by its kind's handler, server/job_context.h) on a Boost.Asio thread pool, keeps their live progress,
-// and picks up jobs a previous server process left QUEUED or RUNNING.
+// Runs jobs (each by its kind's handler, server/job_context.h) on a Boost.Asio
+// thread pool, keeps their live progress, and shares the store's jobs with
+// any number of other replicas on the same store.
 //
 // The store is the source of truth: a job row moves QUEUED -> RUNNING (an
 // attempt) -> SUCCEEDED | FAILED | CANCELLED, and its run ends FINISHED,
-// FAILED or KILLED with it. A job interrupted by a crash is run again at the
-// next start, at most `max_attempts` times in all; its result is written
-// once (handlers are idempotent). A job end the store refuses (a full disk)
-// is written again every second until it is; one still unwritten at stop()
-// stays RUNNING in the store and resumes at the next start.
+// FAILED or KILLED with it, in one write. A runner claims jobs from the
+// store (TrackingStore::claim_job) whenever it has a free worker: jobs
+// submitted through any replica, and jobs whose replica died (its lease
+// expired). It renews the lease of each job it runs every third of the lease;
+// a job whose lease was lost (the store refuses the renewal, or no renewal
+// succeeded for a whole lease) is stopped and its worker killed, and every
+// write of its end or result is fenced by the lease, so a replica that was
+// paused or cut off past its lease cannot overwrite the newer attempt. A job
+// is run at most `max_attempts` times in all; its result is written once
+// (handlers are idempotent). A job end the store refuses (a full disk) is
+// written again every second, its lease kept, until it is; one still
+// unwritten at stop() stays RUNNING and another claim finishes it.
 //
 // Thread safety: safe for concurrent use.
 #pragma once
@@ -22,7 +30,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -51,20 +58,32 @@ struct JobProgressView {
 struct JobRunnerOptions {
   std::size_t workers = 1;      // jobs at once
   int64_t max_attempts = 3;
+  // This replica's name as the owner of its jobs' leases: unique among the
+  // replicas of a store. A replica restarted under the same name takes its
+  // interrupted jobs back at once instead of after their leases expire.
+  std::string replica_id = "local";
+  std::chrono::milliseconds lease{30000};       // renewed every third of it
+  std::chrono::milliseconds claim_poll{500};    // how often an idle runner looks for jobs
   WorkerOptions worker;         // each job's model worker: threads, limits
   std::filesystem::path work_dir;  // where job directories are made
 };
 
 class JobRunner {
  public:
-  // `store` and `libraries` must outlive the runner.
+  // `store` and `libraries` must outlive the runner. Claims nothing before
+  // start().
   JobRunner(store::TrackingStore& store, const LibraryRegistry& libraries, const JobRunnerOptions& options);
   ~JobRunner();  // stop()
   JobRunner(const JobRunner&) = delete;
   JobRunner& operator=(const JobRunner&) = delete;
 
-  // Queues job `job_id` (a QUEUED row of the store).
-  void enqueue(int64_t job_id);
+  // Releases the leases this replica's name still holds (an earlier process
+  // of it died) and starts claiming jobs.
+  Status start();
+
+  // A job was submitted here: look for claimable jobs now rather than at the
+  // next poll.
+  void job_submitted();
 
   // Writes a matching submission's `inputs` to a fresh job directory: the
   // one copy of their bytes on disk (the store links these files in).
@@ -73,71 +92,76 @@ class JobRunner {
   // limits (validate_in_worker).
   Status check_inputs(const JobDirectory& job);
 
-  // Ends job `job_id` (QUEUED, not queued here) FAILED with `reason`, and its
-  // run. Errors: an unknown job (kNotFound), one that already ended
-  // (kFailedPrecondition), the store's.
+  // Ends job `job_id` (QUEUED) FAILED with `reason`, and its run. Errors: an
+  // unknown job (kNotFound), one that already ended (kFailedPrecondition),
+  // the store's.
   Status fail(int64_t job_id, const Status& reason);
 
-  // Queues every QUEUED or RUNNING job of the store; one that used up its
-  // attempts fails with a reason instead.
-  Status resume();
-
-  // Asks job `job_id` to stop: a job not yet begun ends CANCELLED before this
-  // returns (with its run KILLED) and never runs; a running one's handler
-  // stops at its next check (its worker is killed). Errors: unknown job, or
-  // already ended.
+  // Asks job `job_id` to stop (TrackingStore::request_cancel): a QUEUED job
+  // ends CANCELLED (its run KILLED) before this returns and never runs; a
+  // running one's handler stops at its next check (its worker is killed), at
+  // once when it runs here, else when its replica next renews its lease.
+  // Errors: unknown job, or already ended.
   Status cancel(int64_t job_id);
 
   // The live state of job `job_id` after `seen_version`, waiting up to
   // `timeout` for a change: the state where the first stage begun since then
   // began (so a follower passing back each version sees every stage, also
-  // short ones), else the latest state. nullopt when nothing changed.
+  // short ones), else the latest state. nullopt when nothing changed here (a
+  // job this replica does not run changes only in the store).
   std::optional<JobProgressView> wait_for_change(int64_t job_id, uint64_t seen_version,
                                                  std::chrono::milliseconds timeout);
 
-  // Stops taking jobs and waits for the running ones to finish. Jobs still
-  // queued stay QUEUED in the store and resume at the next start.
+  // Stops claiming jobs and waits for the running ones to finish (renewing
+  // their leases meanwhile).
   void stop();
 
  private:
-  void run(int64_t job_id);
-  void execute(const store::Job& job);
-  void publish(int64_t job_id, const std::function<void(JobProgressView&)>& change);
-  // Writes the job's end and its run's; the first store error, if any.
-  Status finish(const store::Job& job, const Status& outcome);
-  // Writes the end of the job's run (if it has one) for `outcome`.
-  Status end_run(const store::Job& job, const Status& outcome);
-  // finish() for a job this runner ran; an end the store refuses is logged
-  // and left to the repairer.
-  void end(const store::Job& job, const Status& outcome);
-  // The repairer thread: writes the unwritten ends every second until stop().
-  void write_unwritten_ends();
-
-  struct UnwrittenEnd {
-    store::Job job;
-    Status outcome;
-    int tries = 1;
+  // A job this runner claimed, until its end is written or its lease lost.
+  struct Held {
+    store::Job job;  // as claimed
+    store::JobLease lease;
+    std::shared_ptr<std::atomic<bool>> stop_flag;  // cancel requested, or lease lost
+    std::chrono::steady_clock::time_point renewed;
+    bool lease_lost = false;
+    std::optional<Status> unwritten_outcome = {};  // the job ended; its end awaits a retry
+    int tries = 0;                                 // of writing that end
   };
-  // finish() for an unwritten end, or only its run's end when an earlier
-  // try wrote the job's (which the store would refuse to end again).
-  Status write_end_again(const UnwrittenEnd& end);
+
+  // The coordinator thread: claims jobs for free workers, renews leases,
+  // retries unwritten ends, until stop() and the last end.
+  void coordinate();
+  void claim_jobs();
+  void renew_leases();
+  void write_unwritten_ends();
+  void execute(const store::ClaimedJob& claimed);
+  // Runs the job's handler; its outcome.
+  Status run_handler(const store::ClaimedJob& claimed, const std::shared_ptr<std::atomic<bool>>& stop_flag);
+  void publish(int64_t job_id, const std::function<void(JobProgressView&)>& change);
+  // Writes the end of the job and its run, fenced by `lease` if given.
+  Status finish(const store::Job& job, const Status& outcome, const std::optional<store::JobLease>& lease);
+  // finish() for a job this runner claimed; an end the store refuses for
+  // another reason than a lost lease is left to write_unwritten_ends().
+  void end(const store::Job& job, const Status& outcome);
 
   store::TrackingStore& store_;
   const LibraryRegistry& libraries_;
   JobRunnerOptions options_;
   boost::asio::thread_pool pool_;
-  std::atomic<bool> stopping_{false};
 
   std::mutex mutex_;
-  std::condition_variable changed_;
+  std::condition_variable changed_;            // progress_
+  std::condition_variable coordinator_wakeup_;
+  bool claiming_ = false;   // start() .. stop()
+  bool stopping_ = false;   // stop(): the coordinator ends
+  bool stopped_ = false;
+  bool wake_ = false;       // claim now: a job was submitted or a worker freed
+  std::size_t executing_ = 0;  // claims and handlers under way (each a worker slot)
+  std::condition_variable executed_;  // executing_ fell
+  std::map<int64_t, Held> held_;
   std::map<int64_t, JobProgressView> progress_;
   std::map<int64_t, std::deque<JobProgressView>> stage_starts_;  // the last kStageStartsKept per job
-  std::map<int64_t, std::shared_ptr<std::atomic<bool>>> cancel_flags_;
-  std::set<int64_t> started_;  // jobs run() began: cancel() no longer ends them itself
-  std::vector<UnwrittenEnd> unwritten_ends_;
-  bool repairing_ = true;  // until stop() has joined the jobs
-  std::condition_variable repair_wakeup_;
-  std::thread repairer_;  // last member: started once the others exist
+  std::thread coordinator_;
 };
 
 }  // namespace agnx::server

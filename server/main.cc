@@ -19,6 +19,7 @@
 #include <csignal>
 #include <cstdio>
 #include <functional>
+#include <random>
 #include <thread>
 
 #include "core/lut_directory.h"
@@ -59,6 +60,8 @@ struct ServeOptions {
   std::string auth_tokens;                // tokens file; empty: no authentication
   std::string tls_cert, tls_key;          // PEM files; empty: plain text
   std::string log_level = "info";         // server/observability/log.h
+  std::string replica_id;                 // empty: "local" on SQLite, HOST:PID:RANDOM otherwise
+  double job_lease_s = 30.0;
 };
 
 // Idle gRPC threads kept for the next calls (see serve()).
@@ -160,6 +163,18 @@ Status load_libraries(server::LibraryRegistry& libraries, const std::vector<std:
   return {};
 }
 
+// A SQLite store has one server: "local", taken back by its next start. On a
+// shared store each process is its own replica.
+std::string default_replica_id(const store::StoreLocation& location) {
+  if (location.scheme == "sqlite") return "local";
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "host");
+  std::random_device random;
+  char id[320];
+  std::snprintf(id, sizeof id, "%s:%d:%08x", host, static_cast<int>(::getpid()), random());
+  return id;
+}
+
 // How jobs run: workers, threads, the model worker and its limits, and the
 // directory of job files (tmp/ in the store's directory).
 Result<server::JobRunnerOptions> job_runner_options(const ServeOptions& options) {
@@ -176,6 +191,8 @@ Result<server::JobRunnerOptions> job_runner_options(const ServeOptions& options)
   }
   server::JobRunnerOptions job_options;
   job_options.workers = workers;
+  job_options.replica_id = options.replica_id.empty() ? default_replica_id(location) : options.replica_id;
+  job_options.lease = std::chrono::milliseconds(static_cast<int64_t>(options.job_lease_s * 1000));
   job_options.worker = {worker, threads, std::chrono::seconds(options.job_time_limit_s), options.job_memory_mb};
   job_options.work_dir = location.directory / "tmp";
   return job_options;
@@ -281,14 +298,14 @@ int serve(const ServeOptions& options) {
   }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) return fail("cannot listen on " + options.listen);
-  if (const Status s = jobs.resume(); !s.ok()) return fail(s.message());
+  if (const Status s = jobs.start(); !s.ok()) return fail(s.message());
   auto dashboard = start_dashboard(options, tracking, libraries, *security, metrics.registry());
   if (!dashboard.ok()) return fail(dashboard.status().message());
 
   print_listening(options, port, *job_options, dashboard->get(), security->notices);
   serve_until_signal(*server, options, authenticator);
   if (*dashboard) (*dashboard)->stop();
-  jobs.stop();  // running jobs finish; queued ones resume at the next start
+  jobs.stop();  // running jobs finish; queued ones wait for a claim (another replica's or the next start's)
   return 0;
 }
 
@@ -328,6 +345,15 @@ void add_serve_options(CLI::App& app, ServeOptions& options) {
   app.add_option("--store", options.store, "the tracking store's URI: sqlite:DIR or postgresql://USER@HOST/DB?data_dir=DIR "
                  "(store/open_store.h; default: sqlite:DATA_DIR)");
   app.add_option("--workers", options.workers, "matching jobs run at once")->capture_default_str();
+  app.add_option("--replica-id", options.replica_id,
+                 "this server's name among the replicas of one store, as the owner of its jobs' leases; a replica "
+                 "restarted under the same name takes its interrupted jobs back at once (default: local on SQLite, "
+                 "HOST:PID:RANDOM on PostgreSQL)");
+  app.add_option("--job-lease-seconds", options.job_lease_s,
+                 "a running job's lease, renewed every third of it; a replica that dies leaves its jobs to the "
+                 "others once it expires")
+      ->check(CLI::Range(0.3, 3600.0))
+      ->capture_default_str();
   app.add_option("--threads-per-job", options.threads_per_job, "threads of each job (0: cores / workers)");
   app.add_option("--max-upload-mb", options.max_upload_mb, "largest upload accepted")->capture_default_str();
   app.add_option("--max-training-upload-mb", options.max_training_upload_mb,

@@ -96,7 +96,7 @@ Status run_matching_job(const JobContext& context, const store::Job& job) {
   (void)ignored;
   store::RunBatch batch;
   batch.metrics = result_metrics(info);
-  const Status logged = context.store.log_matching(run_id, {request.lambda, info}, batch);
+  const Status logged = context.store.log_matching(run_id, {request.lambda, info}, batch, context.lease);
   if (!logged.ok() && logged.code() != StatusCode::kAlreadyExists) return logged.with_context("saving the result");
   report(context, "saving", 1, 1);
   return {};

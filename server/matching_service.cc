@@ -42,15 +42,23 @@ Result<store::SubmittedJob> store_submission(store::TrackingStore& store, const 
 // How long CancelJob waits for the cancelled job to end.
 constexpr auto kCancelWait = std::chrono::seconds(5);
 
-// Returns once job `job_id` ended here or at `deadline`.
-void wait_for_end(JobRunner& jobs, int64_t job_id, std::chrono::system_clock::time_point deadline) {
+// Returns once job `job_id` ended (here, or in the store when another
+// replica runs it) or at `deadline`.
+void wait_for_end(JobRunner& jobs, store::TrackingStore& store, int64_t job_id,
+                  std::chrono::system_clock::time_point deadline) {
+  constexpr auto kStorePoll = std::chrono::milliseconds(100);
   uint64_t version = 0;
   for (auto left = deadline - std::chrono::system_clock::now(); left > left.zero();
        left = deadline - std::chrono::system_clock::now()) {
-    const auto change =
-        jobs.wait_for_change(job_id, version, std::chrono::duration_cast<std::chrono::milliseconds>(left));
-    if (!change || store::is_terminal(change->state)) return;
-    version = change->version;
+    const auto wait = std::min(kStorePoll, std::chrono::duration_cast<std::chrono::milliseconds>(left));
+    const auto change = jobs.wait_for_change(job_id, version, wait);
+    if (change && store::is_terminal(change->state)) return;
+    if (change) {
+      version = change->version;
+      continue;
+    }
+    const auto stored = store.get_job(job_id);
+    if (!stored.ok() || store::is_terminal(stored->state)) return;
   }
 }
 
@@ -98,7 +106,7 @@ grpc::Status MatchingService::SubmitMatching(grpc::ServerContext* context,
   if (!experiment.ok()) return to_grpc(experiment.status());
   const auto stored = store_submission(store_, submission, request, *inputs, *experiment, user);
   if (!stored.ok()) return to_grpc(stored.status());
-  if (stored->created && checked.ok()) jobs_.enqueue(stored->job_id);
+  if (stored->created && checked.ok()) jobs_.job_submitted();
   if (stored->created && !checked.ok()) {
     if (const Status failed = jobs_.fail(stored->job_id, checked); !failed.ok()) return to_grpc(failed);
   }
@@ -123,11 +131,13 @@ grpc::Status MatchingService::WatchJob(grpc::ServerContext* context, const pb::G
   while (!context->IsCancelled()) {
     const auto change = jobs_.wait_for_change(request->job_id(), version, std::chrono::milliseconds(500));
     if (!change) {
-      // Not running here (queued behind others, or picked up by nobody yet): poll the store.
+      // Not running here (queued, or run by another replica): poll the store,
+      // where its replica keeps the state and each stage's progress.
       const auto stored = store_.get_job(request->job_id());
-      if (stored.ok() && stored->state != view.state) {
+      if (stored.ok() && (stored->state != view.state || stored->progress != view.fraction)) {
         view.state = stored->state;
         view.stage = store::job_state_name(stored->state);
+        view.fraction = stored->progress;
         view.message = stored->error;
         message = to_message(request->job_id(), view);
         if (!writer->Write(message) || message.final()) break;
@@ -157,7 +167,7 @@ grpc::Status MatchingService::CancelJob(grpc::ServerContext* context, const pb::
   // as it is then (still QUEUED or RUNNING).
   const auto deadline = std::min(std::chrono::system_clock::now() + kCancelWait,
                                  context->deadline() - std::chrono::milliseconds(200));
-  wait_for_end(jobs_, request->job_id(), deadline);
+  wait_for_end(jobs_, store_, request->job_id(), deadline);
   return GetJob(context, request, reply);
 }
 

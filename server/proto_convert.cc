@@ -53,6 +53,9 @@ void to_proto(const store::Job& in, pb::Job* out) {
   out->set_error(in.error);
   out->set_creation_time(in.creation_time);
   out->set_update_time(in.update_time);
+  out->set_owner(in.owner.value_or(""));
+  out->set_lease_expires(in.lease_expires.value_or(0));
+  out->set_cancel_requested(in.cancel_requested);
 }
 
 void to_proto(const std::string& run_id, const store::MatchingRecord& in, pb::MatchingResult* out) {

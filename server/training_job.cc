@@ -156,7 +156,7 @@ Status run_retrain(const JobContext& context, const std::string& run_id, const T
                                                              {kTrainingResultArtifact, &result}}));
   store::RunBatch batch;
   batch.metrics = matching_metrics(info, "");
-  const Status logged = context.store.log_matching(run_id, {source.lambda, info}, batch);
+  const Status logged = context.store.log_matching(run_id, {source.lambda, info}, batch, context.lease);
   if (!logged.ok() && logged.code() != StatusCode::kAlreadyExists) return logged.with_context("saving the result");
   return {};
 }
@@ -203,7 +203,7 @@ Status save_point(const JobContext& context, const store::Run& child, double lam
     batch.metrics.push_back({"retrained_top1", retrained.at("accuracy").at("approximate_top1"), now_ms(), 0});
     batch.metrics.push_back({"retrained_top5", retrained.at("accuracy").at("approximate_top5"), now_ms(), 0});
   }
-  const Status logged = context.store.log_matching(child.info.run_id, {lambda, info}, batch);
+  const Status logged = context.store.log_matching(child.info.run_id, {lambda, info}, batch, context.lease);
   if (!logged.ok() && logged.code() != StatusCode::kAlreadyExists) return logged;
   return context.store.update_run(child.info.run_id, store::RunStatus::kFinished, now_ms());
 }

@@ -183,7 +183,7 @@ grpc::Status TrainingService::SubmitTraining(grpc::ServerContext* context,
   if (!experiment.ok()) return to_grpc(experiment.status());
   const auto stored = store_training(store_, submission, *request, *checked, *experiment, user);
   if (!stored.ok()) return to_grpc(stored.status());
-  if (stored->created) jobs_.enqueue(stored->job_id);
+  if (stored->created) jobs_.job_submitted();
   reply->set_run_id(stored->run.run_id);
   reply->set_job_id(stored->job_id);
   return grpc::Status::OK;

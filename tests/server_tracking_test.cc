@@ -459,9 +459,9 @@ TEST(ServerMaintenance, MigrateBackupAndGcSubcommands) {
   };
   const auto pending = run({"migrate", "--dry-run"});
   EXPECT_EQ(pending.exit_code, 0) << pending.err;
-  EXPECT_NE(pending.out.find("pending: 5 migration(s)"), std::string::npos) << pending.out;
-  EXPECT_NE(pending.out.find("0005_search_indexes"), std::string::npos);
-  EXPECT_NE(run({"migrate"}).out.find("applied 5 migration(s)"), std::string::npos);
+  EXPECT_NE(pending.out.find("pending: 6 migration(s)"), std::string::npos) << pending.out;
+  EXPECT_NE(pending.out.find("0006_job_leases"), std::string::npos);
+  EXPECT_NE(run({"migrate"}).out.find("applied 6 migration(s)"), std::string::npos);
   EXPECT_NE(run({"migrate", "--dry-run"}).out.find("pending: 0 migration(s)"), std::string::npos);
   const std::string backup = (dir.path() / "copy.db").string();
   EXPECT_EQ(run({"backup", backup}).exit_code, 0);
