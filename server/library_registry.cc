@@ -31,7 +31,7 @@ LibraryRegistry::LibraryRegistry(store::TrackingStore& store) : store_(store) {
   libraries_[builtin_library().name()] = std::shared_ptr<const MultiplierLibrary>(&builtin_library(), [](auto*) {});
 }
 
-Status LibraryRegistry::offer(std::shared_ptr<const MultiplierLibrary> library) {
+Status LibraryRegistry::offer(std::shared_ptr<const MultiplierLibrary> library) const {
   std::lock_guard lock(mutex_);
   if (libraries_.contains(library->name())) {
     return Status::already_exists("a library named " + library->name() + " already exists");
@@ -66,14 +66,29 @@ Status LibraryRegistry::import(MultiplierLibrary library) {
   return add(std::move(library));
 }
 
+Result<std::shared_ptr<const MultiplierLibrary>> LibraryRegistry::load(const std::string& name) const {
+  const Result<store::StoredLibrary> stored = store_.get_library(name);
+  if (stored.status().code() == StatusCode::kNotFound) return Status::not_found("no multiplier library named " + name);
+  if (!stored.ok()) return stored.status();
+  AGNX_ASSIGN_OR_RETURN(MultiplierLibrary library, from_stored(*stored));
+  const Status offered = offer(std::make_shared<const MultiplierLibrary>(std::move(library)));
+  if (!offered.ok() && offered.code() != StatusCode::kAlreadyExists) return offered;
+  std::lock_guard lock(mutex_);  // offered now, by this call or a concurrent one
+  return libraries_.at(name);
+}
+
 Result<std::shared_ptr<const MultiplierLibrary>> LibraryRegistry::find(const std::string& name) const {
-  std::lock_guard lock(mutex_);
-  const auto it = libraries_.find(name);
-  if (it == libraries_.end()) return Status::not_found("no multiplier library named " + name);
-  return it->second;
+  {
+    std::lock_guard lock(mutex_);
+    if (const auto it = libraries_.find(name); it != libraries_.end()) return it->second;
+  }
+  return load(name);
 }
 
 std::vector<std::shared_ptr<const MultiplierLibrary>> LibraryRegistry::list() const {
+  if (const auto stored = store_.list_libraries(); stored.ok()) {
+    for (const std::string& name : *stored) (void)find(name);
+  }
   std::lock_guard lock(mutex_);
   std::vector<std::shared_ptr<const MultiplierLibrary>> out;
   for (const auto& [name, library] : libraries_) out.push_back(library);
