@@ -3,7 +3,9 @@
 #include <bit>
 #include <chrono>
 #include <mutex>
+#include <map>
 #include <set>
+#include <span>
 #include <thread>
 
 #include "core/clock.h"
@@ -93,23 +95,34 @@ Status lock_active_run(Db& db, const std::string& run_id) {
   return require_active(info);
 }
 
-Result<std::map<std::string, std::string>> select_key_values(Db& db, const char* table, const std::string& run_id) {
-  AGNX_ASSIGN_OR_RETURN(const Rows rows, db.exec(std::string("SELECT key, value FROM ") + table + " WHERE run_id = $1",
-                                                 Params().add(run_id)));
-  std::map<std::string, std::string> values;
-  for (int i = 0; i < rows.size(); ++i) values.emplace(rows[i].text(0), rows[i].text(1));
-  return values;
+// The key/value rows of `table` (params or tags) of every run in `runs`,
+// into each run's map `field`.
+Status select_key_values(Db& db, const char* table, const std::vector<std::string>& ids,
+                         const std::map<std::string, Run*>& runs, std::map<std::string, std::string> Run::*field) {
+  AGNX_ASSIGN_OR_RETURN(const Rows rows, db.exec(std::string("SELECT run_id, key, value FROM ") + table +
+                                                     " WHERE run_id = ANY($1::text[])",
+                                                 Params().add_array(ids)));
+  for (int i = 0; i < rows.size(); ++i) (runs.at(rows[i].text(0))->*field).emplace(rows[i].text(1), rows[i].text(2));
+  return {};
 }
 
-Status load_run_data(Db& db, Run& run) {
-  AGNX_ASSIGN_OR_RETURN(run.params, select_key_values(db, "params", run.info.run_id));
-  AGNX_ASSIGN_OR_RETURN(run.tags, select_key_values(db, "tags", run.info.run_id));
-  AGNX_ASSIGN_OR_RETURN(const Rows rows, db.exec("SELECT key, value, timestamp, step FROM latest_metrics "
-                                                 "WHERE run_id = $1",
-                                                 Params().add(run.info.run_id)));
+// Reads the params, tags and latest metrics of every run in `runs` (whose
+// infos are set, run ids distinct): three queries, whatever their number.
+Status load_run_data(Db& db, std::span<Run> runs) {
+  std::vector<std::string> ids;
+  std::map<std::string, Run*> by_id;
+  for (Run& run : runs) {
+    ids.push_back(run.info.run_id);
+    by_id.emplace(run.info.run_id, &run);
+  }
+  AGNX_RETURN_IF_ERROR(select_key_values(db, "params", ids, by_id, &Run::params));
+  AGNX_RETURN_IF_ERROR(select_key_values(db, "tags", ids, by_id, &Run::tags));
+  AGNX_ASSIGN_OR_RETURN(const Rows rows, db.exec("SELECT key, value, timestamp, step, run_id FROM latest_metrics "
+                                                 "WHERE run_id = ANY($1::text[])",
+                                                 Params().add_array(ids)));
   for (int i = 0; i < rows.size(); ++i) {
     Metric metric = read_metric(rows[i]);
-    run.metrics.emplace(metric.key, std::move(metric));
+    by_id.at(rows[i].text(4))->metrics.emplace(metric.key, std::move(metric));
   }
   return {};
 }
@@ -492,7 +505,7 @@ Result<Run> PostgresTrackingStore::get_run(const std::string& run_id) {
   return read([&](Db& db) -> Result<Run> {
     Run run;
     AGNX_ASSIGN_OR_RETURN(run.info, select_run_info(db, run_id));
-    AGNX_RETURN_IF_ERROR(load_run_data(db, run));
+    AGNX_RETURN_IF_ERROR(load_run_data(db, std::span<Run>(&run, 1)));
     return run;
   });
 }
@@ -528,11 +541,8 @@ Result<RunPage> PostgresTrackingStore::search_runs(const SearchRunsRequest& requ
       infos.pop_back();
       page.next_page_token = page_token(request, offset + request.max_results);
     }
-    for (RunInfo& info : infos) {
-      Run run{std::move(info), {}, {}, {}};
-      AGNX_RETURN_IF_ERROR(load_run_data(db, run));
-      page.runs.push_back(std::move(run));
-    }
+    for (RunInfo& info : infos) page.runs.push_back(Run{std::move(info), {}, {}, {}});
+    AGNX_RETURN_IF_ERROR(load_run_data(db, page.runs));
     return page;
   });
 }
