@@ -11,11 +11,22 @@
 // retrying client must get through), every acknowledged write must be found
 // exactly once, and no write may be stored twice.
 //
+// With --postgres it starts a private throwaway PostgreSQL cluster
+// (tests/support/postgres_cluster.h) and --replicas agnx-server replicas
+// (default 3) on one store of it, each with its own --replica-id and port;
+// client i writes through replica i % N, and each kill SIGKILLs a replica
+// chosen at random and restarts it on its port under its name.
+//
 //   agnx-fault-drill --server build/server/agnx-server [--clients 32] [--kills 5]
-//                    [--seconds 30] [--seed 1]
+//                    [--seconds 30] [--seed 1] [--postgres [--replicas 3]]
+//
+// Both modes end with the line "acked N stored N missing 0 duplicate 0"
+// (stored counts every stored copy of a write) and PASS or FAIL.
 //
 // Exit status: 0 when no write gave up and nothing is missing or duplicated,
-// 1 otherwise, 2 when the drill itself could not run (no server, bad flags).
+// 1 otherwise, 2 when the drill itself could not run (no server, bad flags),
+// 77 (--postgres) when the PostgreSQL binaries are missing, except under
+// CI=true, where that is a failure (1).
 #include <CLI/CLI.hpp>
 #include <signal.h>
 
@@ -23,12 +34,14 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "client/client.h"
+#include "tests/support/postgres_cluster.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
 
@@ -46,7 +59,11 @@ struct DrillOptions {
   int kills = 5;
   int seconds = 30;
   unsigned seed = 1;
+  bool postgres = false;  // replicas on a private PostgreSQL cluster instead of one SQLite server
+  int replicas = 3;       // with --postgres
 };
+
+constexpr int kSkipped = 77;  // ctest's SKIP_RETURN_CODE
 
 // What one client was told was written: run names, and (run name, step) of batches.
 struct ClientLog {
@@ -95,6 +112,7 @@ void write_runs(const client::Client& client, int id, int64_t experiment_id, con
 struct Tally {
   std::size_t runs = 0, batches = 0, failed = 0;  // acknowledged runs and batches; writes given up
   std::size_t found = 0, missing = 0, duplicates = 0, unacknowledged_found = 0;
+  std::size_t stored = 0;  // every stored copy of a write: acknowledged + duplicates + unacknowledged found - missing
 };
 
 // Reads the experiment back and compares it with what was acknowledged.
@@ -128,34 +146,93 @@ client::Result<Tally> tally(const client::Client& client, int64_t experiment_id,
   for (const auto& [name, n] : runs_named) stored += n > 0;
   for (const auto& [batch, n] : batches_stored) stored += n > 0;
   t.unacknowledged_found = stored - t.found;
+  t.stored = stored + t.duplicates;
   return t;
 }
 
-// Starts the server on `listen`, trying again for a while if the port is
-// still held by the process just killed.
-Result<std::unique_ptr<testing::ServerProcess>> start_server(const DrillOptions& options,
-                                                            const std::filesystem::path& data,
-                                                            const std::string& listen) {
+// One agnx-server of the drill: how to start it and, once started, the
+// process (its address is kept for the restarts).
+struct Replica {
+  std::string name;                // "replica K" with --postgres, else "the server"
+  std::filesystem::path data;      // --data-dir (ignored by the server when --store is given)
+  std::vector<std::string> args;   // --store URI --replica-id K with --postgres
+  std::string listen = "127.0.0.1:0";
+  std::unique_ptr<testing::ServerProcess> process;
+};
+
+// Starts the server on replica.listen, trying again for a while if the port
+// is still held by the process just killed; then it listens there for good.
+Status start_server(const DrillOptions& options, Replica& replica) {
   Status last;
   for (int attempt = 0; attempt < 20; ++attempt) {
-    auto server = testing::ServerProcess::start(options.server, data, {"--listen", listen});
-    if (server.ok()) return server;
+    std::vector<std::string> args = replica.args;
+    args.insert(args.end(), {"--listen", replica.listen});
+    auto server = testing::ServerProcess::start(options.server, replica.data, args);
+    if (server.ok()) {
+      replica.process = std::move(*server);
+      replica.listen = replica.process->address();
+      return {};
+    }
     last = server.status();
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   return last;
 }
 
+// The private cluster of --postgres and one store URI of it for all
+// replicas; the caller keeps the cluster until the replicas are gone.
+Result<std::string> start_postgres(const testing::TempDir& dir, std::unique_ptr<testing::PostgresCluster>& cluster) {
+  AGNX_ASSIGN_OR_RETURN(cluster, testing::PostgresCluster::start({}));
+  AGNX_ASSIGN_OR_RETURN(const std::string database, cluster->create_database());
+  return cluster->store_uri(database, dir.path() / "shared");
+}
+
 int run_drill(const DrillOptions& options) {
-  testing::TempDir dir;
-  const auto data = dir.path() / "data";
-  auto server = start_server(options, data, "127.0.0.1:0");
-  if (!server.ok()) {
-    std::fprintf(stderr, "agnx-fault-drill: %s\n", server.status().to_string().c_str());
-    return 2;
+  if (options.postgres) {
+    if (const std::string missing = testing::PostgresCluster::missing(); !missing.empty()) {
+      const bool required = testing::shared_data_required();
+      std::fprintf(stderr, "agnx-fault-drill: %s%s%s\n", AGNX_MISSING_POSTGRES_PREFIX, missing.c_str(),
+                   required ? " (CI=true)" : "; skipped");
+      return required ? 1 : kSkipped;
+    }
   }
-  const std::string address = (*server)->address();  // every restart listens here again
-  const client::Client client = connect(address);
+  testing::TempDir dir;
+  std::unique_ptr<testing::PostgresCluster> cluster;  // outlives the replicas (destroyed after them)
+  std::vector<Replica> replicas;
+  if (options.postgres) {
+    const auto uri = start_postgres(dir, cluster);
+    if (!uri.ok()) {
+      std::fprintf(stderr, "agnx-fault-drill: starting PostgreSQL: %s\n", uri.status().to_string().c_str());
+      return 2;
+    }
+    for (int k = 0; k < options.replicas; ++k) {
+      const std::string id = "r" + std::to_string(k);
+      Replica& replica = replicas.emplace_back();
+      replica.name = "replica " + std::to_string(k);
+      replica.data = dir.path() / id;
+      replica.args = {"--store", *uri, "--replica-id", id};
+    }
+  } else {
+    Replica& server = replicas.emplace_back();
+    server.name = "the server";
+    server.data = dir.path() / "data";
+  }
+  std::vector<client::Client> connections;  // one per replica, shared by its client threads
+  for (Replica& replica : replicas) {
+    if (const Status started = start_server(options, replica); !started.ok()) {
+      std::fprintf(stderr, "agnx-fault-drill: %s\n", started.to_string().c_str());
+      return 2;
+    }
+    connections.push_back(connect(replica.listen));  // every restart listens here again
+  }
+  if (options.postgres) {
+    for (std::size_t k = 0; k < replicas.size(); ++k) {
+      std::printf("replica %zu %s pid %d\n", k, replicas[k].listen.c_str(), static_cast<int>(replicas[k].process->pid()));
+    }
+    std::printf("store postgresql (private cluster, %s)\n", cluster->settings().c_str());
+    std::fflush(stdout);
+  }
+  const client::Client& client = connections[0];
   const auto experiment = client.create_experiment("fault-drill");
   if (!experiment.ok()) {
     std::fprintf(stderr, "agnx-fault-drill: %s\n", experiment.status().to_string().c_str());
@@ -168,22 +245,26 @@ int run_drill(const DrillOptions& options) {
   std::vector<std::thread> clients;
   for (int id = 0; id < options.clients; ++id) {
     ClientLog& log = logs[static_cast<std::size_t>(id)];
-    clients.emplace_back([&, id] { write_runs(client, id, experiment->experiment_id(), stop, log); });
+    const client::Client& through = connections[static_cast<std::size_t>(id) % connections.size()];
+    clients.emplace_back([&, id] { write_runs(through, id, experiment->experiment_id(), stop, log); });
   }
-  // Kills at random moments, spread over the first 80% of the drill.
+  // Kills at random moments, spread over the first 80% of the drill, each of
+  // a replica chosen at random (the one server without --postgres).
   std::mt19937 random(options.seed);
   const double slot = 0.8 * options.seconds / std::max(options.kills, 1);
   for (int kill = 0; kill < options.kills; ++kill) {
     const double at = slot * (kill + std::uniform_real_distribution<double>(0.3, 1.0)(random));
+    Replica& victim = replicas[std::uniform_int_distribution<std::size_t>(0, replicas.size() - 1)(random)];
     std::this_thread::sleep_until(started + std::chrono::duration<double>(at));
-    (*server)->kill_and_wait(SIGKILL);
-    std::printf("killed the server at %.1f s\n", std::chrono::duration<double>(Clock::now() - started).count());
+    victim.process->kill_and_wait(SIGKILL);
+    std::printf("killed %s at %.1f s\n", victim.name.c_str(),
+                std::chrono::duration<double>(Clock::now() - started).count());
     std::fflush(stdout);
-    server = start_server(options, data, address);
-    if (!server.ok()) {
+    if (const Status restarted = start_server(options, victim); !restarted.ok()) {
       stop = true;
       for (auto& c : clients) c.join();
-      std::fprintf(stderr, "agnx-fault-drill: restarting: %s\n", server.status().to_string().c_str());
+      std::fprintf(stderr, "agnx-fault-drill: restarting %s: %s\n", victim.name.c_str(),
+                   restarted.to_string().c_str());
       return 2;
     }
   }
@@ -197,14 +278,22 @@ int run_drill(const DrillOptions& options) {
     std::fprintf(stderr, "agnx-fault-drill: reading back: %s\n", t.status().to_string().c_str());
     return 2;
   }
-  std::printf("%d clients, %d kills and restarts, %.1f s\n", options.clients, options.kills, elapsed);
-  std::printf("acknowledged writes: %zu (%zu runs, %zu batches)\n", t->runs + t->batches, t->runs, t->batches);
+  if (options.postgres) {
+    std::printf("%d clients over %zu replicas, %d kills and restarts, %.1f s\n", options.clients, replicas.size(),
+                options.kills, elapsed);
+  } else {
+    std::printf("%d clients, %d kills and restarts, %.1f s\n", options.clients, options.kills, elapsed);
+  }
+  const std::size_t acked = t->runs + t->batches;
+  std::printf("acknowledged writes: %zu (%zu runs, %zu batches)\n", acked, t->runs, t->batches);
   std::printf("found afterwards:    %zu\n", t->found);
   std::printf("missing:             %zu\n", t->missing);
   std::printf("stored twice:        %zu\n", t->duplicates);
   std::printf("not acknowledged:    %zu (gave up after retries; %zu stored all the same)\n", t->failed,
               t->unacknowledged_found);
-  const bool pass = t->failed == 0 && t->missing == 0 && t->duplicates == 0 && t->runs > 0;
+  std::printf("acked %zu stored %zu missing %zu duplicate %zu\n", acked, t->stored, t->missing, t->duplicates);
+  const bool pass =
+      t->failed == 0 && t->missing == 0 && t->duplicates == 0 && t->stored == acked && t->runs > 0;
   std::printf("%s\n", pass ? "PASS" : "FAIL");
   return pass ? 0 : 1;
 }
@@ -220,7 +309,15 @@ int main(int argc, char** argv) {
   app.add_option("--kills", options.kills, "SIGKILLs and restarts")->capture_default_str()->check(CLI::Range(0, 100));
   app.add_option("--seconds", options.seconds, "duration of the writing")->capture_default_str()->check(
       CLI::Range(1, 3600));
-  app.add_option("--seed", options.seed, "of the kill times")->capture_default_str();
+  app.add_option("--seed", options.seed, "of the kill times (and, with --postgres, of the replicas killed)")
+      ->capture_default_str();
+  CLI::Option* postgres = app.add_flag("--postgres", options.postgres,
+               "replicas on one store of a private PostgreSQL cluster (needs postgresql-15) instead of one "
+               "SQLite server");
+  app.add_option("--replicas", options.replicas, "agnx-server replicas with --postgres")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 16))
+      ->needs(postgres);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
