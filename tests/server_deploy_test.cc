@@ -116,14 +116,16 @@ TEST(SystemdUnit, HasTheHardening) {
   }
 }
 
-// The template: the store from the team's env file (required), a port per
-// instance, the shared artifact root mounted first and not chowned by systemd.
+// The template: the store from the team's env file (required), a port and a
+// replica name (for job leases) per instance, the shared artifact root mounted
+// first and not chowned by systemd.
 TEST(SystemdUnit, ReplicaTemplateSharesTheStore) {
   const std::string unit = read_file(kSource / "deploy/agnx-server@.service");
   for (const char* line :
        {"EnvironmentFile=/etc/agnx/agnx-team.env", "EnvironmentFile=-/etc/agnx/agnx-server-%i.env",
         "Environment=AGNX_LISTEN=127.0.0.1:5005%i ", "RequiresMountsFor=/var/lib/agnx",
-        "ExecStart=/usr/local/bin/agnx-server --listen ${AGNX_LISTEN} --store ${AGNX_STORE} --workers ${AGNX_WORKERS}"}) {
+        "ExecStart=/usr/local/bin/agnx-server --listen ${AGNX_LISTEN} --store ${AGNX_STORE} --replica-id %H-%i "
+        "--workers ${AGNX_WORKERS}"}) {
     EXPECT_NE(unit.find(std::string("\n") + line), std::string::npos) << line;
   }
   EXPECT_EQ(unit.find("\nStateDirectory="), std::string::npos);

@@ -364,7 +364,11 @@ TEST(ServerJobs, AJobInterruptedMaxAttemptsTimesFailsAtTheNextStart) {
   ASSERT_TRUE(server);
   MatchingClient client(server->address());
   pb::Job job;
-  ASSERT_TRUE(get_job(client, submitted.job_id(), &job).ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);  // claimed after the start
+  while (get_job(client, submitted.job_id(), &job).ok() && job.state() == "RUNNING" &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   EXPECT_EQ(job.state(), "FAILED");
   EXPECT_EQ(job.attempts(), 3);
   EXPECT_EQ(job.error(), "interrupted 3 times (the server stopped during the job); giving up");
