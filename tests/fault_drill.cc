@@ -210,7 +210,8 @@ int run_drill(const DrillOptions& options) {
       Replica& replica = replicas.emplace_back();
       replica.name = "replica " + std::to_string(k);
       replica.data = dir.path() / id;
-      replica.args = {"--store", *uri, "--replica-id", id};
+      // No jobs run in the drill: no warm worker (LibTorch loaded at each of the many starts).
+      replica.args = {"--store", *uri, "--replica-id", id, "--warm-worker", "off"};
     }
   } else {
     Replica& server = replicas.emplace_back();
