@@ -161,7 +161,47 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& conninfo
   return Status::unavailable(message);
 }
 
-Result<Rows> Connection::exec(const std::string& sql, const Params& params) {
+Result<Rows> Connection::exec(const std::string& sql, const Params& params) { return run(sql, params, false); }
+
+Result<Rows> Connection::exec_prepared(const std::string& sql, const Params& params) {
+  return run(sql, params, true);
+}
+
+Status Connection::end(const std::string& end) {
+  if (!pending_begin_.empty()) {
+    pending_begin_.clear();
+    return {};
+  }
+  return exec(end).status();
+}
+
+Result<Rows> Connection::run(const std::string& sql, const Params& params, bool prepared) {
+  const std::string* name = nullptr;
+  bool prepare = false;
+  if (prepared) {
+    const auto [entry, inserted] = prepared_.try_emplace(sql, "agnx_" + std::to_string(next_statement_++));
+    name = &entry->second;
+    prepare = inserted;
+  }
+  const std::size_t parse_index = pending_begin_.empty() ? 0 : 1;
+  AGNX_ASSIGN_OR_RETURN(std::vector<Rows> results, pipeline(sql, params, name, prepare));
+  const auto failed = [](const Rows& rows) {
+    const ExecStatusType status = PQresultStatus(rows.result_.get());
+    return status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK;
+  };
+  if (prepare && (results.size() <= parse_index || failed(results[parse_index]))) prepared_.erase(sql);
+  for (const Rows& rows : results) {
+    if (failed(rows)) return error(rows.result_.get(), sql);
+  }
+  if (results.size() != parse_index + (prepare ? 2 : 1)) {
+    broken_ = true;
+    return error(nullptr, sql);
+  }
+  return std::move(results.back());
+}
+
+Result<std::vector<Rows>> Connection::pipeline(const std::string& sql, const Params& params, const std::string* name,
+                                               bool prepare) {
   std::vector<const char*> values;
   std::vector<int> lengths;
   for (const auto& value : params.values_) {
@@ -171,12 +211,37 @@ Result<Rows> Connection::exec(const std::string& sql, const Params& params) {
     values.push_back(value ? value->c_str() : nullptr);
     lengths.push_back(value ? static_cast<int>(value->size()) : 0);
   }
-  Rows rows(PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), lengths.data(),
-                         params.formats_.data(), 0));
-  const PGresult* result = rows.result_.get();
-  const ExecStatusType status = result == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(result);
-  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return rows;
-  return error(result, sql);
+  const int count = static_cast<int>(values.size());
+  const std::string begin = std::exchange(pending_begin_, "");
+  if (PQenterPipelineMode(conn_) != 1) {
+    broken_ = true;
+    return error(nullptr, sql);
+  }
+  bool sent = begin.empty() || PQsendQueryParams(conn_, begin.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
+  if (sent && prepare) sent = PQsendPrepare(conn_, name->c_str(), sql.c_str(), count, nullptr) == 1;
+  if (sent && name != nullptr) {
+    sent = PQsendQueryPrepared(conn_, name->c_str(), count, values.data(), lengths.data(), params.formats_.data(),
+                               0) == 1;
+  } else if (sent) {
+    sent = PQsendQueryParams(conn_, sql.c_str(), count, nullptr, values.data(), lengths.data(), params.formats_.data(),
+                             0) == 1;
+  }
+  if (!sent || PQpipelineSync(conn_) != 1) {
+    broken_ = true;
+    return error(nullptr, sql);
+  }
+  // Each statement's results end with a NULL; the pipeline's with its sync.
+  std::vector<Rows> results;
+  bool synced = false;
+  for (int nulls = 0; !synced && nulls < 2 && PQstatus(conn_) == CONNECTION_OK;) {
+    PGresult* result = PQgetResult(conn_);
+    nulls = result == nullptr ? nulls + 1 : 0;
+    synced = result != nullptr && PQresultStatus(result) == PGRES_PIPELINE_SYNC;
+    if (synced) PQclear(result);
+    if (result != nullptr && !synced) results.emplace_back(result);
+  }
+  if (!synced || PQexitPipelineMode(conn_) != 1) broken_ = true;
+  return results;
 }
 
 Status Connection::script(const std::string& sql) {

@@ -23,6 +23,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -112,19 +113,41 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Runs one statement with `params`; its rows on success.
+  // Runs one statement with `params`; its rows on success. A deferred
+  // BEGIN (begin()) goes in the same round trip (libpq pipeline mode), and
+  // its error, if any, is the one returned.
   Result<Rows> exec(const std::string& sql, const Params& params = {});
+  // exec of a statement prepared once per connection: the server parses and
+  // plans it once. Only for fixed SQL text of hot paths (every distinct
+  // text stays prepared for the connection's life), not SQL built per request.
+  Result<Rows> exec_prepared(const std::string& sql, const Params& params = {});
+  // Starts a transaction with `begin` ("BEGIN ..."), sent with the next
+  // exec rather than in a round trip of its own.
+  void begin(std::string begin) { pending_begin_ = std::move(begin); }
+  // Ends the transaction begin() started with `end` ("COMMIT" or
+  // "ROLLBACK"); nothing is sent if no statement ran since.
+  Status end(const std::string& end);
   // Runs one or more statements without parameters (a migration).
   Status script(const std::string& sql);
-  // False once the connection is lost: it must not be reused.
-  bool usable() const { return PQstatus(conn_) == CONNECTION_OK; }
+  // False once the connection is lost, or left in a state it cannot be
+  // reused in (a pipeline that could not be completed).
+  bool usable() const { return !broken_ && PQstatus(conn_) == CONNECTION_OK; }
 
  private:
   Connection(PGconn* conn, std::string display) : conn_(conn), display_(std::move(display)) {}
   Status error(const PGresult* result, const std::string& sql) const;
+  // Sends the pending BEGIN, the Parse of `prepare` (a statement name, when
+  // not yet prepared) and the statement in one pipeline; the results in order.
+  Result<std::vector<Rows>> pipeline(const std::string& sql, const Params& params, const std::string* name,
+                                     bool prepare);
+  Result<Rows> run(const std::string& sql, const Params& params, bool prepared);
 
   PGconn* conn_;
   std::string display_;
+  std::string pending_begin_;                         // empty: none
+  std::map<std::string, std::string> prepared_;       // SQL text -> statement name
+  int64_t next_statement_ = 0;                        // the next statement name's number
+  bool broken_ = false;
 };
 
 // Up to `max_connections` connections, opened on demand and kept for reuse.

@@ -32,14 +32,14 @@ enum class Stage { kConnecting, kRunning, kCommitting };
 template <typename R, typename F>
 R run_on(Db& db, const char* begin, F& f, Stage& stage) {
   stage = Stage::kRunning;
-  AGNX_RETURN_IF_ERROR(db.exec(begin).status());
+  db.begin(begin);  // sent with f's first statement
   R result = f(db);
   if (!status_of(result).ok()) {
-    (void)db.exec("ROLLBACK");
+    (void)db.end("ROLLBACK");
     return result;
   }
   stage = Stage::kCommitting;
-  AGNX_RETURN_IF_ERROR(db.exec("COMMIT").status());
+  AGNX_RETURN_IF_ERROR(db.end("COMMIT"));
   return result;
 }
 
@@ -81,9 +81,9 @@ Result<Experiment> require_experiment(Db& db, int64_t experiment_id, const char*
 }
 
 Result<RunInfo> select_run_info(Db& db, const std::string& run_id, const char* lock = "") {
-  AGNX_ASSIGN_OR_RETURN(const Rows rows, db.exec(std::string("SELECT ") + kRunColumns +
-                                                     " FROM runs WHERE run_id = $1" + lock,
-                                                 Params().add(run_id)));
+  AGNX_ASSIGN_OR_RETURN(const Rows rows, db.exec_prepared(std::string("SELECT ") + kRunColumns +
+                                                              " FROM runs WHERE run_id = $1" + lock,
+                                                          Params().add(run_id)));
   if (rows.empty()) return Status::not_found("run '" + run_id + "' does not exist");
   return read_run_info(rows[0]);
 }
@@ -99,9 +99,9 @@ Status lock_active_run(Db& db, const std::string& run_id) {
 // into each run's map `field`.
 Status select_key_values(Db& db, const char* table, const std::vector<std::string>& ids,
                          const std::map<std::string, Run*>& runs, std::map<std::string, std::string> Run::*field) {
-  AGNX_ASSIGN_OR_RETURN(const Rows rows, db.exec(std::string("SELECT run_id, key, value FROM ") + table +
-                                                     " WHERE run_id = ANY($1::text[])",
-                                                 Params().add_array(ids)));
+  AGNX_ASSIGN_OR_RETURN(const Rows rows, db.exec_prepared(std::string("SELECT run_id, key, value FROM ") + table +
+                                                              " WHERE run_id = ANY($1::text[])",
+                                                          Params().add_array(ids)));
   for (int i = 0; i < rows.size(); ++i) (runs.at(rows[i].text(0))->*field).emplace(rows[i].text(1), rows[i].text(2));
   return {};
 }
@@ -117,9 +117,9 @@ Status load_run_data(Db& db, std::span<Run> runs) {
   }
   AGNX_RETURN_IF_ERROR(select_key_values(db, "params", ids, by_id, &Run::params));
   AGNX_RETURN_IF_ERROR(select_key_values(db, "tags", ids, by_id, &Run::tags));
-  AGNX_ASSIGN_OR_RETURN(const Rows rows, db.exec("SELECT key, value, timestamp, step, run_id FROM latest_metrics "
-                                                 "WHERE run_id = ANY($1::text[])",
-                                                 Params().add_array(ids)));
+  AGNX_ASSIGN_OR_RETURN(const Rows rows, db.exec_prepared("SELECT key, value, timestamp, step, run_id "
+                                                          "FROM latest_metrics WHERE run_id = ANY($1::text[])",
+                                                          Params().add_array(ids)));
   for (int i = 0; i < rows.size(); ++i) {
     Metric metric = read_metric(rows[i]);
     by_id.at(rows[i].text(4))->metrics.emplace(metric.key, std::move(metric));
@@ -133,8 +133,9 @@ Status load_run_data(Db& db, std::span<Run> runs) {
 Result<std::optional<std::string>> earlier_result(Db& db, const std::string& key, const std::string& kind,
                                                   const std::string& target) {
   if (key.empty()) return std::optional<std::string>();
-  AGNX_ASSIGN_OR_RETURN(const Rows rows, db.exec("SELECT kind, target, result FROM idempotency_keys WHERE key = $1",
-                                                 Params().add(key)));
+  AGNX_ASSIGN_OR_RETURN(const Rows rows, db.exec_prepared("SELECT kind, target, result FROM idempotency_keys "
+                                                          "WHERE key = $1",
+                                                          Params().add(key)));
   std::optional<KeyRecord> record;
   if (!rows.empty()) record = KeyRecord{rows[0].text(0), rows[0].text(1), rows[0].text(2)};
   return replay(key, record, kind, target);
@@ -145,10 +146,10 @@ Result<std::optional<std::string>> earlier_result(Db& db, const std::string& key
 Status record_key(Db& db, const std::string& key, const std::string& kind, const std::string& target,
                   const std::string& result) {
   if (key.empty()) return {};
-  const Status inserted = db.exec("INSERT INTO idempotency_keys (key, kind, target, result, creation_time) "
-                                  "VALUES ($1, $2, $3, $4, $5)",
-                                  Params().add(key).add(kind).add(target).add(result).add(now_ms()))
-                              .status();
+  const Status inserted = db.exec_prepared("INSERT INTO idempotency_keys (key, kind, target, result, creation_time) "
+                                           "VALUES ($1, $2, $3, $4, $5)",
+                                           Params().add(key).add(kind).add(target).add(result).add(now_ms()))
+                                       .status();
   if (inserted.code() == StatusCode::kAlreadyExists) {
     return Status::aborted("idempotency key '" + key + "' was recorded by a concurrent write");
   }
@@ -164,17 +165,17 @@ Status write_params(Db& db, const std::string& run_id, const std::map<std::strin
     keys.push_back(key);
     values.push_back(value);
   }
-  AGNX_ASSIGN_OR_RETURN(const Rows stored, db.exec("SELECT key, value FROM params WHERE run_id = $1 AND "
-                                                   "key = ANY($2::text[])",
-                                                   Params().add(run_id).add_array(keys)));
+  AGNX_ASSIGN_OR_RETURN(const Rows stored, db.exec_prepared("SELECT key, value FROM params WHERE run_id = $1 AND "
+                                                            "key = ANY($2::text[])",
+                                                            Params().add(run_id).add_array(keys)));
   std::map<std::string, std::string> existing;
   for (int i = 0; i < stored.size(); ++i) existing.emplace(stored[i].text(0), stored[i].text(1));
   for (const auto& [key, value] : existing) {
     AGNX_RETURN_IF_ERROR(require_same_param(run_id, key, value, params.at(key)));
   }
-  return db.exec("INSERT INTO params (run_id, key, value) SELECT $1::text, k, v FROM unnest($2::text[], $3::text[]) "
-                 "AS p(k, v) ON CONFLICT (run_id, key) DO NOTHING",
-                 Params().add(run_id).add_array(keys).add_array(values))
+  return db.exec_prepared("INSERT INTO params (run_id, key, value) SELECT $1::text, k, v "
+                          "FROM unnest($2::text[], $3::text[]) AS p(k, v) ON CONFLICT (run_id, key) DO NOTHING",
+                          Params().add(run_id).add_array(keys).add_array(values))
       .status();
 }
 
@@ -185,9 +186,10 @@ Status write_tags(Db& db, const std::string& run_id, const std::map<std::string,
     keys.push_back(key);
     values.push_back(value);
   }
-  return db.exec("INSERT INTO tags (run_id, key, value) SELECT $1::text, k, v FROM unnest($2::text[], $3::text[]) "
-                 "AS t(k, v) ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
-                 Params().add(run_id).add_array(keys).add_array(values))
+  return db.exec_prepared("INSERT INTO tags (run_id, key, value) SELECT $1::text, k, v "
+                          "FROM unnest($2::text[], $3::text[]) AS t(k, v) "
+                          "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
+                          Params().add(run_id).add_array(keys).add_array(values))
       .status();
 }
 
@@ -215,8 +217,8 @@ Status write_metrics(Db& db, const std::string& run_id, const std::vector<Metric
     timestamps.push_back(m.timestamp);
     steps.push_back(m.step);
   }
-  return db.exec(kWriteMetrics,
-                 Params().add(run_id).add_array(keys).add_array(values).add_array(timestamps).add_array(steps))
+  return db.exec_prepared(kWriteMetrics,
+                          Params().add(run_id).add_array(keys).add_array(values).add_array(timestamps).add_array(steps))
       .status();
 }
 

@@ -13,8 +13,12 @@
 // REPEATABLE READ READ ONLY (one consistent snapshot). A transaction that
 // fails with a serialization failure or a deadlock (kAborted), or loses its
 // connection before COMMIT (kUnavailable), runs again on a fresh connection,
-// up to max_attempts times in all. A log_batch writes its metrics, history
-// and latest values, in ONE statement (unnest of the batch's arrays).
+// up to max_attempts times in all. BEGIN travels with a transaction's first
+// statement (one round trip, libpq pipeline mode), and the fixed statements
+// of log_batch and of reading runs are prepared once per connection. A
+// log_batch writes its metrics, history and latest values, in ONE statement
+// (unnest of the batch's arrays): three round trips in all (BEGIN with the
+// run's lock, the metrics, COMMIT).
 //
 // Errors follow store/postgres.h's SQLSTATE mapping; a server out of
 // connections is kResourceExhausted.
