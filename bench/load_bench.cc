@@ -1,7 +1,7 @@
 // agnx-load: a load benchmark of agnx-server's tracking API over loopback.
 //
 //   agnx-load [--clients 32] [--seconds 10 | --requests N] [--metrics 10,100] [--server 127.0.0.1:PORT]
-//             [--postgres [--postgres-fsync on|off]]
+//             [--postgres [--postgres-fsync on|off] [--postgres-pool N]]
 //
 // Without --server it starts the built agnx-server on 127.0.0.1:0 with a
 // temporary data directory (removed afterwards). For each batch size in
@@ -26,7 +26,8 @@
 // acknowledged, as with SQLite's synchronous=FULL; --postgres-fsync off for
 // the test cluster's settings), a second agnx-server on it (--store
 // postgresql://...), and the store-alone pass opens its own database of that
-// cluster with open_store, as the server does. It prints the settings it read
+// cluster with open_store, as the server does; both stores keep up to
+// --postgres-pool connections (the URI's pool_size). It prints the settings it read
 // back from the cluster, and the closing table has both backends' columns. Only loopback addresses are accepted (localhost,
 // [::1], numeric 127.x.x.x): a tool for one's own machine, never another host's.
 #include <CLI/CLI.hpp>
@@ -387,7 +388,8 @@ std::string durability_settings(agnx::testing::PostgresCluster& cluster) {
 }
 
 // Starts the cluster, the server on it and the store alone; an error names what failed.
-Result<std::unique_ptr<PostgresSide>> start_postgres(const std::string& server_binary, bool fsync) {
+Result<std::unique_ptr<PostgresSide>> start_postgres(const std::string& server_binary, bool fsync,
+                                                     std::size_t pool_size) {
   if (const std::string why = agnx::testing::PostgresCluster::missing(); !why.empty()) {
     return Status::failed_precondition(why);
   }
@@ -395,10 +397,12 @@ Result<std::unique_ptr<PostgresSide>> start_postgres(const std::string& server_b
   AGNX_ASSIGN_OR_RETURN(side->cluster, agnx::testing::PostgresCluster::start({.durable = fsync}));
   AGNX_ASSIGN_OR_RETURN(const std::string server_db, side->cluster->create_database());
   AGNX_ASSIGN_OR_RETURN(const std::string alone_db, side->cluster->create_database());
-  const std::string uri = side->cluster->store_uri(server_db, side->files.path() / "server");
+  const std::string pool = "&pool_size=" + std::to_string(pool_size);
+  const std::string uri = side->cluster->store_uri(server_db, side->files.path() / "server") + pool;
   AGNX_ASSIGN_OR_RETURN(side->server, agnx::testing::ServerProcess::start(server_binary, side->files.path() / "unused",
                                                                           {"--store", uri}));
-  AGNX_ASSIGN_OR_RETURN(side->alone, store::open_store(side->cluster->store_uri(alone_db, side->files.path() / "alone")));
+  AGNX_ASSIGN_OR_RETURN(side->alone,
+                        store::open_store(side->cluster->store_uri(alone_db, side->files.path() / "alone") + pool));
   std::printf("started %s on %s with --store %s\n", server_binary.c_str(), side->server->address().c_str(),
               uri.c_str());
   std::printf("PostgreSQL cluster (started in %.1f s): %s\n", side->cluster->start_seconds(),
@@ -439,6 +443,10 @@ int main(int argc, char** argv) {
                  "(the test cluster's settings)")
       ->capture_default_str()
       ->check(CLI::IsMember({"on", "off"}));
+  std::size_t postgres_pool = store::kDefaultPoolSize;
+  app.add_option("--postgres-pool", postgres_pool, "the PostgreSQL stores' most connections (the URI's pool_size)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -476,7 +484,7 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<PostgresSide> pg;
   if (postgres) {
-    auto started = start_postgres(server_binary, postgres_fsync == "on");
+    auto started = start_postgres(server_binary, postgres_fsync == "on", postgres_pool);
     if (!started.ok()) {
       std::fprintf(stderr, "agnx-load: --postgres: %s\n", started.status().to_string().c_str());
       return 2;
@@ -504,8 +512,10 @@ int main(int argc, char** argv) {
   }
   print_comparison(options.metrics, backends, options.clients);
   if (pg) {
-    std::printf("PostgreSQL: %s (%s), the store's pool of 8 connections\n", pg->cluster->settings().c_str(),
-                postgres_fsync == "on" ? "durable: each acknowledged commit is on disk" : "NOT durable: --postgres-fsync off");
+    std::printf("PostgreSQL: %s (%s), the store's pool of %zu connections\n", pg->cluster->settings().c_str(),
+                postgres_fsync == "on" ? "durable: each acknowledged commit is on disk"
+                                       : "NOT durable: --postgres-fsync off",
+                postgres_pool);
   }
   std::printf("%s\n", passed ? "PASS: no errors, every acknowledged metric stored" : "FAIL");
   return passed ? 0 : 1;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 
 #include "store/migrations.h"
 #include "store/postgres_migrations.h"
@@ -12,6 +13,19 @@ namespace agnx::store {
 namespace {
 
 constexpr std::string_view kDataDir = "data_dir=";
+constexpr std::string_view kPoolSize = "pool_size=";
+constexpr std::size_t kMaxPoolSize = 1000;
+
+// pool_size's value: a number of connections in [1, kMaxPoolSize].
+Result<std::size_t> parse_pool_size(std::string_view value, const std::string& display) {
+  std::size_t size = 0;
+  const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), size);
+  if (error != std::errc() || end != value.data() + value.size() || size < 1 || size > kMaxPoolSize) {
+    return Status::invalid_argument("store '" + display + "': pool_size must be a number of connections from 1 to " +
+                                    std::to_string(kMaxPoolSize));
+  }
+  return size;
+}
 
 bool is_hex_escape(std::string_view text, std::size_t i) {
   return text[i] == '%' && i + 2 < text.size() && std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
@@ -32,14 +46,15 @@ std::string percent_decoded(std::string_view text) {
   return decoded;
 }
 
-// A postgresql:// URI: the URI libpq gets (data_dir taken out, a
-// connect_timeout added unless given) and data_dir.
+// A postgresql:// URI: the URI libpq gets (data_dir and pool_size taken out,
+// a connect_timeout added unless given), data_dir and pool_size.
 Result<StoreLocation> parse_postgres_uri(std::string_view uri) {
   const std::string display = redact_store_uri(uri);
   const std::size_t question = uri.find('?');
   std::string conninfo(uri.substr(0, question));
   std::string parameters;
   std::string data_dir;
+  std::size_t pool_size = kDefaultPoolSize;
   bool has_timeout = false;
   std::string_view query = question == std::string_view::npos ? "" : uri.substr(question + 1);
   while (!query.empty()) {
@@ -48,6 +63,10 @@ Result<StoreLocation> parse_postgres_uri(std::string_view uri) {
     query = amp == std::string_view::npos ? "" : query.substr(amp + 1);
     if (part.starts_with(kDataDir)) {
       data_dir = percent_decoded(part.substr(kDataDir.size()));
+      continue;
+    }
+    if (part.starts_with(kPoolSize)) {
+      AGNX_ASSIGN_OR_RETURN(pool_size, parse_pool_size(part.substr(kPoolSize.size()), display));
       continue;
     }
     has_timeout = has_timeout || part.starts_with("connect_timeout=");
@@ -60,7 +79,7 @@ Result<StoreLocation> parse_postgres_uri(std::string_view uri) {
   if (!has_timeout) {
     parameters += (parameters.empty() ? "" : "&") + ("connect_timeout=" + std::to_string(kDefaultConnectTimeoutSeconds));
   }
-  return StoreLocation{"postgresql", std::filesystem::path(data_dir), conninfo + "?" + parameters, display};
+  return StoreLocation{"postgresql", std::filesystem::path(data_dir), conninfo + "?" + parameters, display, pool_size};
 }
 
 }  // namespace
@@ -108,6 +127,7 @@ Result<std::unique_ptr<TrackingStore>> open_store(std::string_view uri) {
     options.conninfo = location.conninfo;
     options.display = location.display;
     options.artifact_root = location.directory / "artifacts";
+    options.max_connections = location.pool_size;
     AGNX_ASSIGN_OR_RETURN(std::unique_ptr<PostgresTrackingStore> store, PostgresTrackingStore::open(options));
     return std::unique_ptr<TrackingStore>(std::move(store));
   }

@@ -11,7 +11,10 @@
 //                artifacts in DIR/artifacts, job scratch space in DIR/tmp
 //                (as sqlite:DIR, without the database). Replicas of one
 //                database share DIR (a shared file system). data_dir is
-//                required; every other parameter goes to libpq as written
+//                required. pool_size=N (1 to 1000, default
+//                kDefaultPoolSize) is the most connections the store keeps
+//                to the database (its transactions in flight at once; each
+//                replica has its own). Every other parameter goes to libpq as written
 //                (sslmode, host=/unix/socket/dir, connect_timeout, ...), and
 //                connect_timeout defaults to 10 s, so an unreachable server
 //                fails fast (kUnavailable naming the URI, password hidden).
@@ -20,6 +23,7 @@
 // line in tests/store_test.cc's backend list (the contract suite).
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -32,17 +36,19 @@
 namespace agnx::store {
 
 inline constexpr int kDefaultConnectTimeoutSeconds = 10;
+inline constexpr std::size_t kDefaultPoolSize = 8;
 
 struct StoreLocation {
   std::string scheme;               // "sqlite" or "postgresql"
   std::filesystem::path directory;  // the store's own directory (database or not, artifacts, tmp)
   std::string conninfo;             // postgresql: the URI libpq gets (no data_dir, a connect_timeout)
   std::string display;              // the URI as errors and logs name it: no password
+  std::size_t pool_size = kDefaultPoolSize;  // postgresql: the most connections its store keeps
 };
 
 // Parses a store URI. Errors (kInvalidArgument, naming the URI without its
 // password): empty, an unknown scheme, no directory (for postgresql: no
-// data_dir).
+// data_dir), a pool_size out of range.
 Result<StoreLocation> parse_store_uri(std::string_view uri);
 
 // `uri` with the password of its user info and of a password= parameter

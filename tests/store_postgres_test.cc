@@ -225,6 +225,20 @@ TEST(PostgresStoreUri, DataDirConnectTimeoutAndRedaction) {
   EXPECT_EQ(no_dir.status().message().find("pw"), std::string::npos) << no_dir.status().message();
 }
 
+TEST(PostgresStoreUri, PoolSizeIsTheStoresAndNotPassedToLibpq) {
+  EXPECT_EQ(parse_store_uri("postgresql:///db?data_dir=d")->pool_size, kDefaultPoolSize);
+  const auto location = parse_store_uri("postgresql:///db?pool_size=32&data_dir=d&sslmode=disable");
+  ASSERT_TRUE(location.ok()) << location.status().to_string();
+  EXPECT_EQ(location->pool_size, 32u);
+  EXPECT_EQ(location->conninfo, "postgresql:///db?sslmode=disable&connect_timeout=10");
+  for (const char* bad : {"0", "1001", "8x", "", "-1"}) {
+    const auto refused = parse_store_uri(std::string("postgresql:///db?data_dir=d&pool_size=") + bad);
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(refused.status().message().find("pool_size"), std::string::npos) << refused.status().message();
+  }
+}
+
 TEST(PostgresStoreUri, AnUnreachableServerFailsFastNamingTheUrl) {
   TempDir dir;
   const auto began = std::chrono::steady_clock::now();
