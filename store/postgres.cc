@@ -184,7 +184,9 @@ Result<Rows> Connection::run(const std::string& sql, const Params& params, bool 
     prepare = inserted;
   }
   const std::size_t parse_index = pending_begin_.empty() ? 0 : 1;
-  AGNX_ASSIGN_OR_RETURN(std::vector<Rows> results, pipeline(sql, params, name, prepare));
+  Result<std::vector<Rows>> sent = pipeline(sql, params, name, prepare);
+  if (!sent.ok() && prepare) prepared_.erase(sql);
+  AGNX_ASSIGN_OR_RETURN(std::vector<Rows> results, std::move(sent));
   const auto failed = [](const Rows& rows) {
     const ExecStatusType status = PQresultStatus(rows.result_.get());
     return status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK;

@@ -172,6 +172,33 @@ TEST_F(PostgresTest, LostPooledConnectionsAreReplaced) {
   EXPECT_TRUE((*store)->create_run(experiment, "r", "u", 1).ok());
 }
 
+TEST_F(PostgresTest, DeferredBeginAndPreparedStatementsSurviveFailures) {
+  auto db = connect();
+  ASSERT_TRUE(db->exec("CREATE TABLE t (k text PRIMARY KEY)").ok());
+  const std::string insert = "INSERT INTO t (k) VALUES ($1)";
+  // Refused before anything is sent: the statement is not taken as prepared.
+  db->begin("BEGIN");
+  EXPECT_EQ(db->exec_prepared(insert, pg::Params().add(std::string("a\0b", 3))).status().code(),
+            StatusCode::kInvalidArgument);
+  ASSERT_TRUE(db->end("ROLLBACK").ok());
+  // A failed statement rolls back the transaction its BEGIN started; the
+  // prepared statement stays usable.
+  db->begin("BEGIN");
+  ASSERT_TRUE(db->exec_prepared(insert, pg::Params().add("a")).ok());
+  EXPECT_EQ(db->exec_prepared(insert, pg::Params().add("a")).status().code(), StatusCode::kAlreadyExists);
+  ASSERT_TRUE(db->end("ROLLBACK").ok());
+  db->begin("BEGIN");
+  ASSERT_TRUE(db->exec_prepared(insert, pg::Params().add("b")).ok());
+  ASSERT_TRUE(db->end("COMMIT").ok());
+  // A transaction that ran no statement sends nothing.
+  db->begin("BEGIN");
+  ASSERT_TRUE(db->end("COMMIT").ok());
+  const auto rows = db->exec("SELECT string_agg(k, ',') FROM t");
+  ASSERT_TRUE(rows.ok()) << rows.status().to_string();
+  EXPECT_EQ((*rows)[0].text(0), "b");
+  EXPECT_TRUE(db->usable());
+}
+
 TEST_F(PostgresTest, BackupPointsToPgDumpAndGcWorks) {
   auto store = open_store(cluster_->store_uri(database_, dir_.path()));
   ASSERT_TRUE(store.ok()) << store.status().to_string();
