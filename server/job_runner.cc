@@ -166,7 +166,9 @@ void JobRunner::claim_jobs() {
     }
     auto claimed = store_.claim_job(options_.replica_id, options_.lease, options_.max_attempts);
     if (!claimed.ok() || !*claimed) {
-      if (!claimed.ok()) log(LogLevel::kWarn, "claiming a job", {{"error", claimed.status().to_string()}});
+      const std::string error = claimed.ok() ? "" : claimed.status().to_string();
+      if (error != last_claim_error_ && !error.empty()) log(LogLevel::kWarn, "claiming a job", {{"error", error}});
+      last_claim_error_ = error;  // logged once, not at every tick while it lasts
       std::lock_guard lock(mutex_);
       --executing_;
       executed_.notify_all();

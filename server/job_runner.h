@@ -159,6 +159,7 @@ class JobRunner {
   std::size_t executing_ = 0;  // claims and handlers under way (each a worker slot)
   std::condition_variable executed_;  // executing_ fell
   std::map<int64_t, Held> held_;
+  std::string last_claim_error_;  // the coordinator's own
   std::map<int64_t, JobProgressView> progress_;
   std::map<int64_t, std::deque<JobProgressView>> stage_starts_;  // the last kStageStartsKept per job
   std::thread coordinator_;

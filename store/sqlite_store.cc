@@ -357,6 +357,18 @@ Result<Job> select_job(Connection& db, int64_t job_id) {
   return read_job(stmt);
 }
 
+// The oldest job claimable at `now` (TrackingStore::claim_job), if any.
+Result<std::optional<Job>> select_claimable_job(Connection& db, int64_t now) {
+  AGNX_ASSIGN_OR_RETURN(Statement stmt, db.prepare(std::string("SELECT ") + kJobColumns +
+                                                   " FROM jobs WHERE state IN ('QUEUED', 'RUNNING') AND "
+                                                   "(state = 'QUEUED' OR lease_expires IS NULL OR lease_expires < ?1) "
+                                                   "ORDER BY job_id LIMIT 1"));
+  AGNX_ASSIGN_OR_RETURN(const bool found, stmt.bind(1, now).step());
+  if (!found) return std::optional<Job>();
+  AGNX_ASSIGN_OR_RETURN(Job job, read_job(stmt));
+  return std::optional<Job>(std::move(job));
+}
+
 }  // namespace
 
 // ---- opening --------------------------------------------------------------
@@ -670,18 +682,18 @@ Status SqliteTrackingStore::do_update_job(int64_t job_id, const JobUpdate& updat
 Result<std::optional<ClaimedJob>> SqliteTrackingStore::do_claim_job(const std::string& owner,
                                                                     std::chrono::milliseconds duration,
                                                                     int64_t max_attempts) {
+  // An idle server claims every tick: look first on a reader, so that finding
+  // nothing never takes a turn of the writer.
+  AGNX_ASSIGN_OR_RETURN(const auto seen,
+                        readers_->read([&](Connection& db) { return select_claimable_job(db, now_ms()); }));
+  if (!seen) return std::optional<ClaimedJob>();
   std::optional<ClaimedJob> claimed;
   const Status written = writer_->submit([&](Connection& db) -> Status {
     claimed.reset();
     const int64_t now = now_ms();
-    AGNX_ASSIGN_OR_RETURN(Statement stmt, db.prepare(std::string("SELECT ") + kJobColumns +
-                                                     " FROM jobs WHERE state IN ('QUEUED', 'RUNNING') AND "
-                                                     "(state = 'QUEUED' OR lease_expires IS NULL OR lease_expires < ?1) "
-                                                     "ORDER BY job_id LIMIT 1"));
-    AGNX_ASSIGN_OR_RETURN(const bool found, stmt.bind(1, now).step());
-    if (!found) return {};
-    AGNX_ASSIGN_OR_RETURN(Job job, read_job(stmt));
-    claimed = claim(std::move(job), owner, now, now + duration.count(), max_attempts);
+    AGNX_ASSIGN_OR_RETURN(std::optional<Job> job, select_claimable_job(db, now));
+    if (!job) return {};
+    claimed = claim(std::move(*job), owner, now, now + duration.count(), max_attempts);
     return write_job(db, claimed->job);
   });
   if (!written.ok()) return written;
