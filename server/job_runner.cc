@@ -31,6 +31,15 @@ void log_state_change(const store::Job& job, store::JobState from, store::JobSta
        {"error", error}});
 }
 
+// Whether a renewal that failed with `error`, `since` the last one that
+// succeeded, means another replica may run the job by now: the store was
+// out of reach for a whole lease. (A store that refuses writes for another
+// reason, a full disk, refuses every replica's claims too; the fence keeps
+// the job's writes safe either way, this only saves the work.)
+bool cut_off_for_a_lease(const Status& error, SteadyClock::duration since, std::chrono::milliseconds lease) {
+  return error.code() == StatusCode::kUnavailable && since >= lease;
+}
+
 store::JobState end_state(const Status& outcome) {
   if (outcome.ok()) return store::JobState::kSucceeded;
   return outcome.code() == StatusCode::kCancelled ? store::JobState::kCancelled : store::JobState::kFailed;
@@ -149,9 +158,9 @@ void JobRunner::coordinate() {
   while (!stopping_) {
     wake_ = false;
     lock.unlock();
-    claim_jobs();
-    renew_leases();
-    write_unwritten_ends();
+    renew_leases();          // first: a lease that expired while the store refused writes is
+    write_unwritten_ends();  // kept if no one took it, and its end written before
+    claim_jobs();            // this replica could claim the job again
     lock.lock();
     coordinator_wakeup_.wait_for(lock, tick, [&] { return stopping_ || wake_; });
   }
@@ -202,7 +211,8 @@ void JobRunner::renew_leases() {
     if (renewed.ok()) {
       held.renewed = now;
       if (renewed->cancel_requested) held.stop_flag->store(true);
-    } else if (renewed.status().code() == StatusCode::kAborted || now - held.renewed >= options_.lease) {
+    } else if (renewed.status().code() == StatusCode::kAborted ||
+               cut_off_for_a_lease(renewed.status(), now - held.renewed, options_.lease)) {
       held.lease_lost = true;  // another attempt may run it now: stop this one, write nothing
       held.stop_flag->store(true);
       log(LogLevel::kWarn, "job lease lost", {{"job_id", lease.job_id}, {"error", renewed.status().to_string()}});

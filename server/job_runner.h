@@ -8,8 +8,8 @@
 // store (TrackingStore::claim_job) whenever it has a free worker: jobs
 // submitted through any replica, and jobs whose replica died (its lease
 // expired). It renews the lease of each job it runs every third of the lease;
-// a job whose lease was lost (the store refuses the renewal, or no renewal
-// succeeded for a whole lease) is stopped and its worker killed, and every
+// a job whose lease was lost (the store refuses the renewal, or the store was
+// out of reach for a whole lease) is stopped and its worker killed, and every
 // write of its end or result is fenced by the lease, so a replica that was
 // paused or cut off past its lease cannot overwrite the newer attempt. A job
 // is run at most `max_attempts` times in all; its result is written once
