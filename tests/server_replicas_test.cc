@@ -123,7 +123,8 @@ bool reached(MatchingClient& client, int64_t job_id, const std::string& stage) {
 }
 
 // Jobs of a kind no replica knows end FAILED at their first claim: enough to
-// count claims without model work.
+// count claims without model work. Such jobs end at once, so one replica may
+// well claim them all; what must hold is that none is claimed twice.
 TEST_F(Replicas, AHundredJobsQueuedAcrossThreeReplicasAreEachRunOnce) {
   std::vector<std::unique_ptr<testing::ServerProcess>> replicas;
   for (const char* name : {"r1", "r2", "r3"}) replicas.push_back(start(name, {"--workers", "2"}));
@@ -147,7 +148,6 @@ TEST_F(Replicas, AHundredJobsQueuedAcrossThreeReplicasAreEachRunOnce) {
     EXPECT_NE(job.error.find("unknown kind 'no-such-kind'"), std::string::npos) << job.error;
     ++by_owner[job.owner.value_or("")];
   }
-  EXPECT_GE(by_owner.size(), 2u) << "one replica ran them all";
   for (const auto& [owner, count] : by_owner) std::printf("%s ran %d jobs\n", owner.c_str(), count);
 }
 
