@@ -103,12 +103,16 @@ Result<std::unique_ptr<PostgresCluster>> PostgresCluster::start(const PostgresCl
   std::unique_ptr<PostgresCluster> cluster(new PostgresCluster(pattern, options));
   AGNX_RETURN_IF_ERROR(cluster->start_reaper());
   const auto began = std::chrono::steady_clock::now();
-  AGNX_RETURN_IF_ERROR(cluster->run_initdb_and_start());
+  AGNX_RETURN_IF_ERROR(cluster->run_initdb());
+  AGNX_RETURN_IF_ERROR(cluster->start_server());
+  AGNX_RETURN_IF_ERROR(cluster->create_password_role());
   cluster->start_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
   return cluster;
 }
 
-Status PostgresCluster::run_initdb_and_start() {
+// initdb, then kPasswordRole's pg_hba.conf line before initdb's trust lines
+// (the first line that matches a connection decides).
+Status PostgresCluster::run_initdb() {
   AGNX_RETURN_IF_ERROR(give_to_cluster_user(dir_));
   const std::filesystem::path data = dir_ / "data";
   const std::filesystem::path log = dir_ / "setup.log";
@@ -116,10 +120,20 @@ Status PostgresCluster::run_initdb_and_start() {
                           kUser, "-E", "UTF8", "--locale=C", "--no-instructions"},
                          log);
   if (initdb != 0) return Status::internal("initdb failed (" + std::to_string(initdb) + "): " + file_text(log));
+  const std::filesystem::path hba = data / "pg_hba.conf";
+  const std::string trust_lines = file_text(hba);
+  std::ofstream out(hba, std::ios::trunc);  // the file keeps its owner
+  out << "local all " << kPasswordRole << " scram-sha-256\n" << trust_lines;
+  if (!out.flush()) return Status::io_error("writing " + hba.string() + " failed");
+  return {};
+}
+
+Status PostgresCluster::start_server() {
   std::string options = "-c listen_addresses='' -k " + dir_.string();
   std::stringstream settings_list(settings());
   for (std::string setting; settings_list >> setting;) options += " -c " + setting;
-  const int started = run({(bin_dir() / "pg_ctl").string(), "-D", data.string(), "-w", "-t", "60", "-l",
+  const std::filesystem::path log = dir_ / "setup.log";
+  const int started = run({(bin_dir() / "pg_ctl").string(), "-D", (dir_ / "data").string(), "-w", "-t", "60", "-l",
                            (dir_ / "server.log").string(), "-o", options, "start"},
                           log);
   if (started != 0) {
@@ -127,6 +141,25 @@ Status PostgresCluster::run_initdb_and_start() {
   }
   return {};
 }
+
+Status PostgresCluster::create_password_role() {
+  AGNX_ASSIGN_OR_RETURN(auto admin, store::pg::Connection::open(conninfo("postgres"), "the test cluster"));
+  return admin
+      ->exec("CREATE ROLE " + std::string(kPasswordRole) + " LOGIN SUPERUSER PASSWORD '" + std::string(kPassword) +
+             "'")
+      .status();
+}
+
+Status PostgresCluster::stop(StopMode mode) {
+  const std::filesystem::path log = dir_ / "setup.log";
+  const int stopped = run({(bin_dir() / "pg_ctl").string(), "-D", (dir_ / "data").string(), "-w", "-t", "60", "-m",
+                           mode == StopMode::kFast ? "fast" : "immediate", "stop"},
+                          log);
+  if (stopped != 0) return Status::internal("pg_ctl stop failed: " + file_text(log));
+  return {};
+}
+
+Status PostgresCluster::start_again() { return start_server(); }
 
 // A shell that reads its stdin, a pipe, to the end (this process closed it,
 // or died), then stops the cluster and removes its directory.
@@ -166,6 +199,12 @@ std::string PostgresCluster::conninfo(const std::string& database) const {
 
 std::string PostgresCluster::store_uri(const std::string& database, const std::filesystem::path& data_dir) const {
   return "postgresql://" + std::string(kUser) + "@/" + database + "?host=" + dir_.string() +
+         "&data_dir=" + data_dir.string();
+}
+
+std::string PostgresCluster::password_store_uri(const std::string& database, const std::filesystem::path& data_dir,
+                                                const std::string& password) const {
+  return "postgresql://" + std::string(kPasswordRole) + ":" + password + "@/" + database + "?host=" + dir_.string() +
          "&data_dir=" + data_dir.string();
 }
 

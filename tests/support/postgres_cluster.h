@@ -16,7 +16,17 @@
 // missing, AGNX_SKIP_WITHOUT_POSTGRES skips a test with a message, and fails
 // it under CI=true (like AGNX_SKIP_WITHOUT_SHARED).
 //
-// Thread safety: shared() and create_database() may be called from any thread.
+// Every role is trusted (connects without a password) except
+// kPasswordRole, a superuser that must give kPassword (scram-sha-256, its
+// own line first in pg_hba.conf): wrong or missing credentials are refused
+// as a production server would refuse them.
+//
+// A cluster of one's own may be stopped and started again on the same
+// socket and data (stop(), start_again()): a database server going away
+// and coming back under its clients.
+//
+// Thread safety: shared() and create_database() may be called from any
+// thread; stop() and start_again() from one thread at a time.
 #pragma once
 
 #include <sys/types.h>
@@ -55,12 +65,31 @@ class PostgresCluster {
   PostgresCluster(const PostgresCluster&) = delete;
   PostgresCluster& operator=(const PostgresCluster&) = delete;
 
+  // The role that must give a password, and its password.
+  static constexpr const char* kPasswordRole = "agnx_password";
+  static constexpr const char* kPassword = "agnx-right-password";
+
   // A new empty database t_N; returns its name.
   Result<std::string> create_database();
   // A libpq key=value conninfo of `database`.
   std::string conninfo(const std::string& database) const;
   // A store URI of `database` (store/open_store.h) with `data_dir`.
   std::string store_uri(const std::string& database, const std::filesystem::path& data_dir) const;
+  // The same as kPasswordRole with `password` (URI-safe: not escaped).
+  std::string password_store_uri(const std::string& database, const std::filesystem::path& data_dir,
+                                 const std::string& password) const;
+  // How stop() ends the server: kFast rolls back the open transactions,
+  // closes the sessions (57P01 to each client) and shuts down cleanly;
+  // kImmediate kills it like a crash, and start_again() replays the WAL.
+  // Only a durable cluster keeps every commit through kImmediate (else a
+  // commit may be acknowledged before its WAL left PostgreSQL's memory).
+  enum class StopMode { kFast, kImmediate };
+  // Stops the server (pg_ctl stop -m fast or immediate, waiting until it is
+  // down): its socket goes away, its data stays.
+  Status stop(StopMode mode);
+  // Starts the stopped server again on the same socket and data; returns
+  // once it accepts connections.
+  Status start_again();
   // Seconds initdb and the start took.
   double start_seconds() const { return start_seconds_; }
   // The settings it was started with beyond initdb's defaults, as
@@ -71,7 +100,9 @@ class PostgresCluster {
   PostgresCluster(std::filesystem::path dir, PostgresClusterOptions options)
       : dir_(std::move(dir)), options_(options) {}
   Status start_reaper();
-  Status run_initdb_and_start();
+  Status run_initdb();
+  Status start_server();
+  Status create_password_role();
 
   std::filesystem::path dir_;  // the data directory (data/), logs and the socket
   PostgresClusterOptions options_;
