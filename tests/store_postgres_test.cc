@@ -1,8 +1,9 @@
 // What only the PostgreSQL backend does: its migrations stay in step with
 // SQLite's, run once under concurrent opens and refuse a newer database;
-// its store URIs; its errors (SQLSTATEs, an unreachable server, a server out
-// of connections, lost pooled connections); concurrent batches on one run. The contract itself runs in
-// store_test (Backends/StoreContract.*/postgres).
+// its store URIs; its errors (SQLSTATEs, an unreachable server, a wrong
+// password, a server out of connections, lost pooled connections);
+// concurrent batches on one run. The contract itself runs in store_test
+// (Backends/StoreContract.*/postgres).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -277,6 +278,26 @@ TEST(PostgresStoreUri, AnUnreachableServerFailsFastNamingTheUrl) {
   EXPECT_NE(store.status().message().find("postgresql://agnx:***@127.0.0.1:1/agnx"), std::string::npos)
       << store.status().message();
   EXPECT_EQ(store.status().message().find("s3cret"), std::string::npos);
+}
+
+// The cluster's kPasswordRole must give its password; the right one opens the store.
+TEST_F(PostgresTest, AWrongPasswordFailsAtOnceNamingTheUrlButNotThePassword) {
+  const auto began = std::chrono::steady_clock::now();
+  const auto refused = open_store(cluster_->password_store_uri(database_, dir_.path(), "wrong-s3cret"));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  std::printf("a wrong password failed after %.3f s\n", seconds);
+  EXPECT_LT(seconds, 5.0) << "well within the default connect_timeout of " << kDefaultConnectTimeoutSeconds << " s";
+  ASSERT_FALSE(refused.ok());
+  const std::string message = refused.status().message();
+  EXPECT_NE(message.find("postgresql://" + std::string(PostgresCluster::kPasswordRole) + ":***@/" + database_),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("password authentication failed"), std::string::npos) << message;
+  EXPECT_EQ(message.find("wrong-s3cret"), std::string::npos) << message;
+
+  auto accepted = open_store(cluster_->password_store_uri(database_, dir_.path(), PostgresCluster::kPassword));
+  ASSERT_TRUE(accepted.ok()) << accepted.status().to_string();
+  EXPECT_TRUE((*accepted)->create_experiment("e").ok());
 }
 
 TEST(PostgresErrors, SqlstatesMapToStatusCodes) {
