@@ -17,7 +17,8 @@
 //                replica has its own). Every other parameter goes to libpq as written
 //                (sslmode, host=/unix/socket/dir, connect_timeout, ...), and
 //                connect_timeout defaults to 10 s, so an unreachable server
-//                fails fast (kUnavailable naming the URI, password hidden).
+//                fails fast (kUnavailable naming the URI, password hidden);
+//                credentials it refuses fail kFailedPrecondition.
 //
 // Adding a backend: its own files and CMake target, a scheme here, and one
 // line in tests/store_test.cc's backend list (the contract suite).

@@ -158,6 +158,11 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& conninfo
       message.find("too many connections") != std::string::npos) {
     return Status::resource_exhausted(message);
   }
+  // Refused credentials stay refused until the URI changes: not kUnavailable, which callers retry.
+  if (PQconnectionNeedsPassword(conn) == 1 || message.find("authentication failed") != std::string::npos ||
+      message.find("no pg_hba.conf entry") != std::string::npos) {
+    return Status::failed_precondition(message + " (check the user and password of the store URI)");
+  }
   return Status::unavailable(message);
 }
 

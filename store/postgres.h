@@ -10,6 +10,9 @@
 //                                            kResourceExhausted
 //   class 08 (connection), 57P01-57P03 (shutdown, cannot connect now), a
 //   lost connection                          kUnavailable
+//   credentials refused at connect (a wrong or missing password, no
+//   pg_hba.conf entry)                       kFailedPrecondition (trying
+//                                            again does not help)
 //   other class 22 (data) and 23 (constraint) errors  kInvalidArgument
 //   anything else                            kInternal
 //
@@ -107,7 +110,8 @@ class Connection {
   // Connects with `conninfo` (a postgresql:// URI or key=value string; give
   // it a connect_timeout). `display` names the server in errors (no
   // password). Errors: kUnavailable when the server cannot be reached,
-  // kResourceExhausted when it has no connection to spare.
+  // kFailedPrecondition when it refuses the credentials, kResourceExhausted
+  // when it has no connection to spare.
   static Result<std::unique_ptr<Connection>> open(const std::string& conninfo, const std::string& display);
   ~Connection() { PQfinish(conn_); }
   Connection(const Connection&) = delete;

@@ -300,6 +300,15 @@ TEST_F(PostgresTest, AWrongPasswordFailsAtOnceNamingTheUrlButNotThePassword) {
   EXPECT_TRUE((*accepted)->create_experiment("e").ok());
 }
 
+// A wrong password does not get better by itself: not kUnavailable, which
+// tells a caller to try again (the retrying client, a replica that keeps
+// its job leases while the store is out of reach).
+TEST_F(PostgresTest, AWrongPasswordIsAFailedPreconditionNotUnavailable) {
+  const auto refused = open_store(cluster_->password_store_uri(database_, dir_.path(), "wrong-s3cret"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition) << refused.status().to_string();
+}
+
 TEST(PostgresErrors, SqlstatesMapToStatusCodes) {
   EXPECT_EQ(pg::status_of_sqlstate("23505", "dup").code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(pg::status_of_sqlstate("40001", "serialization").code(), StatusCode::kAborted);
