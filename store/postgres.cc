@@ -1,5 +1,8 @@
 #include "store/postgres.h"
 
+#include <poll.h>
+
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -257,6 +260,27 @@ Status Connection::script(const std::string& sql) {
   const ExecStatusType status = result == nullptr ? PGRES_FATAL_ERROR : PQresultStatus(result);
   if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return {};
   return error(result, sql);
+}
+
+Result<std::vector<std::string>> Connection::wait_for_notices(std::chrono::milliseconds timeout, int wake_fd) {
+  std::vector<std::string> payloads;
+  const auto take_arrived = [&] {
+    while (PGnotify* notify = PQnotifies(conn_)) {
+      payloads.emplace_back(notify->extra);
+      PQfreemem(notify);
+    }
+  };
+  take_arrived();  // already read along with an earlier result
+  if (!payloads.empty()) return payloads;
+  pollfd ready[2] = {{PQsocket(conn_), POLLIN, 0}, {wake_fd, POLLIN, 0}};
+  const int polled = ::poll(ready, wake_fd >= 0 ? 2 : 1, static_cast<int>(timeout.count()));
+  if (polled < 0 && errno != EINTR) return Status::internal("waiting for notices on " + display_ + ": poll failed");
+  if (polled > 0 && (ready[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0 && PQconsumeInput(conn_) != 1) {
+    broken_ = true;
+    return Status::unavailable(display_ + ": postgresql: " + trimmed(PQerrorMessage(conn_)));
+  }
+  take_arrived();
+  return payloads;
 }
 
 // ---- the pool -------------------------------------------------------------

@@ -23,6 +23,7 @@
 
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -133,6 +134,11 @@ class Connection {
   Status end(const std::string& end);
   // Runs one or more statements without parameters (a migration).
   Status script(const std::string& sql);
+  // Waits up to `timeout` for notifications on the channels this connection
+  // listens to (exec("LISTEN channel")), or until `wake_fd` (if >= 0) is
+  // readable; returns the payloads that arrived, in order (maybe none).
+  // kUnavailable once the connection is lost.
+  Result<std::vector<std::string>> wait_for_notices(std::chrono::milliseconds timeout, int wake_fd);
   // False once the connection is lost, or left in a state it cannot be
   // reused in (a pipeline that could not be completed).
   bool usable() const { return !broken_ && PQstatus(conn_) == CONNECTION_OK; }

@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "store/busy_retry.h"
 #include "store/postgres_migrations.h"
+#include "store/postgres_notices.h"
 #include "store/rows.h"
 #include "store/search_sql.h"
 #include "store/store_policy.h"
@@ -426,6 +427,19 @@ Result<std::unique_ptr<PostgresTrackingStore>> PostgresTrackingStore::open(const
     AGNX_RETURN_IF_ERROR(apply_postgres_migrations(*connection).status());
   }
   return std::unique_ptr<PostgresTrackingStore>(new PostgresTrackingStore(options));
+}
+
+// ---- notices ----------------------------------------------------------------
+
+std::unique_ptr<NoticeSubscription> PostgresTrackingStore::subscribe_notices(NoticeHandler handler) {
+  return std::make_unique<PostgresNoticeListener>(conninfo_, display_, kNoticeChannel, std::move(handler));
+}
+
+Status PostgresTrackingStore::do_send_notice(std::string_view payload) {
+  AGNX_ASSIGN_OR_RETURN(auto connection, pool_.acquire());
+  return connection
+      ->exec_prepared("SELECT pg_notify('" + std::string(kNoticeChannel) + "', $1)", Params().add(payload))
+      .status();
 }
 
 // ---- experiments ------------------------------------------------------------

@@ -23,6 +23,10 @@
 // Errors follow store/postgres.h's SQLSTATE mapping; a server out of
 // connections is kResourceExhausted.
 //
+// Notices (store/notices.h) travel by NOTIFY on kNoticeChannel, sent on a
+// pooled connection; each subscription LISTENs on a connection of its own
+// (store/postgres_notices.h).
+//
 // Maintenance. gc() works as on SQLite, under the session advisory lock
 // kGcLockKey: while another gc (of any process) holds it, gc fails at once
 // with kFailedPrecondition and removes nothing. Replicas may keep writing
@@ -49,6 +53,8 @@ namespace agnx::store {
 
 // The advisory lock gc holds ("agnx-gc\0"; the migrations use kMigrationLockKey).
 inline constexpr int64_t kGcLockKey = 0x61676e782d676300;
+// The LISTEN/NOTIFY channel of the store's notices (store/notices.h).
+inline constexpr const char* kNoticeChannel = "agnx_notices";
 
 struct PostgresStoreOptions {
   std::string conninfo;  // a libpq URI or key=value string, with connect_timeout
@@ -83,6 +89,9 @@ class PostgresTrackingStore final : public TrackingStore {
   Result<StoredLibrary> get_library(const std::string& name) override;
   Result<std::vector<std::string>> list_libraries() override;
 
+  // A listener of its own connection on the channel kNoticeChannel.
+  std::unique_ptr<NoticeSubscription> subscribe_notices(NoticeHandler handler) override;
+
   Result<int64_t> gc(std::chrono::seconds grace) override;
   // Always kFailedPrecondition: use pg_dump (see "Maintenance").
   Status backup(const std::filesystem::path& destination) override;
@@ -108,10 +117,13 @@ class PostgresTrackingStore final : public TrackingStore {
   Result<int64_t> do_release_leases(const std::string& owner) override;
   Result<Job> do_request_cancel(int64_t job_id) override;
   Status do_put_library(const StoredLibrary& library) override;
+  Status do_send_notice(std::string_view payload) override;  // NOTIFY on a pooled connection
 
  private:
   PostgresTrackingStore(const PostgresStoreOptions& options)
-      : pool_(options.conninfo, options.display, options.max_connections),
+      : conninfo_(options.conninfo),
+        display_(options.display),
+        pool_(options.conninfo, options.display, options.max_connections),
         artifacts_(options.artifact_root),
         max_attempts_(options.max_attempts) {}
 
@@ -131,6 +143,8 @@ class PostgresTrackingStore final : public TrackingStore {
   // in one transaction on it (not retried), then the unreferenced files.
   Result<int64_t> collect_garbage(pg::Connection& connection, std::chrono::seconds grace);
 
+  const std::string conninfo_;
+  const std::string display_;
   pg::Pool pool_;
   ArtifactFiles artifacts_;
   const int max_attempts_;

@@ -164,6 +164,14 @@ Result<int64_t> TrackingStore::release_leases(const std::string& owner) {
 
 Result<Job> TrackingStore::request_cancel(int64_t job_id) { return do_request_cancel(job_id); }
 
+Status TrackingStore::send_notice(std::string_view payload) {
+  if (payload.size() > kMaxNoticeBytes) {
+    return Status::invalid_argument("notice payload: " + std::to_string(payload.size()) + " bytes, at most " +
+                                    std::to_string(kMaxNoticeBytes));
+  }
+  return do_send_notice(payload);
+}
+
 Status TrackingStore::put_library(const StoredLibrary& library) {
   AGNX_RETURN_IF_ERROR(check_library(library));
   return do_put_library(library);

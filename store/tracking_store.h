@@ -51,6 +51,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,6 +60,7 @@
 #include "core/status.h"
 #include "store/entities.h"
 #include "store/idempotency_key.h"
+#include "store/notices.h"
 #include "store/write_observer.h"
 
 namespace agnx::store {
@@ -232,6 +234,16 @@ class TrackingStore {
   virtual Result<int64_t> gc(std::chrono::seconds grace) = 0;
   virtual Status backup(const std::filesystem::path& destination) = 0;
 
+  // Notices between the replicas sharing this store (store/notices.h).
+  // send_notice delivers `payload` (at most kMaxNoticeBytes, else
+  // kInvalidArgument) to every subscription of every replica; errors: the
+  // store's (kUnavailable while it is out of reach). subscribe_notices calls
+  // `handler` with each notice from now on, until the subscription is
+  // destroyed. A store one server has to itself (SQLite) has no one to tell:
+  // send_notice does nothing and subscribe_notices returns null.
+  Status send_notice(std::string_view payload);
+  virtual std::unique_ptr<NoticeSubscription> subscribe_notices(NoticeHandler /*handler*/) { return nullptr; }
+
   // Monitoring: the backend reports its write path to `observer` (null:
   // stop) from now on, if it has anything to report (store/write_observer.h);
   // the observer must stay valid while writes may run. By default nothing.
@@ -263,6 +275,7 @@ class TrackingStore {
   virtual Result<int64_t> do_release_leases(const std::string& owner) = 0;
   virtual Result<Job> do_request_cancel(int64_t job_id) = 0;
   virtual Status do_put_library(const StoredLibrary& library) = 0;
+  virtual Status do_send_notice(std::string_view /*payload*/) { return {}; }
 };
 
 }  // namespace agnx::store
