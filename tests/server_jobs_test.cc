@@ -35,21 +35,10 @@ namespace agnx {
 namespace {
 
 namespace pb = ::agnapprox::v1;
+using testing::lenet_inputs;
+using testing::lenet_inputs_without_test_data;
 using testing::MatchingClient;
 using testing::ServerProcess;
-
-testing::MatchingInputs lenet_inputs(const std::filesystem::path& shared) {
-  return {testing::read_file(shared / "models/lenet5_fmnist_stdev.pt"),
-          testing::read_file(shared / "models/lenet5_fmnist_calib.npy"), "", ""};
-}
-
-// With the test set, whose evaluation keeps the job busy for a while.
-testing::MatchingInputs lenet_inputs_with_test_data(const std::filesystem::path& shared) {
-  testing::MatchingInputs inputs = lenet_inputs(shared);
-  inputs.test_x = testing::read_file(shared / "models/lenet5_fmnist_test_x.npy");
-  inputs.test_y = testing::read_file(shared / "models/lenet5_fmnist_test_y.npy");
-  return inputs;
-}
 
 pb::MatchingHeader lenet_header(const std::string& library) {
   pb::MatchingHeader header;
@@ -69,7 +58,7 @@ std::unique_ptr<ServerProcess> start_server(const std::filesystem::path& data) {
 pb::SubmitMatchingResponse submit(MatchingClient& client, const pb::MatchingHeader& header,
                                   const std::filesystem::path& shared) {
   pb::SubmitMatchingResponse submitted;
-  const grpc::Status status = client.submit(header, lenet_inputs(shared), &submitted);
+  const grpc::Status status = client.submit(header, lenet_inputs_without_test_data(shared), &submitted);
   EXPECT_TRUE(status.ok()) << status.error_message();
   return submitted;
 }
@@ -174,7 +163,7 @@ TEST(ServerJobs, CancelEndsAQueuedAndARunningJobTheirRunsAndTheWorker) {
   const std::set<pid_t> idle = descendants_of(server->pid());
   MatchingClient client(server->address());
   pb::SubmitMatchingResponse a;
-  ASSERT_TRUE(client.submit(lenet_header("builtin"), lenet_inputs_with_test_data(shared), &a).ok());
+  ASSERT_TRUE(client.submit(lenet_header("builtin"), lenet_inputs(shared), &a).ok());
   const pb::SubmitMatchingResponse b = submit(client, lenet_header("builtin"), shared);
 
   pb::Job cancelled;
@@ -423,7 +412,7 @@ TEST(ServerJobs, AJobEndThatDidNotFitIsWrittenOnceSpaceReturns) {
   ASSERT_TRUE(server);
   MatchingClient client(server->address());
   pb::SubmitMatchingResponse submitted;
-  ASSERT_TRUE(client.submit(lenet_header("builtin"), lenet_inputs_with_test_data(shared), &submitted).ok());
+  ASSERT_TRUE(client.submit(lenet_header("builtin"), lenet_inputs(shared), &submitted).ok());
   ASSERT_FALSE(wait_for_stage(client, submitted.job_id(), kInWorker).final()) << "the job ended before the disk filled";
 
   const auto filler = dir.path() / "filler";
@@ -466,7 +455,7 @@ TEST(ServerJobs, ASubmissionsInputsAreWrittenOnce) {
   const auto server = start_server(data.path());
   ASSERT_TRUE(server);
   MatchingClient client(server->address());
-  const testing::MatchingInputs inputs = lenet_inputs(shared);
+  const testing::MatchingInputs inputs = lenet_inputs_without_test_data(shared);
   const auto size = static_cast<int64_t>(inputs.model.size() + inputs.calibration.size());
   const int64_t before = bytes_written(server->pid());
   ASSERT_GE(before, 0) << "/proc/PID/io is unreadable";

@@ -14,12 +14,8 @@
 
 #include "agnapprox/v1/agnx.grpc.pb.h"
 #include "client/tests/subprocess.h"
-#include "core/capture.h"
-#include "core/dataset.h"
-#include "core/deploy.h"
-#include "core/lut_directory.h"
-#include "core/matching_json.h"
 #include "core/npy.h"
+#include "tests/support/lenet_matching.h"
 #include "tests/support/matching_client.h"
 #include "tests/support/server_process.h"
 #include "tests/support/shared_data.h"
@@ -30,14 +26,12 @@ namespace {
 
 namespace pb = ::agnapprox::v1;
 
+using testing::in_process_json;
+using testing::lenet_inputs;
+using testing::lenet_inputs_without_test_data;
 using testing::MatchingClient;
 using testing::read_file;
 using Inputs = testing::MatchingInputs;
-
-Inputs lenet_inputs(const std::filesystem::path& shared) {
-  return {read_file(shared / "models/lenet5_fmnist_stdev.pt"), read_file(shared / "models/lenet5_fmnist_calib.npy"),
-          read_file(shared / "models/lenet5_fmnist_test_x.npy"), read_file(shared / "models/lenet5_fmnist_test_y.npy")};
-}
 
 pb::MatchingHeader lenet_header(uint64_t seed) {
   pb::MatchingHeader header;
@@ -52,25 +46,6 @@ pb::MatchingHeader lenet_header(uint64_t seed) {
 
 std::vector<std::string> server_args(const std::filesystem::path& shared) {
   return {"--library-dir", "evoapprox=" + (shared / "evoapprox").string() + ",signed", "--threads-per-job", "2"};
-}
-
-// The same matching in-process: capture, selection, observed errors, accuracy.
-std::string in_process_json(const std::filesystem::path& shared, uint64_t seed) {
-  const Model model = *Model::load_file(shared / "models/lenet5_fmnist_stdev.pt");
-  const FloatTensor calibration = *load_inputs(shared / "models/lenet5_fmnist_calib.npy");
-  const MultiplierLibrary library = load_lut_directory(shared / "evoapprox")->filtered("evoapprox", [](const auto& m) {
-    return m.is_signed();
-  });
-  CaptureOptions options;
-  options.num_samples = 128;
-  options.seed = seed;
-  options.num_threads = 2;
-  MatchingInfo info = *select_multipliers(model, calibration, library, options);
-  const EvaluationOptions evaluation{.batch_size = 64, .num_threads = 2, .on_progress = {}};
-  EXPECT_TRUE(observe_errors(model, info, library, calibration, evaluation).ok());
-  info.accuracy = *evaluate_accuracy(model, info, library, *load_inputs(shared / "models/lenet5_fmnist_test_x.npy"),
-                                     *load_labels(shared / "models/lenet5_fmnist_test_y.npy"), evaluation);
-  return matching_info_to_json(info);
 }
 
 TEST(ServerMatching, LenetJobEqualsCoreInProcess) {
@@ -186,9 +161,7 @@ std::vector<pb::Run> runs_of(const std::shared_ptr<grpc::Channel>& channel, cons
 TEST(ServerMatching, ASubmissionKilledMidwayLeavesOneRunPerKey) {
   AGNX_SKIP_WITHOUT_SHARED(shared);
   testing::TempDir data;
-  Inputs inputs = lenet_inputs(shared);
-  inputs.test_x.clear();  // no evaluation: the jobs themselves are not needed
-  inputs.test_y.clear();
+  const Inputs inputs = lenet_inputs_without_test_data(shared);  // no evaluation: the jobs themselves are not needed
   const int delays_ms[] = {0, 300, 700, 1200};
   for (std::size_t i = 0; i < std::size(delays_ms); ++i) {
     pb::MatchingHeader header = lenet_header(1);
@@ -325,9 +298,7 @@ TEST(ServerMatching, BadSubmissionsNameTheField) {
       testing::ServerProcess::start(AGNX_SERVER_BINARY, data.path(), {"--max-upload-mb", "4"});
   ASSERT_TRUE(server.ok()) << server.status().to_string();
   MatchingClient client((*server)->address());
-  Inputs inputs = lenet_inputs(shared);
-  inputs.test_x.clear();
-  inputs.test_y.clear();
+  const Inputs inputs = lenet_inputs_without_test_data(shared);
   auto expect = [&](const pb::MatchingHeader& header, const Inputs& in, grpc::StatusCode code, const std::string& text) {
     pb::SubmitMatchingResponse reply;
     const grpc::Status status = client.submit(header, in, &reply);

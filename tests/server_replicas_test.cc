@@ -13,13 +13,9 @@
 #include <thread>
 
 #include "agnapprox/v1/agnx.grpc.pb.h"
-#include "core/capture.h"
-#include "core/dataset.h"
-#include "core/deploy.h"
-#include "core/lut_directory.h"
-#include "core/matching_json.h"
 #include "store/open_store.h"
 #include "tests/support/evoapprox_subset.h"
+#include "tests/support/lenet_matching.h"
 #include "tests/support/matching_client.h"
 #include "tests/support/postgres_cluster.h"
 #include "tests/support/server_process.h"
@@ -35,11 +31,6 @@ using testing::read_file;
 
 constexpr const char* kLeaseSeconds = "1.5";
 
-testing::MatchingInputs lenet_inputs(const std::filesystem::path& shared) {
-  return {read_file(shared / "models/lenet5_fmnist_stdev.pt"), read_file(shared / "models/lenet5_fmnist_calib.npy"),
-          read_file(shared / "models/lenet5_fmnist_test_x.npy"), read_file(shared / "models/lenet5_fmnist_test_y.npy")};
-}
-
 pb::MatchingHeader lenet_header() {
   pb::MatchingHeader header;
   header.set_experiment("lenet");
@@ -51,23 +42,21 @@ pb::MatchingHeader lenet_header() {
   return header;
 }
 
-// The same matching in-process (as server_matching_test's).
-std::string in_process_json(const std::filesystem::path& shared) {
-  const Model model = *Model::load_file(shared / "models/lenet5_fmnist_stdev.pt");
-  const FloatTensor calibration = *load_inputs(shared / "models/lenet5_fmnist_calib.npy");
-  const MultiplierLibrary library = load_lut_directory(shared / "evoapprox")->filtered("evoapprox", [](const auto& m) {
-    return m.is_signed();
-  });
-  CaptureOptions options;
-  options.num_samples = 128;
-  options.seed = 11;
-  options.num_threads = 2;
-  MatchingInfo info = *select_multipliers(model, calibration, library, options);
-  const EvaluationOptions evaluation{.batch_size = 64, .num_threads = 2, .on_progress = {}};
-  EXPECT_TRUE(observe_errors(model, info, library, calibration, evaluation).ok());
-  info.accuracy = *evaluate_accuracy(model, info, library, *load_inputs(shared / "models/lenet5_fmnist_test_x.npy"),
-                                     *load_labels(shared / "models/lenet5_fmnist_test_y.npy"), evaluation);
-  return matching_info_to_json(info);
+// Follows job `job_id` until it reaches stage `stage` (in the worker) or ends; false if it ended.
+bool reached(MatchingClient& client, int64_t job_id, const std::string& stage) {
+  grpc::ClientContext context;
+  pb::GetJobRequest request;
+  request.set_job_id(job_id);
+  auto reader = client.stub().WatchJob(&context, request);
+  pb::JobProgress progress;
+  while (reader->Read(&progress)) {
+    if (progress.final()) return false;
+    if (progress.stage() == stage) {
+      context.TryCancel();
+      return true;
+    }
+  }
+  return false;
 }
 
 class Replicas : public ::testing::Test {
@@ -90,6 +79,28 @@ class Replicas : public ::testing::Test {
     return server.ok() ? std::move(*server) : nullptr;
   }
 
+  // Replica `name` offering the signed multipliers of `shared`/evoapprox as library "evoapprox".
+  std::unique_ptr<testing::ServerProcess> start_with_library(const std::string& name,
+                                                             const std::filesystem::path& shared) {
+    return start(name, {"--library-dir", "evoapprox=" + (shared / "evoapprox").string() + ",signed"});
+  }
+
+  // Submits lenet_header() with lenet_inputs(shared) through `replica` (one
+  // started with the library) into `submitted`, then follows the job until
+  // it computes features in the worker, long before its end: the moment to
+  // interrupt it. Fails if the submission is refused or the job ends first.
+  static ::testing::AssertionResult submit_until_features(const testing::ServerProcess& replica,
+                                                          const std::filesystem::path& shared,
+                                                          pb::SubmitMatchingResponse* submitted) {
+    MatchingClient client(replica.address());
+    const grpc::Status status = client.submit(lenet_header(), testing::lenet_inputs(shared), submitted);
+    if (!status.ok()) return ::testing::AssertionFailure() << "the submission was refused: " << status.error_message();
+    if (!reached(client, submitted->job_id(), "features")) {
+      return ::testing::AssertionFailure() << "the job ended before it computed features";
+    }
+    return ::testing::AssertionSuccess();
+  }
+
   std::filesystem::path log(const std::string& name) const { return dir_.path() / (name + ".log"); }
 
   testing::TempDir dir_;
@@ -103,23 +114,6 @@ pb::Job get_job(MatchingClient& client, int64_t job_id) {
   pb::Job job;
   EXPECT_TRUE(client.stub().GetJob(&context, request, &job).ok());
   return job;
-}
-
-// Follows job `job_id` until it reaches stage `stage` (in the worker) or ends; false if it ended.
-bool reached(MatchingClient& client, int64_t job_id, const std::string& stage) {
-  grpc::ClientContext context;
-  pb::GetJobRequest request;
-  request.set_job_id(job_id);
-  auto reader = client.stub().WatchJob(&context, request);
-  pb::JobProgress progress;
-  while (reader->Read(&progress)) {
-    if (progress.final()) return false;
-    if (progress.stage() == stage) {
-      context.TryCancel();
-      return true;
-    }
-  }
-  return false;
 }
 
 // Jobs of a kind no replica knows end FAILED at their first claim: enough to
@@ -184,14 +178,11 @@ TEST_F(Replicas, ALibraryImportedThroughOneReplicaIsOfferedByAll) {
 
 TEST_F(Replicas, AJobWhoseReplicaIsKilledFinishesOnAnotherWithTheInProcessResult) {
   AGNX_SKIP_WITHOUT_SHARED(shared);
-  const std::vector<std::string> library = {"--library-dir", "evoapprox=" + (shared / "evoapprox").string() + ",signed"};
-  auto first = start("r1", library);
+  auto first = start_with_library("r1", shared);
   ASSERT_TRUE(first);
-  MatchingClient client(first->address());
   pb::SubmitMatchingResponse submitted;
-  ASSERT_TRUE(client.submit(lenet_header(), lenet_inputs(shared), &submitted).ok());
-  ASSERT_TRUE(reached(client, submitted.job_id(), "features")) << "the job ended before it could be interrupted";
-  auto second = start("r2", library);
+  ASSERT_TRUE(submit_until_features(*first, shared, &submitted));
+  auto second = start_with_library("r2", shared);
   ASSERT_TRUE(second);
   first->kill_and_wait(SIGKILL);
 
@@ -203,20 +194,17 @@ TEST_F(Replicas, AJobWhoseReplicaIsKilledFinishesOnAnotherWithTheInProcessResult
   EXPECT_EQ(job.owner(), "r2");
   pb::MatchingResult result;
   ASSERT_TRUE(other.result(submitted.run_id(), &result).ok());
-  EXPECT_EQ(result.json(), in_process_json(shared));
+  EXPECT_EQ(result.json(), testing::in_process_json(shared, lenet_header().seed()));
 }
 
 TEST_F(Replicas, AReplicaPausedPastItsLeaseCannotWriteItsStaleAttempt) {
   AGNX_SKIP_WITHOUT_SHARED(shared);
-  const std::vector<std::string> library = {"--library-dir", "evoapprox=" + (shared / "evoapprox").string() + ",signed"};
-  auto paused = start("r1", library);
+  auto paused = start_with_library("r1", shared);
   ASSERT_TRUE(paused);
-  MatchingClient client(paused->address());
   pb::SubmitMatchingResponse submitted;
-  ASSERT_TRUE(client.submit(lenet_header(), lenet_inputs(shared), &submitted).ok());
-  ASSERT_TRUE(reached(client, submitted.job_id(), "features")) << "the job ended before the pause";
+  ASSERT_TRUE(submit_until_features(*paused, shared, &submitted));
   paused->send_signal(SIGSTOP);
-  auto second = start("r2", library);
+  auto second = start_with_library("r2", shared);
   ASSERT_TRUE(second);
   MatchingClient other(second->address());
   const pb::JobProgress last = other.watch(submitted.job_id());
@@ -238,19 +226,16 @@ TEST_F(Replicas, AReplicaPausedPastItsLeaseCannotWriteItsStaleAttempt) {
   EXPECT_EQ(after.update_time(), finished.update_time()) << "the stale attempt wrote to the job";
   pb::MatchingResult result;
   ASSERT_TRUE(other.result(submitted.run_id(), &result).ok());
-  EXPECT_EQ(result.json(), in_process_json(shared));
+  EXPECT_EQ(result.json(), testing::in_process_json(shared, lenet_header().seed()));
 }
 
 TEST_F(Replicas, CancelThroughAnyReplicaStopsTheJobWhereItRuns) {
   AGNX_SKIP_WITHOUT_SHARED(shared);
-  const std::vector<std::string> library = {"--library-dir", "evoapprox=" + (shared / "evoapprox").string() + ",signed"};
-  auto running = start("r1", library);
+  auto running = start_with_library("r1", shared);
   ASSERT_TRUE(running);
-  MatchingClient client(running->address());
   pb::SubmitMatchingResponse submitted;
-  ASSERT_TRUE(client.submit(lenet_header(), lenet_inputs(shared), &submitted).ok());
-  ASSERT_TRUE(reached(client, submitted.job_id(), "features")) << "the job ended before the cancel";
-  auto other = start("r2", library);
+  ASSERT_TRUE(submit_until_features(*running, shared, &submitted));
+  auto other = start_with_library("r2", shared);
   ASSERT_TRUE(other);
   MatchingClient through(other->address());
   grpc::ClientContext context;

@@ -1,5 +1,6 @@
 // A small client of the Matching service for integration tests: streamed
-// submissions, following a job to its end, and reading results.
+// submissions, following a job to its end, and reading results; LeNet5's
+// submission files from ../shared.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -26,6 +27,23 @@ inline std::string read_file(const std::filesystem::path& path) {
 struct MatchingInputs {
   std::string model, calibration, test_x, test_y;
 };
+
+// LeNet5 on Fashion-MNIST from `shared`/models (`shared` = shared_dir()): the
+// model with its stdev buffers and the 256 calibration images, no test data
+// (its job evaluates no accuracy).
+inline MatchingInputs lenet_inputs_without_test_data(const std::filesystem::path& shared) {
+  return {read_file(shared / "models/lenet5_fmnist_stdev.pt"), read_file(shared / "models/lenet5_fmnist_calib.npy"),
+          "", ""};
+}
+
+// The same with the 2,000 test images and labels, whose evaluation keeps the
+// job busy for a while.
+inline MatchingInputs lenet_inputs(const std::filesystem::path& shared) {
+  MatchingInputs inputs = lenet_inputs_without_test_data(shared);
+  inputs.test_x = read_file(shared / "models/lenet5_fmnist_test_x.npy");
+  inputs.test_y = read_file(shared / "models/lenet5_fmnist_test_y.npy");
+  return inputs;
+}
 
 class MatchingClient {
  public:
