@@ -14,122 +14,19 @@
 
 #include "core/model.h"
 #include "core/npy.h"
-#include "tests/support/matching_client.h"
 #include "tests/support/server_process.h"
 #include "tests/support/shared_data.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/training_client.h"
 
 namespace agnx {
 namespace {
 
 namespace pb = ::agnapprox::v1;
+using testing::lenet_training;
 using testing::read_file;
-
-struct TrainingInputs {
-  std::string model, train_x, train_y, calibration, test_x, test_y;
-};
-
-TrainingInputs lenet_training(const std::filesystem::path& shared, const std::string& model = "lenet5_fmnist.pt") {
-  const auto models = shared / "models";
-  return {read_file(models / model),
-          read_file(models / "lenet5_fmnist_test_x.npy"),
-          read_file(models / "lenet5_fmnist_test_y.npy"),
-          read_file(models / "lenet5_fmnist_calib.npy"),
-          read_file(models / "lenet5_fmnist_test_x.npy"),
-          read_file(models / "lenet5_fmnist_test_y.npy")};
-}
-
-class TrainingClient {
- public:
-  explicit TrainingClient(const std::string& address)
-      : matching_(address), training_(pb::Training::NewStub(matching_.channel())),
-        tracking_(pb::Tracking::NewStub(matching_.channel())) {}
-
-  grpc::Status submit(const pb::TrainingHeader& header, const TrainingInputs& inputs, pb::SubmitMatchingResponse* reply) {
-    grpc::ClientContext context;
-    auto writer = training_->SubmitTraining(&context, reply);
-    pb::SubmitTrainingRequest message;
-    *message.mutable_header() = header;
-    writer->Write(message);
-    using Setter = void (pb::SubmitTrainingRequest::*)(const std::string&);
-    const std::pair<Setter, const std::string*> parts[] = {
-        {&pb::SubmitTrainingRequest::set_model, &inputs.model},
-        {&pb::SubmitTrainingRequest::set_train_x, &inputs.train_x},
-        {&pb::SubmitTrainingRequest::set_train_y, &inputs.train_y},
-        {&pb::SubmitTrainingRequest::set_calibration, &inputs.calibration},
-        {&pb::SubmitTrainingRequest::set_test_x, &inputs.test_x},
-        {&pb::SubmitTrainingRequest::set_test_y, &inputs.test_y}};
-    for (const auto& [setter, content] : parts) {
-      for (std::size_t at = 0; at < content->size(); at += 1 << 20) {
-        (message.*setter)(content->substr(at, 1 << 20));
-        if (!writer->Write(message)) break;
-      }
-    }
-    writer->WritesDone();
-    return writer->Finish();
-  }
-
-  pb::Run run(const std::string& run_id) {
-    grpc::ClientContext context;
-    pb::GetRunRequest request;
-    request.set_run_id(run_id);
-    pb::Run run;
-    EXPECT_TRUE(tracking_->GetRun(&context, request, &run).ok());
-    return run;
-  }
-
-  std::string artifact(const std::string& run_id, const std::string& path) {
-    grpc::ClientContext context;
-    pb::DownloadArtifactRequest request;
-    request.set_run_id(run_id);
-    request.set_path(path);
-    auto reader = tracking_->DownloadArtifact(&context, request);
-    std::string bytes;
-    for (pb::Chunk chunk; reader->Read(&chunk);) bytes += chunk.data();
-    EXPECT_TRUE(reader->Finish().ok()) << path;
-    return bytes;
-  }
-
-  std::vector<pb::Metric> history(const std::string& run_id, const std::string& key) {
-    grpc::ClientContext context;
-    pb::GetMetricHistoryRequest request;
-    request.set_run_id(run_id);
-    request.set_key(key);
-    pb::GetMetricHistoryResponse response;
-    EXPECT_TRUE(tracking_->GetMetricHistory(&context, request, &response).ok());
-    return {response.metrics().begin(), response.metrics().end()};
-  }
-
-  std::vector<pb::Run> runs(const std::string& experiment) {
-    grpc::ClientContext by_name;
-    pb::GetExperimentByNameRequest name;
-    name.set_name(experiment);
-    pb::Experiment found;
-    if (!tracking_->GetExperimentByName(&by_name, name, &found).ok()) return {};
-    grpc::ClientContext context;
-    pb::SearchRunsRequest request;
-    request.add_experiment_ids(found.experiment_id());
-    pb::SearchRunsResponse response;
-    EXPECT_TRUE(tracking_->SearchRuns(&context, request, &response).ok());
-    return {response.runs().begin(), response.runs().end()};
-  }
-
-  pb::Sweep sweep(const std::string& run_id) {
-    grpc::ClientContext context;
-    pb::GetSweepRequest request;
-    request.set_run_id(run_id);
-    pb::Sweep sweep;
-    EXPECT_TRUE(training_->GetSweep(&context, request, &sweep).ok());
-    return sweep;
-  }
-
-  testing::MatchingClient& matching() { return matching_; }
-
- private:
-  testing::MatchingClient matching_;
-  std::unique_ptr<pb::Training::Stub> training_;
-  std::unique_ptr<pb::Tracking::Stub> tracking_;
-};
+using testing::TrainingClient;
+using testing::TrainingInputs;
 
 pb::TrainingHeader header(const std::string& kind, std::vector<double> lambdas) {
   pb::TrainingHeader h;
