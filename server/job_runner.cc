@@ -15,6 +15,8 @@ namespace {
 
 constexpr auto kLongestTick = std::chrono::seconds(1);  // unwritten ends are retried at least this often
 constexpr std::size_t kStageStartsKept = 64;            // a sweep's stages repeat per point
+constexpr std::size_t kEndedViewsKept = 1000;           // WatchJob reads older ends from the store
+constexpr auto kProgressNoticeEvery = std::chrono::milliseconds(200);  // per job, between stages
 
 using SteadyClock = std::chrono::steady_clock;
 
@@ -62,6 +64,7 @@ Status JobRunner::start() {
   if (released > 0) {
     log(LogLevel::kInfo, "leases released", {{"replica", options_.replica_id}, {"jobs", released}});
   }
+  notices_ = store_.subscribe_notices([this](std::string_view payload) { on_notice(payload); });
   std::lock_guard lock(mutex_);
   claiming_ = true;
   coordinator_ = std::thread([this] { coordinate(); });
@@ -69,6 +72,11 @@ Status JobRunner::start() {
 }
 
 void JobRunner::job_submitted() {
+  wake_coordinator();
+  send({JobNotice::Kind::kSubmitted, options_.replica_id, 0, {}});
+}
+
+void JobRunner::wake_coordinator() {
   {
     std::lock_guard lock(mutex_);
     wake_ = true;
@@ -98,8 +106,14 @@ Status JobRunner::cancel(int64_t job_id) {
     });
     return {};
   }
-  std::lock_guard lock(mutex_);
-  if (const auto held = held_.find(job_id); held != held_.end()) held->second.stop_flag->store(true);
+  {
+    std::lock_guard lock(mutex_);
+    if (const auto held = held_.find(job_id); held != held_.end()) {
+      held->second.stop_flag->store(true);
+      return {};
+    }
+  }
+  send({JobNotice::Kind::kCancel, options_.replica_id, job_id, {}});
   return {};
 }
 
@@ -132,22 +146,88 @@ void JobRunner::stop() {
   if (coordinator_.joinable()) coordinator_.join();
   pool_.join();
   write_unwritten_ends();  // one last try: what stays unwritten is claimed again once its lease expires
+  notices_.reset();
+  notice_sender_.join();
 }
 
 void JobRunner::publish(int64_t job_id, const std::function<void(JobProgressView&)>& change) {
+  std::optional<JobProgressView> to_notice;
   {
     std::lock_guard lock(mutex_);
-    JobProgressView& view = progress_[job_id];
-    const std::string stage = view.stage;
-    change(view);
-    ++view.version;
-    if (view.stage != stage) {
-      std::deque<JobProgressView>& starts = stage_starts_[job_id];
-      starts.push_back(view);
-      if (starts.size() > kStageStartsKept) starts.pop_front();
+    const bool milestone = apply_locked(job_id, change);
+    const auto now = SteadyClock::now();
+    auto& noticed = progress_noticed_[job_id];
+    if (milestone || now - noticed >= kProgressNoticeEvery) {
+      noticed = now;
+      to_notice = progress_.at(job_id);
     }
+    if (store::is_terminal(progress_.at(job_id).state)) progress_noticed_.erase(job_id);
   }
   changed_.notify_all();
+  if (to_notice) send({JobNotice::Kind::kProgress, options_.replica_id, job_id, *to_notice});
+}
+
+bool JobRunner::apply_locked(int64_t job_id, const std::function<void(JobProgressView&)>& change) {
+  JobProgressView& view = progress_[job_id];
+  const std::string stage = view.stage;
+  const store::JobState state = view.state;
+  change(view);
+  ++view.version;
+  if (view.stage != stage) {
+    std::deque<JobProgressView>& starts = stage_starts_[job_id];
+    starts.push_back(view);
+    if (starts.size() > kStageStartsKept) starts.pop_front();
+  }
+  if (store::is_terminal(view.state) && !store::is_terminal(state)) {
+    ended_.push_back(job_id);
+    if (ended_.size() > kEndedViewsKept) {
+      progress_.erase(ended_.front());
+      stage_starts_.erase(ended_.front());
+      ended_.pop_front();
+    }
+  }
+  return view.stage != stage || view.state != state;
+}
+
+// ---- notices --------------------------------------------------------------
+
+void JobRunner::send(const JobNotice& notice) {
+  boost::asio::post(notice_sender_, [this, payload = encode_job_notice(notice)] {
+    if (payload.empty()) return;
+    if (const Status sent = store_.send_notice(payload); !sent.ok()) {
+      log(LogLevel::kDebug, "sending a job notice", {{"error", sent.to_string()}});
+    }
+  });
+}
+
+void JobRunner::on_notice(std::string_view payload) {
+  const std::optional<JobNotice> notice = decode_job_notice(payload);
+  if (!notice || notice->sender == options_.replica_id) return;
+  switch (notice->kind) {
+    case JobNotice::Kind::kSubmitted:
+      wake_coordinator();
+      return;
+    case JobNotice::Kind::kCancel: {
+      std::lock_guard lock(mutex_);
+      if (const auto held = held_.find(notice->job_id); held != held_.end()) held->second.stop_flag->store(true);
+      return;
+    }
+    case JobNotice::Kind::kProgress: {
+      {
+        std::lock_guard lock(mutex_);
+        if (held_.count(notice->job_id) > 0) return;  // run here now: this replica's own view is the news
+        const auto seen = progress_.find(notice->job_id);
+        if (seen != progress_.end() && store::is_terminal(seen->second.state)) return;
+        apply_locked(notice->job_id, [&](JobProgressView& view) {
+          const uint64_t version = view.version;
+          view = notice->progress;
+          view.version = version;
+        });
+      }
+      changed_.notify_all();
+      return;
+    }
+  }
 }
 
 // ---- the coordinator ------------------------------------------------------
@@ -221,25 +301,14 @@ void JobRunner::renew_leases() {
 }
 
 void JobRunner::write_unwritten_ends() {
-  std::vector<Held> unwritten;
+  std::vector<std::pair<int64_t, Status>> unwritten;
   {
     std::lock_guard lock(mutex_);
     for (const auto& [id, held] : held_) {
-      if (held.unwritten_outcome) unwritten.push_back(held);
+      if (held.unwritten_outcome) unwritten.emplace_back(id, *held.unwritten_outcome);
     }
   }
-  for (const Held& held : unwritten) {
-    const Status written =
-        held.lease_lost ? Status::aborted("lease lost") : finish(held.job, *held.unwritten_outcome, held.lease);
-    std::lock_guard lock(mutex_);
-    Held& entry = held_.at(held.lease.job_id);
-    ++entry.tries;
-    if (written.ok()) {
-      std::fprintf(stderr, "agnx-server: job %lld: its end was written at try %d\n",
-                   static_cast<long long>(held.lease.job_id), entry.tries);
-    }
-    if (written.ok() || written.code() == StatusCode::kAborted) held_.erase(held.lease.job_id);
-  }
+  for (const auto& [job_id, outcome] : unwritten) write_end(job_id, outcome);
 }
 
 // ---- a job ----------------------------------------------------------------
@@ -262,7 +331,7 @@ void JobRunner::execute(const store::ClaimedJob& claimed) {
   } else {
     outcome = run_handler(claimed, stop_flag);
   }
-  end(job, outcome);
+  write_end(job.job_id, outcome);
   {
     std::lock_guard lock(mutex_);
     --executing_;
@@ -304,26 +373,36 @@ Status JobRunner::run_handler(const store::ClaimedJob& claimed, const std::share
   return handler(context, job);
 }
 
-void JobRunner::end(const store::Job& job, const Status& outcome) {
+void JobRunner::write_end(int64_t job_id, const Status& outcome) {
   std::unique_lock lock(mutex_);
-  Held& held = held_.at(job.job_id);
+  const Held& held = held_.at(job_id);
   if (held.lease_lost) {  // stopped because another attempt may own it now: its end is that attempt's
-    held_.erase(job.job_id);
+    held_.erase(job_id);
     return;
   }
+  const store::Job job = held.job;
   const store::JobLease lease = held.lease;
   lock.unlock();
   const Status written = finish(job, outcome, lease);
   lock.lock();
+  Held& entry = held_.at(job_id);
+  ++entry.tries;
+  if (written.code() == StatusCode::kAborted) {
+    log(LogLevel::kWarn, "job lease lost", {{"job_id", job_id}, {"error", written.to_string()}});
+  }
+  if (written.ok() && entry.tries > 1) {
+    std::fprintf(stderr, "agnx-server: job %lld: its end was written at try %d\n", static_cast<long long>(job_id),
+                 entry.tries);
+  }
   if (written.ok() || written.code() == StatusCode::kAborted) {
-    if (!written.ok()) log(LogLevel::kWarn, "job lease lost", {{"job_id", job.job_id}, {"error", written.to_string()}});
-    held_.erase(job.job_id);
+    held_.erase(job_id);
     return;
   }
-  std::fprintf(stderr, "agnx-server: job %lld: writing its end: %s; trying again every second\n",
-               static_cast<long long>(job.job_id), written.to_string().c_str());
-  held_.at(job.job_id).unwritten_outcome = outcome;
-  held_.at(job.job_id).tries = 1;
+  if (entry.tries == 1) {
+    std::fprintf(stderr, "agnx-server: job %lld: writing its end: %s; trying again every second\n",
+                 static_cast<long long>(job_id), written.to_string().c_str());
+  }
+  entry.unwritten_outcome = outcome;
 }
 
 Status JobRunner::finish(const store::Job& job, const Status& outcome, const std::optional<store::JobLease>& lease) {

@@ -17,6 +17,14 @@
 // written again every second, its lease kept, until it is; one still
 // unwritten at stop() stays RUNNING and another claim finishes it.
 //
+// Replicas tell each other through the store's notices (server/job_notice.h;
+// on PostgreSQL, LISTEN/NOTIFY): a submission (every idle replica claims at
+// once), a cancel (the job's replica stops it at once) and each job's live
+// progress (at most every kProgressNoticeEvery per job, and at each new
+// stage and the end), so WatchJob and CancelJob work alike on any replica.
+// Notices may be lost; the store backs each of them: the claim poll, the
+// cancel_requested flag read at each renewal, the stored state.
+//
 // Thread safety: safe for concurrent use.
 #pragma once
 
@@ -25,35 +33,24 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
+#include "server/job_notice.h"
+#include "server/job_progress.h"
 #include "server/library_registry.h"
 #include "server/model_worker.h"
 #include "store/tracking_store.h"
 
 namespace agnx::server {
-
-// A job's live state, for WatchJob.
-struct JobProgressView {
-  store::JobState state = store::JobState::kQueued;
-  std::string stage = "queued";
-  std::size_t step = 0;
-  std::size_t steps = 0;
-  std::size_t epoch = 0;   // training stages
-  std::size_t epochs = 0;
-  std::size_t point = 0;   // sweeps: lambda `point` of `points`
-  std::size_t points = 0;
-  double fraction = 0.0;  // of the whole job
-  std::string message;
-  uint64_t version = 0;  // increases with every change
-};
 
 struct JobRunnerOptions {
   std::size_t workers = 1;      // jobs at once
@@ -81,8 +78,8 @@ class JobRunner {
   // of it died) and starts claiming jobs.
   Status start();
 
-  // A job was submitted here: look for claimable jobs now rather than at the
-  // next poll.
+  // A job was submitted here: every replica looks for claimable jobs now
+  // rather than at its next poll.
   void job_submitted();
 
   // Writes a matching submission's `inputs` to a fresh job directory: the
@@ -100,15 +97,17 @@ class JobRunner {
   // Asks job `job_id` to stop (TrackingStore::request_cancel): a QUEUED job
   // ends CANCELLED (its run KILLED) before this returns and never runs; a
   // running one's handler stops at its next check (its worker is killed), at
-  // once when it runs here, else when its replica next renews its lease.
+  // once wherever it runs (a notice to its replica), or, should the notice
+  // be lost, when its replica next renews its lease.
   // Errors: unknown job, or already ended.
   Status cancel(int64_t job_id);
 
   // The live state of job `job_id` after `seen_version`, waiting up to
   // `timeout` for a change: the state where the first stage begun since then
   // began (so a follower passing back each version sees every stage, also
-  // short ones), else the latest state. nullopt when nothing changed here (a
-  // job this replica does not run changes only in the store).
+  // short ones), else the latest state. nullopt when nothing changed here or
+  // in another replica's notices (a job whose replica has not reported it yet
+  // changes only in the store).
   std::optional<JobProgressView> wait_for_change(int64_t job_id, uint64_t seen_version,
                                                  std::chrono::milliseconds timeout);
 
@@ -134,15 +133,26 @@ class JobRunner {
   void claim_jobs();
   void renew_leases();
   void write_unwritten_ends();
+  void wake_coordinator();
+  // Notices: another replica's, and this one's, sent in order on a thread of
+  // their own so a store out of reach holds up no job.
+  void on_notice(std::string_view payload);
+  void send(const JobNotice& notice);
   void execute(const store::ClaimedJob& claimed);
   // Runs the job's handler; its outcome.
   Status run_handler(const store::ClaimedJob& claimed, const std::shared_ptr<std::atomic<bool>>& stop_flag);
+  // A change of a job this replica runs (or cancelled while QUEUED): told
+  // to followers here and, as a notice, on other replicas.
   void publish(int64_t job_id, const std::function<void(JobProgressView&)>& change);
+  // Under mutex_: applies `change` to the job's view and keeps its stage
+  // starts; whether its stage or state changed.
+  bool apply_locked(int64_t job_id, const std::function<void(JobProgressView&)>& change);
   // Writes the end of the job and its run, fenced by `lease` if given.
   Status finish(const store::Job& job, const Status& outcome, const std::optional<store::JobLease>& lease);
-  // finish() for a job this runner claimed; an end the store refuses for
-  // another reason than a lost lease is left to write_unwritten_ends().
-  void end(const store::Job& job, const Status& outcome);
+  // finish() for held job `job_id`, fenced by its lease, unless the lease
+  // was lost; the job is forgotten once its end is written or fenced out,
+  // else its end is kept for write_unwritten_ends() to try again.
+  void write_end(int64_t job_id, const Status& outcome);
 
   store::TrackingStore& store_;
   const LibraryRegistry& libraries_;
@@ -162,7 +172,11 @@ class JobRunner {
   std::string last_claim_error_;  // the coordinator's own
   std::map<int64_t, JobProgressView> progress_;
   std::map<int64_t, std::deque<JobProgressView>> stage_starts_;  // the last kStageStartsKept per job
+  std::deque<int64_t> ended_;  // jobs whose view is final, oldest first; kEndedViewsKept are kept
+  std::map<int64_t, std::chrono::steady_clock::time_point> progress_noticed_;  // when last sent, per job
   std::thread coordinator_;
+  boost::asio::thread_pool notice_sender_{1};
+  std::unique_ptr<store::NoticeSubscription> notices_;  // start() .. stop(); null without other replicas
 };
 
 }  // namespace agnx::server

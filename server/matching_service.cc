@@ -131,10 +131,12 @@ grpc::Status MatchingService::WatchJob(grpc::ServerContext* context, const pb::G
   while (!context->IsCancelled()) {
     const auto change = jobs_.wait_for_change(request->job_id(), version, std::chrono::milliseconds(500));
     if (!change) {
-      // Not running here (queued, or run by another replica): poll the store,
-      // where its replica keeps the state and each stage's progress.
+      // Nothing from its runner here or its notices (queued, or a notice
+      // lost): poll the store, where its replica keeps the state and each
+      // stage's progress; once notices came, only a new state is news.
       const auto stored = store_.get_job(request->job_id());
-      if (stored.ok() && (stored->state != view.state || stored->progress != view.fraction)) {
+      if (stored.ok() &&
+          (stored->state != view.state || (version == 0 && stored->progress != view.fraction))) {
         view.state = stored->state;
         view.stage = store::job_state_name(stored->state);
         view.fraction = stored->progress;

@@ -4,7 +4,8 @@
 // in-process result; a replica paused (SIGSTOP) past its lease and resumed
 // cannot write its stale result or end; a cancel through one replica stops
 // the job where another runs it; a library imported through one replica is
-// offered by the others.
+// offered by the others; a job's live progress and its cancel reach any
+// replica at once, through the replicas' notices (LISTEN/NOTIFY).
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include "tests/support/server_process.h"
 #include "tests/support/shared_data.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/training_client.h"
 
 namespace agnx {
 namespace {
@@ -70,9 +72,11 @@ class Replicas : public ::testing::Test {
     store_uri_ = (*cluster)->store_uri(*database, dir_.path() / "shared");
   }
 
-  // Replica `name` of the store, with `args`; its stderr goes to log(name).
-  std::unique_ptr<testing::ServerProcess> start(const std::string& name, std::vector<std::string> args = {}) {
-    args.insert(args.end(), {"--store", store_uri_, "--replica-id", name, "--job-lease-seconds", kLeaseSeconds,
+  // Replica `name` of the store, with `args` and job leases of
+  // `lease_seconds`; its stderr goes to log(name).
+  std::unique_ptr<testing::ServerProcess> start(const std::string& name, std::vector<std::string> args = {},
+                                                const char* lease_seconds = kLeaseSeconds) {
+    args.insert(args.end(), {"--store", store_uri_, "--replica-id", name, "--job-lease-seconds", lease_seconds,
                              "--threads-per-job", "2"});
     auto server = testing::ServerProcess::start(AGNX_SERVER_BINARY, dir_.path() / name, args, log(name));
     EXPECT_TRUE(server.ok()) << server.status().to_string();
@@ -247,6 +251,52 @@ TEST_F(Replicas, CancelThroughAnyReplicaStopsTheJobWhereItRuns) {
   EXPECT_EQ(cancelled.owner(), "r1");
   EXPECT_EQ(cancelled.attempts(), 1);
   EXPECT_EQ(through.watch(submitted.job_id()).state(), "CANCELLED");
+}
+
+// A 30 s lease is renewed every 10 s: the store alone would show another
+// replica the job's state only, and its replica would learn of a cancel up
+// to 10 s late. Notices bring both at once.
+TEST_F(Replicas, ATrainingJobIsFollowedStepByStepAndCancelledAtOnceThroughAnotherReplica) {
+  AGNX_SKIP_WITHOUT_SHARED(shared);
+  constexpr const char* kLongLease = "30";
+  auto running = start("r1", {}, kLongLease);
+  ASSERT_TRUE(running);
+  testing::TrainingClient client(running->address());
+  pb::TrainingHeader header;
+  header.set_kind("search");
+  header.set_experiment("training");
+  header.set_run_name("followed");
+  header.add_lambdas(0.5);
+  header.set_search_epochs(50);
+  header.set_num_samples(64);
+  header.set_seed(5);
+  pb::SubmitMatchingResponse submitted;
+  ASSERT_TRUE(client.submit(header, testing::lenet_training(shared), &submitted).ok());
+  ASSERT_TRUE(reached(client.matching(), submitted.job_id(), "search")) << "the search ended at once";
+  auto other = start("r2", {}, kLongLease);
+  ASSERT_TRUE(other);
+
+  MatchingClient through(other->address());
+  grpc::ClientContext watching;
+  watching.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  pb::GetJobRequest request;
+  request.set_job_id(submitted.job_id());
+  auto reader = through.stub().WatchJob(&watching, request);
+  pb::JobProgress progress;
+  while (reader->Read(&progress) && !progress.final() && !(progress.stage() == "search" && progress.steps() > 0)) {
+  }
+  watching.TryCancel();
+  EXPECT_EQ(progress.stage(), "search") << "r2 did not see r1's progress: " << progress.ShortDebugString();
+  EXPECT_GT(progress.steps(), 0u);
+
+  grpc::ClientContext cancelling;
+  pb::Job cancelled;
+  const auto asked = std::chrono::steady_clock::now();
+  ASSERT_TRUE(through.stub().CancelJob(&cancelling, request, &cancelled).ok());
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - asked).count();
+  EXPECT_EQ(cancelled.state(), "CANCELLED") << "r1 did not stop the job within CancelJob's wait";
+  EXPECT_EQ(cancelled.owner(), "r1");
+  std::printf("cancel through r2 answered CANCELLED after %.2f s\n", waited);
 }
 
 }  // namespace
