@@ -154,6 +154,12 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& conninfo
   if (conn == nullptr) return Status::resource_exhausted("connecting to " + display + ": out of memory");
   if (PQstatus(conn) == CONNECTION_OK) {
     PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);  // NOTICEs are not errors: not printed
+    // A client stopped inside a transaction (SIGSTOP, a stalled host) must
+    // not hold its row locks for ever: another replica's claim skips locked
+    // jobs, so a job locked by a paused replica would never be taken over.
+    AGNX_RETURN_IF_ERROR(connection->exec("SET idle_in_transaction_session_timeout = '" +
+                                          std::to_string(kLongestIdleTransaction.count()) + "ms'")
+                             .status());
     return connection;
   }
   const std::string message = "connecting to " + display + ": " + trimmed(PQerrorMessage(conn));

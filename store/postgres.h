@@ -106,6 +106,11 @@ class Rows {
 // The Status of a failed statement, per the table above.
 Status status_of_sqlstate(const std::string& sqlstate, const std::string& message);
 
+// The server ends a transaction its client left idle this long (a paused
+// process), releasing its locks; the client's next statement then fails
+// kUnavailable (its connection is closed) and runs again on another.
+inline constexpr std::chrono::milliseconds kLongestIdleTransaction{1000};
+
 class Connection {
  public:
   // Connects with `conninfo` (a postgresql:// URI or key=value string; give
