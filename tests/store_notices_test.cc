@@ -15,13 +15,12 @@
 
 #include "store/open_store.h"
 #include "store/postgres.h"
-#include "tests/support/postgres_cluster.h"
+#include "tests/support/postgres_database_test.h"
 #include "tests/support/temp_dir.h"
 
 namespace agnx::store {
 namespace {
 
-using testing::PostgresCluster;
 using testing::TempDir;
 
 // The payloads a subscription received, to wait for.
@@ -49,27 +48,13 @@ class Received {
   std::vector<std::string> payloads_;
 };
 
-class PostgresNotices : public ::testing::Test {
+class PostgresNotices : public testing::PostgresDatabaseTest {
  protected:
-  void SetUp() override {
-    AGNX_SKIP_WITHOUT_POSTGRES();
-    auto cluster = PostgresCluster::shared();
-    ASSERT_TRUE(cluster.ok()) << cluster.status().to_string();
-    cluster_ = *cluster;
-    auto database = cluster_->create_database();
-    ASSERT_TRUE(database.ok()) << database.status().to_string();
-    database_ = *database;
-  }
-
   std::unique_ptr<TrackingStore> open(const std::string& name) {
     auto store = open_store(cluster_->store_uri(database_, dir_.path() / name));
     EXPECT_TRUE(store.ok()) << store.status().to_string();
     return store.ok() ? std::move(*store) : nullptr;
   }
-
-  PostgresCluster* cluster_ = nullptr;
-  std::string database_;
-  TempDir dir_;
 };
 
 TEST_F(PostgresNotices, ReachEverySubscriptionOfEveryStoreInOrder) {
@@ -105,11 +90,11 @@ TEST_F(PostgresNotices, AListenerWhoseConnectionIsCutListensAgain) {
   ASSERT_TRUE(store);
   Received received;
   const auto subscription = store->subscribe_notices(received.handler());
-  auto admin = pg::Connection::open(cluster_->conninfo(database_), database_);
-  ASSERT_TRUE(admin.ok()) << admin.status().to_string();
-  const auto cut = (*admin)->exec("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                                  "WHERE datname = $1 AND query LIKE 'LISTEN %'",
-                                  pg::Params().add(database_));
+  const auto admin = connect();
+  ASSERT_TRUE(admin);
+  const auto cut = admin->exec("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                               "WHERE datname = $1 AND query LIKE 'LISTEN %'",
+                               pg::Params().add(database_));
   ASSERT_TRUE(cut.ok()) << cut.status().to_string();
   ASSERT_EQ((*cut)[0].int64(0), 1) << "the listener's connection was not found";
   // Sent until one arrives: those sent before it listens again are missed.

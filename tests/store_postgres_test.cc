@@ -16,6 +16,7 @@
 #include "store/postgres_migrations.h"
 #include "store/postgres_store.h"
 #include "tests/support/postgres_cluster.h"
+#include "tests/support/postgres_database_test.h"
 #include "tests/support/temp_dir.h"
 
 namespace agnx::store {
@@ -33,29 +34,8 @@ std::vector<std::string> labels(const std::vector<Migration>& migrations) {
   return out;
 }
 
-// A fresh database of the shared cluster, and a connection to it.
-class PostgresTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    AGNX_SKIP_WITHOUT_POSTGRES();
-    auto cluster = PostgresCluster::shared();
-    ASSERT_TRUE(cluster.ok()) << cluster.status().to_string();
-    cluster_ = *cluster;
-    auto database = cluster_->create_database();
-    ASSERT_TRUE(database.ok()) << database.status().to_string();
-    database_ = *database;
-  }
-
-  std::unique_ptr<pg::Connection> connect() {
-    auto connection = pg::Connection::open(cluster_->conninfo(database_), database_);
-    EXPECT_TRUE(connection.ok()) << connection.status().to_string();
-    return connection.ok() ? std::move(*connection) : nullptr;
-  }
-
-  PostgresCluster* cluster_ = nullptr;
-  std::string database_;
-  TempDir dir_;
-};
+// A fresh database of the shared cluster (and connect() to it).
+using PostgresTest = testing::PostgresDatabaseTest;
 
 TEST(PostgresMigrations, SameVersionsAndNamesAsSqlite) {
   EXPECT_EQ(labels(embedded_postgres_migrations()), labels(embedded_migrations()));
