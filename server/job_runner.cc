@@ -65,6 +65,7 @@ Status JobRunner::start() {
     log(LogLevel::kInfo, "leases released", {{"replica", options_.replica_id}, {"jobs", released}});
   }
   notices_ = store_.subscribe_notices([this](std::string_view payload) { on_notice(payload); });
+  has_other_replicas_ = notices_ != nullptr;
   std::lock_guard lock(mutex_);
   claiming_ = true;
   coordinator_ = std::thread([this] { coordinate(); });
@@ -192,6 +193,7 @@ bool JobRunner::apply_locked(int64_t job_id, const std::function<void(JobProgres
 // ---- notices --------------------------------------------------------------
 
 void JobRunner::send(const JobNotice& notice) {
+  if (!has_other_replicas_) return;  // no one to tell: not even encoded
   boost::asio::post(notice_sender_, [this, payload = encode_job_notice(notice)] {
     if (payload.empty()) return;
     if (const Status sent = store_.send_notice(payload); !sent.ok()) {

@@ -177,6 +177,7 @@ class JobRunner {
   std::thread coordinator_;
   boost::asio::thread_pool notice_sender_{1};
   std::unique_ptr<store::NoticeSubscription> notices_;  // start() .. stop(); null without other replicas
+  std::atomic<bool> has_other_replicas_{false};  // the store has notices (set by start())
 };
 
 }  // namespace agnx::server
