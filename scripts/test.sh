@@ -14,6 +14,8 @@ cmake --build "$build_dir" --parallel "${JOBS:-2}"
 #   ctest --test-dir build -L benchmark --verbose
 # The demo's pieces (label `demo`, e.g. training the example model) too:
 #   ctest --test-dir build -L demo --output-on-failure
-ctest --test-dir "$build_dir" -j "${JOBS:-2}" -LE 'benchmark|demo' --output-on-failure
+# A test without a TIMEOUT of its own fails after 10 minutes rather than
+# holding up the run (the longest, training_lenet_test, takes about 1).
+ctest --test-dir "$build_dir" -j "${JOBS:-2}" -LE 'benchmark|demo' --output-on-failure --timeout 600
 # Each parser's fuzz target, 20 s over its seed corpus (FUZZ_SECONDS, at most 30).
 ./scripts/fuzz.sh
