@@ -2,12 +2,14 @@
 // SQLite's, run once under concurrent opens and refuse a newer database;
 // its store URIs; its errors (SQLSTATEs, an unreachable server, a wrong
 // password, a server out of connections, lost pooled connections);
-// concurrent batches on one run. The contract itself runs in store_test
-// (Backends/StoreContract.*/postgres).
+// concurrent batches on one run; a job locked by a stalled transaction. The
+// contract itself runs in store_test (Backends/StoreContract.*/postgres).
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "store/migrations.h"
@@ -287,6 +289,45 @@ TEST_F(PostgresTest, AWrongPasswordIsAFailedPreconditionNotUnavailable) {
   const auto refused = open_store(cluster_->password_store_uri(database_, dir_.path(), "wrong-s3cret"));
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition) << refused.status().to_string();
+}
+
+// A replica stopped inside a transaction (SIGSTOP, a stalled host) holds
+// the row locks it took; claims skip locked jobs, so without a limit on idle
+// transactions its job would never be taken over. The server ends such a
+// transaction after kLongestIdleTransaction and the job is claimed.
+TEST_F(PostgresTest, AJobLockedByAStalledTransactionIsClaimedOnceThatTransactionTimesOut) {
+  using Clock = std::chrono::steady_clock;
+  auto store = open_store(cluster_->store_uri(database_, dir_.path()));
+  ASSERT_TRUE(store.ok()) << store.status().to_string();
+  const auto job_id = (*store)->create_job("matching", std::nullopt);
+  ASSERT_TRUE(job_id.ok()) << job_id.status().to_string();
+  const auto first = (*store)->claim_job("r1", std::chrono::milliseconds(1), 3);
+  ASSERT_TRUE(first.ok() && first->has_value()) << first.status().to_string();
+
+  auto stalled = connect();
+  ASSERT_TRUE(stalled->exec("BEGIN").ok());
+  ASSERT_TRUE(stalled->exec("SELECT job_id FROM jobs WHERE job_id = $1 FOR UPDATE", pg::Params().add(*job_id)).ok());
+  const auto locked = Clock::now();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // r1's 1 ms lease has expired
+  const auto while_locked = (*store)->claim_job("r2", std::chrono::seconds(30), 3);
+  ASSERT_TRUE(while_locked.ok()) << while_locked.status().to_string();
+  EXPECT_FALSE(while_locked->has_value()) << "a locked job is skipped, not waited for";
+
+  std::optional<ClaimedJob> taken_over;
+  while (!taken_over && Clock::now() - locked < pg::kLongestIdleTransaction + std::chrono::seconds(5)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const auto claimed = (*store)->claim_job("r2", std::chrono::seconds(30), 3);
+    ASSERT_TRUE(claimed.ok()) << claimed.status().to_string();
+    taken_over = *claimed;
+  }
+  ASSERT_TRUE(taken_over.has_value()) << "the stalled transaction still holds job " << *job_id;
+  const double seconds = std::chrono::duration<double>(Clock::now() - locked).count();
+  std::printf("the job was taken over %.2f s after the stalled transaction locked it\n", seconds);
+  EXPECT_GE(seconds, 0.9 * std::chrono::duration<double>(pg::kLongestIdleTransaction).count());
+  EXPECT_EQ(taken_over->job.job_id, *job_id);
+  EXPECT_EQ(taken_over->job.attempts, 2);
+  const auto after = stalled->exec("SELECT 1");
+  EXPECT_FALSE(after.ok()) << "the server ended the stalled session";
 }
 
 TEST(PostgresErrors, SqlstatesMapToStatusCodes) {
