@@ -1,13 +1,14 @@
 // agnx-load: a load benchmark of agnx-server's tracking API over loopback.
 //
-//   agnx-load [--clients 32] [--seconds 10 | --requests N] [--metrics 10,100] [--server 127.0.0.1:PORT]
+//   agnx-load [--clients 32] [--seconds 10 | --requests N] [--metrics 10,100] [--keys K] [--server 127.0.0.1:PORT]
 //             [--postgres [--postgres-fsync on|off] [--postgres-pool N]]
 //
 // Without --server it starts the built agnx-server on 127.0.0.1:0 with a
 // temporary data directory (removed afterwards). For each batch size in
 // --metrics (one pass each) it creates an experiment and one run per client,
 // then every client thread, on its own channel and connection, sends
-// LogBatch requests of that many metrics, one after the other, for --seconds
+// LogBatch requests of that many metrics (under as many keys, or --keys keys
+// at several steps each), one after the other, for --seconds
 // (or --requests per client). It prints requests/s, metrics/s and the latency
 // percentiles, then reads every metric's history back and checks that the
 // server stored exactly the metrics it acknowledged. Then the same threads,
@@ -89,7 +90,31 @@ struct Options {
   double seconds = 10;
   std::size_t requests = 0;  // per client; 0: --seconds bounds the pass
   std::vector<std::size_t> metrics{10, 100};
+  std::size_t keys = 0;  // distinct keys per request; 0: one per metric
 };
+
+// What one request holds: `metrics` metrics under `keys` keys. Metric j of
+// request i has key "m<j % keys>" and a step distinct per key and request,
+// as a script that logs a few keys at many steps per batch; with as many
+// keys as metrics, each key once per request at step i.
+struct BatchShape {
+  std::size_t metrics, keys;
+
+  BatchShape(std::size_t metrics_per_request, std::size_t keys_per_request)
+      : metrics(metrics_per_request),
+        keys(keys_per_request == 0 ? metrics_per_request : std::min(keys_per_request, metrics_per_request)) {}
+  std::string key(std::size_t j) const { return std::string("m").append(std::to_string(j % keys)); }
+  int64_t step(std::size_t i, std::size_t j) const {
+    const std::size_t steps_per_request = (metrics + keys - 1) / keys;
+    return static_cast<int64_t>(i * steps_per_request + j / keys);
+  }
+  // How many of a request's metrics have key k.
+  std::size_t per_request(std::size_t k) const { return (metrics - k + keys - 1) / keys; }
+};
+
+std::string describe(const BatchShape& shape) {
+  return std::to_string(shape.metrics) + " metrics under " + std::to_string(shape.keys) + " keys";
+}
 
 struct ClientResult {
   std::vector<double> latencies_ms;
@@ -151,16 +176,16 @@ double metric_value(std::size_t i, std::size_t j) { return static_cast<double>(i
 
 // A client's LogBatch loop on its own channel.
 void drive_client(const std::shared_ptr<grpc::Channel>& channel, const std::string& run_id, const Options& options,
-                  std::size_t batch, Clock::time_point stop, ClientResult& result) {
+                  const BatchShape& batch, Clock::time_point stop, ClientResult& result) {
   auto stub = pb::Tracking::NewStub(channel);
   pb::LogBatchRequest request;
   request.set_run_id(run_id);
-  for (std::size_t j = 0; j < batch; ++j) request.add_metrics()->set_key("m" + std::to_string(j));
+  for (std::size_t j = 0; j < batch.metrics; ++j) request.add_metrics()->set_key(batch.key(j));
   drive_loop(options, stop, result, [&](std::size_t i, std::string& error) {
-    for (std::size_t j = 0; j < batch; ++j) {
+    for (std::size_t j = 0; j < batch.metrics; ++j) {
       pb::Metric* m = request.mutable_metrics(static_cast<int>(j));
       m->set_value(metric_value(i, j));
-      m->set_step(static_cast<int64_t>(i));
+      m->set_step(batch.step(i, j));
     }
     pb::LogResponse response;
     const grpc::Status status = stub->LogBatch(context_with_deadline(60).get(), request, &response);
@@ -172,15 +197,15 @@ void drive_client(const std::shared_ptr<grpc::Channel>& channel, const std::stri
 // A client's log_batch loop straight on the store, with the timestamp the
 // server would give it (the time it arrives).
 void drive_store_client(store::TrackingStore& tracking, const std::string& run_id, const Options& options,
-                        std::size_t batch, Clock::time_point stop, ClientResult& result) {
+                        const BatchShape& batch, Clock::time_point stop, ClientResult& result) {
   store::RunBatch request;
-  for (std::size_t j = 0; j < batch; ++j) request.metrics.push_back({"m" + std::to_string(j), 0, 0, 0});
+  for (std::size_t j = 0; j < batch.metrics; ++j) request.metrics.push_back({batch.key(j), 0, 0, 0});
   drive_loop(options, stop, result, [&](std::size_t i, std::string& error) {
     const int64_t now = now_ms();
-    for (std::size_t j = 0; j < batch; ++j) {
+    for (std::size_t j = 0; j < batch.metrics; ++j) {
       request.metrics[j].value = metric_value(i, j);
       request.metrics[j].timestamp = now;
-      request.metrics[j].step = static_cast<int64_t>(i);
+      request.metrics[j].step = batch.step(i, j);
     }
     const Status status = tracking.log_batch(run_id, request);
     if (!status.ok()) error = status.to_string();
@@ -210,7 +235,7 @@ double run_clients(const Options& options, std::vector<ClientResult>& results,
 
 // The server pass's clients, each on a connection of its own.
 double drive_clients(const std::string& address, const std::vector<std::string>& runs, const Options& options,
-                     std::size_t batch, std::vector<ClientResult>& results) {
+                     const BatchShape& batch, std::vector<ClientResult>& results) {
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (std::size_t i = 0; i < options.clients; ++i) {
     channels.push_back(open_channel(address));
@@ -250,21 +275,21 @@ PassFigures report(const std::vector<ClientResult>& results, const std::string& 
   return figures;
 }
 
-// Reads back: every key of every run holds one entry per acknowledged
+// Reads back: every key of every run holds its entries of every acknowledged
 // request. `stored(c, key)` is how many entries client c's run holds under
 // `key`, or an error message.
-bool verify_stored(const std::vector<ClientResult>& results, std::size_t batch, std::size_t acknowledged_requests,
+bool verify_stored(const std::vector<ClientResult>& results, const BatchShape& batch, std::size_t acknowledged_requests,
                    const std::function<std::optional<std::size_t>(std::size_t, const std::string&)>& stored_count) {
   std::size_t stored = 0, mismatched_keys = 0;
   for (std::size_t c = 0; c < results.size(); ++c) {
-    for (std::size_t j = 0; j < batch; ++j) {
-      const std::optional<std::size_t> count = stored_count(c, "m" + std::to_string(j));
+    for (std::size_t k = 0; k < batch.keys; ++k) {
+      const std::optional<std::size_t> count = stored_count(c, batch.key(k));
       if (!count) return false;
       stored += *count;
-      if (*count != results[c].ok) ++mismatched_keys;
+      if (*count != results[c].ok * batch.per_request(k)) ++mismatched_keys;
     }
   }
-  const std::size_t acknowledged = acknowledged_requests * batch;
+  const std::size_t acknowledged = acknowledged_requests * batch.metrics;
   std::printf("  verified   %zu metrics stored, %zu acknowledged%s\n", stored, acknowledged,
               stored == acknowledged && mismatched_keys == 0 ? "" : "  MISMATCH");
   std::fflush(stdout);
@@ -280,13 +305,14 @@ bool run_pass(const std::string& address, const Options& options, std::size_t ba
   auto setup = pb::Tracking::NewStub(open_channel(address));
   const std::vector<std::string> runs = create_runs(*setup, options, batch, pass);
   if (runs.empty()) return false;
+  const BatchShape shape(batch, options.keys);
   std::vector<ClientResult> results(options.clients);
-  const double elapsed = drive_clients(address, runs, options, batch, results);
+  const double elapsed = drive_clients(address, runs, options, shape, results);
   std::size_t ok = 0;
   figures = report(results, "pass " + std::to_string(pass) + ": " + std::to_string(options.clients) +
-                                " clients x LogBatch of " + std::to_string(batch) + " metrics",
+                                " clients x LogBatch of " + describe(shape),
                    elapsed, batch, ok);
-  const bool verified = verify_stored(results, batch, ok, [&](std::size_t c, const std::string& key) {
+  const bool verified = verify_stored(results, shape, ok, [&](std::size_t c, const std::string& key) {
     pb::GetMetricHistoryRequest request;
     request.set_run_id(runs[c]);
     request.set_key(key);
@@ -324,15 +350,16 @@ bool run_store_pass(store::TrackingStore& tracking, const Options& options, std:
                     PassFigures& figures) {
   const std::vector<std::string> runs = create_store_runs(tracking, options, batch);
   if (runs.empty()) return false;
+  const BatchShape shape(batch, options.keys);
   std::vector<ClientResult> results(options.clients);
   const double elapsed = run_clients(options, results, [&](std::size_t c, Clock::time_point stop, ClientResult& r) {
-    drive_store_client(tracking, runs[c], options, batch, stop, r);
+    drive_store_client(tracking, runs[c], options, shape, stop, r);
   });
   std::size_t ok = 0;
   figures = report(results, "pass " + std::to_string(pass) + ", store alone: " + std::to_string(options.clients) +
-                                " threads x log_batch of " + std::to_string(batch) + " metrics",
+                                " threads x log_batch of " + describe(shape),
                    elapsed, batch, ok);
-  const bool verified = verify_stored(results, batch, ok, [&](std::size_t c, const std::string& key) {
+  const bool verified = verify_stored(results, shape, ok, [&](std::size_t c, const std::string& key) {
     const auto history = tracking.get_metric_history(runs[c], key);
     if (!history.ok()) {
       std::fprintf(stderr, "agnx-load: store get_metric_history: %s\n", history.status().to_string().c_str());
@@ -352,8 +379,9 @@ struct BackendFigures {
 // The closing table: per batch size and backend, the server's and the store
 // alone's metrics/s (p50 latency) and their ratio.
 void print_comparison(const std::vector<std::size_t>& batches, const std::vector<BackendFigures>& backends,
-                      std::size_t clients) {
-  std::printf("\n%zu clients; metrics/s (p50 latency)\n", clients);
+                      std::size_t clients, std::size_t keys) {
+  std::printf("\n%zu clients, %s; metrics/s (p50 latency)\n", clients,
+              keys == 0 ? "one key per metric" : (std::to_string(keys) + " keys per request").c_str());
   std::printf("batch  backend     server metrics/s (p50)     store alone metrics/s (p50)   server/store\n");
   for (std::size_t i = 0; i < batches.size(); ++i) {
     for (const BackendFigures& b : backends) {
@@ -430,6 +458,10 @@ int main(int argc, char** argv) {
   app.add_option("--metrics", options.metrics, "metrics per LogBatch, one pass each")
       ->delimiter(',')
       ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--keys", options.keys,
+                 "distinct keys per request, each at several steps (e.g. 2: loss and accuracy over many steps); "
+                 "default: one key per metric, every key once per request, the shape that writes the most index pages")
       ->check(CLI::Range(1, 1000));
   app.add_option("--server", server_address, "a running server on loopback (default: start one)");
   app.add_option("--server-binary", server_binary, "the agnx-server to start")->capture_default_str();
@@ -510,7 +542,7 @@ int main(int argc, char** argv) {
       passed = run_store_pass(*pg->alone, options, options.metrics[i], pass, backends[1].alone[i]) && passed;
     }
   }
-  print_comparison(options.metrics, backends, options.clients);
+  print_comparison(options.metrics, backends, options.clients, options.keys);
   if (pg) {
     std::printf("PostgreSQL: %s (%s), the store's pool of %zu connections\n", pg->cluster->settings().c_str(),
                 postgres_fsync == "on" ? "durable: each acknowledged commit is on disk"
