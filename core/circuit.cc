@@ -1,5 +1,6 @@
 #include "core/circuit.h"
 
+#include <array>
 #include <utility>
 
 namespace agnx {
@@ -102,26 +103,32 @@ std::size_t Circuit::gate_count() const {
   return count;
 }
 
+// The table is simulated 64 operand pairs at a time, one bit of a 64-bit
+// word per pair: word `w` holds pairs 64w .. 64w+63 (pair = a << 8 | b, each
+// operand XOR `sign_flip`). Within a word `a` is the same for every pair
+// (w / 4), and b's bits 0-5 are those of the pair's place in the word.
 std::vector<int32_t> Circuit::product_table() const {
+  // Bit t of kPlaceBits[k] is bit k of t.
+  constexpr uint64_t kPlaceBits[6] = {0xAAAAAAAAAAAAAAAAull, 0xCCCCCCCCCCCCCCCCull, 0xF0F0F0F0F0F0F0F0ull,
+                                      0xFF00FF00FF00FF00ull, 0xFFFF0000FFFF0000ull, 0xFFFFFFFF00000000ull};
   const std::vector<bool> live = live_nodes();
+  std::vector<Wire> gates;  // the live gates, in order
+  for (std::size_t i = 2 + 2 * kOperandBits; i < nodes_.size(); ++i) {
+    if (live[i]) gates.push_back(static_cast<Wire>(i));
+  }
   const unsigned sign_flip = signedness_ == Signedness::kSigned ? 0x80u : 0u;
+  const auto every_pair = [](unsigned bit_set) { return bit_set ? ~uint64_t{0} : uint64_t{0}; };
   std::vector<int32_t> table(kTableSize);
   std::vector<uint64_t> values(nodes_.size());
   values[one()] = ~uint64_t{0};
-  // Word `w` holds the 64 pairs w*64 .. w*64+63 of the table.
   for (std::size_t word = 0; word < kTableSize / 64; ++word) {
-    for (int bit = 0; bit < 2 * kOperandBits; ++bit) values[a(0) + static_cast<Wire>(bit)] = 0;
-    for (unsigned t = 0; t < 64; ++t) {
-      const std::size_t pair = word * 64 + t;
-      const unsigned x = (static_cast<unsigned>(pair >> 8)) ^ sign_flip;
-      const unsigned w = (static_cast<unsigned>(pair & 255)) ^ sign_flip;
-      for (int bit = 0; bit < kOperandBits; ++bit) {
-        values[a(bit)] |= uint64_t{(x >> bit) & 1u} << t;
-        values[b(bit)] |= uint64_t{(w >> bit) & 1u} << t;
-      }
+    const unsigned x = static_cast<unsigned>(word >> 2) ^ sign_flip;
+    const unsigned w_high = static_cast<unsigned>((word & 3) << 6) ^ sign_flip;  // b's bits 6 and 7
+    for (int bit = 0; bit < kOperandBits; ++bit) {
+      values[a(bit)] = every_pair((x >> bit) & 1u);
+      values[b(bit)] = bit < 6 ? kPlaceBits[bit] : every_pair((w_high >> bit) & 1u);
     }
-    for (std::size_t i = 2 + 2 * kOperandBits; i < nodes_.size(); ++i) {
-      if (!live[i]) continue;
+    for (const Wire i : gates) {
       const Node& node = nodes_[i];
       switch (node.op) {
         case Op::kNot: values[i] = ~values[node.x]; break;
@@ -132,16 +139,34 @@ std::vector<int32_t> Circuit::product_table() const {
         case Op::kInput: break;
       }
     }
-    for (unsigned t = 0; t < 64; ++t) {
-      int32_t product = 0;
-      for (int bit = 0; bit < kProductBits; ++bit) {
-        product |= static_cast<int32_t>((values[product_[static_cast<std::size_t>(bit)]] >> t) & 1u) << bit;
-      }
-      if (signedness_ == Signedness::kSigned && product >= 32768) product -= 65536;
-      table[word * 64 + t] = product;
-    }
+    store_products(values, std::span(table).subspan(word * 64, 64));
   }
   return table;
+}
+
+void Circuit::store_products(const std::vector<uint64_t>& values, std::span<int32_t> products) const {
+  // Byte i of kSpread[v] is bit i of v.
+  static constexpr auto kSpread = [] {
+    std::array<uint64_t, 256> spread{};
+    for (unsigned v = 0; v < 256; ++v) {
+      for (unsigned i = 0; i < 8; ++i) spread[v] |= uint64_t{(v >> i) & 1u} << (8 * i);
+    }
+    return spread;
+  }();
+  // Eight pairs at a time: byte lane i of `low` and `high` gathers the
+  // product bits 0-7 and 8-15 of pair 8 * group + i.
+  for (unsigned group = 0; group < 8; ++group) {
+    uint64_t low = 0, high = 0;
+    for (unsigned bit = 0; bit < 8; ++bit) {
+      low |= kSpread[(values[product_[bit]] >> (8 * group)) & 255u] << bit;
+      high |= kSpread[(values[product_[bit + 8]] >> (8 * group)) & 255u] << bit;
+    }
+    for (unsigned i = 0; i < 8; ++i) {
+      int32_t product = static_cast<int32_t>(((low >> (8 * i)) & 255u) | (((high >> (8 * i)) & 255u) << 8));
+      if (signedness_ == Signedness::kSigned && product >= 32768) product -= 65536;
+      products[8 * group + i] = product;
+    }
+  }
 }
 
 std::string Circuit::operand(Wire w) const {

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -79,6 +80,9 @@ class Circuit {
   bool is_constant(Wire w) const { return w < 2; }
   // For each node: does it reach the product?
   std::vector<bool> live_nodes() const;
+  // Writes the 64 products of one simulated word (`values`: each node's
+  // value for 64 pairs) to `products`.
+  void store_products(const std::vector<uint64_t>& values, std::span<int32_t> products) const;
   std::string operand(Wire w) const;
 
   Signedness signedness_;
