@@ -159,6 +159,8 @@ int serve(int argc, const char* const* argv) {
     std::fprintf(stderr, "agnx-worker serve: %s\n", bound.message().c_str());
     return 2;
   }
+  // Built once here, inherited by every forked job step (not built again in each).
+  (void)builtin_library();
   return serve_fork_requests(kMessageFd, run_forked_job_step);
 }
 
