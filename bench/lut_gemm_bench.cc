@@ -10,12 +10,12 @@
 //
 // Usage: lut_gemm_bench [--threads N]
 #include <ATen/Parallel.h>
+#include <CLI/CLI.hpp>
 #include <sys/resource.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <cstdio>
-#include <cstring>
 #include <thread>
 
 #include "bench/timing.h"
@@ -98,8 +98,15 @@ long peak_rss_mib() {
 
 int main(int argc, char** argv) {
   std::size_t threads = 2;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::strcmp(argv[i], "--threads") == 0) threads = std::max(1ul, std::strtoul(argv[i + 1], nullptr, 10));
+  CLI::App app{"lut_gemm_bench: the LUT GEMM kernel and the approximate convolution on LeNet5 and ResNet-like "
+               "shapes, against a naive loop and LibTorch's float GEMM and convolution"};
+  app.add_option("--threads", threads, "LUT GEMM and LibTorch intra-op threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
   }
   at::set_num_threads(static_cast<int>(threads));
   std::printf("threads: LUT GEMM %zu, LibTorch intra-op %d (hardware %u)\n", threads, at::get_num_threads(),

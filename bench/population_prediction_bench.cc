@@ -10,11 +10,12 @@
 // selections; exits 1 if not, or if the NumPy baseline cannot run.
 //
 // Usage: population_prediction_bench [--threads N] [--repetitions R]
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -134,9 +135,16 @@ bool same_results(const agnx::MatchingInfo& info, const Predictions& other, cons
 
 int main(int argc, char** argv) {
   int threads = 2, repetitions = 20;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--threads") == 0) threads = std::max(std::atoi(argv[i + 1]), 1);
-    if (std::strcmp(argv[i], "--repetitions") == 0) repetitions = std::max(std::atoi(argv[i + 1]), 1);
+  CLI::App app{"population_prediction_bench: the LeNet5 fixture's predictions with agnx's selection, next to "
+               "upstream's algorithm in NumPy and in naive C++ (needs ../shared)"};
+  app.add_option("--threads", threads, "threads of agnx's selection")->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_option("--repetitions", repetitions, "runs of each, the best one counts")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
   }
   const auto shared = agnx::testing::shared_dir();
   if (!shared) {

@@ -5,9 +5,10 @@
 // ratio of the float step's (goal: at most 2).
 //
 // Usage: training_bench [--threads N] [--repetitions R]
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <cstdio>
-#include <cstring>
 #include <string>
 
 #include "bench/timing.h"
@@ -24,9 +25,16 @@ using agnx::bench::best_seconds;
 int main(int argc, char** argv) {
   std::size_t threads = 1;
   int repetitions = 10;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--threads") == 0) threads = std::stoul(argv[i + 1]);
-    if (std::strcmp(argv[i], "--repetitions") == 0) repetitions = std::stoi(argv[i + 1]);
+  CLI::App app{"training_bench: images/s of a LeNet5 training step (batch 128) with float, AGN-noise and "
+               "approximate (LUT) layers, side by side (needs ../shared)"};
+  app.add_option("--threads", threads, "LibTorch and LUT threads")->capture_default_str()->check(CLI::Range(1, 256));
+  app.add_option("--repetitions", repetitions, "steps of each, the best one counts")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
   }
   const auto shared = testing::shared_dir();
   if (!shared) {
