@@ -8,8 +8,6 @@
 //   job_latency_bench [--repetitions 5] [--threads 2]
 //
 // Exits 0, 1 when a job fails, 2 on a usage error or without ../shared.
-#include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -18,6 +16,7 @@
 #include <vector>
 
 #include "bench/timing.h"
+#include "tests/support/command_line.h"
 #include "tests/support/matching_client.h"
 #include "tests/support/server_process.h"
 #include "tests/support/shared_data.h"
@@ -118,6 +117,6 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "threads of each job and of agnx match")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  if (const auto exit_status = agnx::testing::parse_command_line(app, argc, argv)) return *exit_status;
   return run(repetitions, threads);
 }

@@ -31,7 +31,6 @@
 // --postgres-pool connections (the URI's pool_size). It prints the settings it read
 // back from the cluster, and the closing table has both backends' columns. Only loopback addresses are accepted (localhost,
 // [::1], numeric 127.x.x.x): a tool for one's own machine, never another host's.
-#include <CLI/CLI.hpp>
 #include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
 
@@ -50,6 +49,7 @@
 #include "core/clock.h"
 #include "store/open_store.h"
 #include "store/postgres.h"
+#include "tests/support/command_line.h"
 #include "tests/support/postgres_cluster.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
@@ -479,11 +479,7 @@ int main(int argc, char** argv) {
   app.add_option("--postgres-pool", postgres_pool, "the PostgreSQL stores' most connections (the URI's pool_size)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (const auto exit_status = agnx::testing::parse_command_line(app, argc, argv)) return *exit_status;
   if (postgres && !server_address.empty()) {
     std::fprintf(stderr, "agnx-load: --postgres starts its own servers; it does not go with --server\n");
     return 2;

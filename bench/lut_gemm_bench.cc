@@ -10,7 +10,6 @@
 //
 // Usage: lut_gemm_bench [--threads N]
 #include <ATen/Parallel.h>
-#include <CLI/CLI.hpp>
 #include <sys/resource.h>
 #include <torch/torch.h>
 
@@ -24,6 +23,7 @@
 #include "core/dataset.h"
 #include "core/layer_math.h"
 #include "core/lut_directory.h"
+#include "tests/support/command_line.h"
 #include "tests/support/shared_data.h"
 
 namespace {
@@ -103,11 +103,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "LUT GEMM and LibTorch intra-op threads")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (const auto exit_status = agnx::testing::parse_command_line(app, argc, argv)) return *exit_status;
   at::set_num_threads(static_cast<int>(threads));
   std::printf("threads: LUT GEMM %zu, LibTorch intra-op %d (hardware %u)\n", threads, at::get_num_threads(),
               std::thread::hardware_concurrency());

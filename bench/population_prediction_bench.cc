@@ -10,8 +10,6 @@
 // selections; exits 1 if not, or if the NumPy baseline cannot run.
 //
 // Usage: population_prediction_bench [--threads N] [--repetitions R]
-#include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -24,6 +22,7 @@
 #include "core/error_model.h"
 #include "core/lut_directory.h"
 #include "core/selection.h"
+#include "tests/support/command_line.h"
 #include "tests/support/shared_data.h"
 #include "tests/support/temp_dir.h"
 
@@ -141,11 +140,7 @@ int main(int argc, char** argv) {
   app.add_option("--repetitions", repetitions, "runs of each, the best one counts")
       ->capture_default_str()
       ->check(CLI::Range(1, 10000));
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (const auto exit_status = agnx::testing::parse_command_line(app, argc, argv)) return *exit_status;
   const auto shared = agnx::testing::shared_dir();
   if (!shared) {
     std::puts("SKIPPED: ../shared not found (set AGNX_SHARED_DIR)");

@@ -17,8 +17,6 @@
 // Usage: store_bench [--writers W] [--runs N[,N...]] [--rows R] [--postgres]
 //                    [--no-analyze] [--explain] [--hold]
 // (--rows 0: search latency only).
-#include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <chrono>
@@ -34,6 +32,7 @@
 #include "store/postgres.h"
 #include "store/search_sql.h"
 #include "store/sqlite_store.h"
+#include "tests/support/command_line.h"
 #include "tests/support/postgres_cluster.h"
 #include "tests/support/temp_dir.h"
 
@@ -297,11 +296,7 @@ int main(int argc, char** argv) {
   app.add_flag("--no-analyze", no_analyze, "PostgreSQL: search before ANALYZE (no planner statistics)");
   app.add_flag("--explain", print_plans, "PostgreSQL: print each query shape's plan and timings");
   app.add_flag("--hold", hold, "PostgreSQL: keep the cluster up for psql until stdin ends");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (const auto exit_status = agnx::testing::parse_command_line(app, argc, argv)) return *exit_status;
   const bool analyze = !no_analyze;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows in a log file
   std::printf("store_bench: %u hardware threads\n", std::thread::hardware_concurrency());

@@ -5,8 +5,6 @@
 // ratio of the float step's (goal: at most 2).
 //
 // Usage: training_bench [--threads N] [--repetitions R]
-#include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -17,6 +15,7 @@
 #include "core/deploy.h"
 #include "core/lut_directory.h"
 #include "core/training.h"
+#include "tests/support/command_line.h"
 #include "tests/support/shared_data.h"
 
 using namespace agnx;
@@ -31,11 +30,7 @@ int main(int argc, char** argv) {
   app.add_option("--repetitions", repetitions, "steps of each, the best one counts")
       ->capture_default_str()
       ->check(CLI::Range(1, 10000));
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (const auto exit_status = agnx::testing::parse_command_line(app, argc, argv)) return *exit_status;
   const auto shared = testing::shared_dir();
   if (!shared) {
     std::puts("SKIP: the reference material (../shared) is missing");

@@ -27,7 +27,6 @@
 // 1 otherwise, 2 when the drill itself could not run (no server, bad flags),
 // 77 (--postgres) when the PostgreSQL binaries are missing, except under
 // CI=true, where that is a failure (1).
-#include <CLI/CLI.hpp>
 #include <signal.h>
 
 #include <atomic>
@@ -41,6 +40,7 @@
 #include <vector>
 
 #include "client/client.h"
+#include "tests/support/command_line.h"
 #include "tests/support/postgres_cluster.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
@@ -319,10 +319,6 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 16))
       ->needs(postgres);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  if (const auto exit_status = agnx::testing::parse_command_line(app, argc, argv)) return *exit_status;
   return run_drill(options);
 }
